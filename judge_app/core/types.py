@@ -1,0 +1,101 @@
+"""The shared vocabulary: task, prompt, output, pair, assignment, verdict, rater."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Outcome = Literal["a", "b", "tie", "both_bad"]
+OUTCOMES: tuple[Outcome, ...] = ("a", "b", "tie", "both_bad")
+Side = Literal["a", "b"]
+RawChoice = Literal["left", "right", "tie", "both_bad"]
+RationaleMode = Literal["off", "optional", "required"]
+PairingDesign = Literal["all_pairs", "baseline", "sampled"]
+AssignmentKind = Literal["normal", "gold", "retest"]
+RaterKind = Literal["human", "judge"]
+
+Message = dict[str, Any]  # {"role": "user"|"assistant"|"system", "content": str}
+
+
+@dataclass(frozen=True)
+class Criterion:
+    name: str
+    description: str = ""
+    outcomes: tuple[Outcome, ...] = ("a", "b", "tie")
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """What task.toml says; stored whole (as JSON) with the task."""
+
+    name: str
+    title: str = ""
+    instructions: str = ""
+    outcomes: tuple[Outcome, ...] = ("a", "b", "tie", "both_bad")
+    strength: bool = False
+    criteria: tuple[Criterion, ...] = ()
+    rationale: RationaleMode = "off"
+    rationale_min_length: int = 0
+    overlap: int = 1
+    reveal_models: bool = False
+    show_reference: bool = False
+    design: PairingDesign = "all_pairs"
+    baseline: str | None = None
+    budget: int | None = None
+    seed: int = 0
+    gold_rate: float = 0.0
+    retest_rate: float = 0.0
+    licence: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Prompt:
+    prompt_id: str
+    messages: tuple[Message, ...]
+    category: str = ""
+    reference: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Output:
+    prompt_id: str
+    model: str
+    response: tuple[Message, ...]
+    model_version: str = ""
+    latency_ms: float | None = None
+    cost_usd: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two outputs for one prompt in canonical order: model_a sorts before model_b."""
+
+    pair_id: str
+    prompt_id: str
+    model_a: str
+    model_b: str
+
+
+def flip(outcome: Outcome) -> Outcome:
+    """The same verdict seen from the other side."""
+    return {"a": "b", "b": "a"}.get(outcome, outcome)  # type: ignore[return-value]
+
+
+def canonical_outcome(raw: RawChoice, left: Side) -> Outcome:
+    """Turn what the rater clicked (left/right) into the pair's canonical a/b outcome."""
+    if raw == "left":
+        return left
+    if raw == "right":
+        return "b" if left == "a" else "a"
+    return raw
+
+
+def text_of(messages: tuple[Message, ...] | list[Message], role: str | None = None) -> str:
+    """Plain text of a conversation (optionally one role only), for lengths and exports."""
+    parts = [str(m.get("content", "")) for m in messages if role is None or m.get("role") == role]
+    return "\n\n".join(parts)

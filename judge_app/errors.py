@@ -1,0 +1,37 @@
+"""One error family for the whole app: the CLI prints the message and exits 1, the UI shows it."""
+
+from __future__ import annotations
+
+
+class JudgeAppError(Exception):
+    """Base of every error that is meant for the user, not a bug."""
+
+
+class ValidationError(JudgeAppError):
+    """Bad input: names the file, the line and the field where it can."""
+
+    def __init__(
+        self, message: str, *, file: str | None = None, line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.file, self.line, self.field = file, line, field
+        where = ":".join(str(p) for p in (file, line) if p is not None)
+        prefix = f"{where}: " if where else ""
+        suffix = f" (field '{field}')" if field else ""
+        super().__init__(f"{prefix}{message}{suffix}")
+
+
+class NotFoundError(JudgeAppError):
+    """A task, rater, assignment or model that does not exist."""
+
+
+class PermissionDenied(JudgeAppError):
+    """A rater acting outside their rights (another rater's assignment, an admin page)."""
+
+
+class SchemaError(JudgeAppError):
+    """The database schema does not match this version of the code."""
+
+
+class DatabaseBusy(JudgeAppError):
+    """Another process kept the database file locked for longer than we are willing to wait."""
