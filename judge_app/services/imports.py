@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 
@@ -107,7 +108,7 @@ def _pair_frame(task_id: str, bundle: TaskBundle) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=catalog.PAIR_COLUMNS)
 
 
-def _verdict_frame(task_id: str, bundle: TaskBundle) -> pd.DataFrame:
+def _verdict_rows(task_id: str, bundle: TaskBundle) -> list[dict[str, Any]]:
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = []
     for i, v in enumerate(bundle.verdicts):
@@ -120,7 +121,7 @@ def _verdict_frame(task_id: str, bundle: TaskBundle) -> pd.DataFrame:
         if prob is not None and swapped:
             prob = 1.0 - prob
         rows.append({
-            "verdict_id": client_id, "client_id": client_id, "task_id": task_id,
+            "verdict_id": client_id, "task_id": task_id,
             "pair_id": pid, "prompt_id": v.prompt_id, "rater_id": v.rater_id,
             "source": v.source, "output_a": output_id(task_id, v.prompt_id, a),
             "output_b": output_id(task_id, v.prompt_id, b), "model_a": a, "model_b": b,
@@ -129,7 +130,7 @@ def _verdict_frame(task_id: str, bundle: TaskBundle) -> pd.DataFrame:
             "probability": prob, "raw_answer": v.raw_answer, "judge_model": v.judge_model,
             "created_at": pd.Timestamp(v.created_at).tz_localize(None) if v.created_at else now,
         })
-    return pd.DataFrame(rows, columns=verdicts.VERDICT_COLUMNS)
+    return rows
 
 
 def _check_references(bundle: TaskBundle, where: str) -> None:
@@ -155,7 +156,7 @@ def import_bundle(db: Database, bundle: TaskBundle, *, replace: bool = False) ->
     _check_references(bundle, where)
     config_json = _config_json(bundle)
     prompts, outputs = _prompt_frame(task_id, bundle), _output_frame(task_id, bundle)
-    pairs, verdict_rows = _pair_frame(task_id, bundle), _verdict_frame(task_id, bundle)
+    pairs, verdict_rows = _pair_frame(task_id, bundle), _verdict_rows(task_id, bundle)
     rater_rows = sorted({(v.rater_id, str(v.source)) for v in bundle.verdicts})
 
     with db.transaction() as cur:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from judge_app.core.types import Outcome, RawChoice, TaskConfig, canonical_outcome
 from judge_app.errors import PermissionDenied, ValidationError
@@ -67,7 +65,7 @@ def _insert_idempotent(db: Database, row: dict[str, Any], check: Any = None) -> 
     for attempt in range(5):
         try:
             with db.transaction() as cur:
-                existing = verdicts.verdict_by_client_id(cur, row["client_id"])
+                existing = verdicts.get_verdict(cur, row["verdict_id"])
                 if existing is not None:
                     return existing
                 if check is not None:
@@ -95,7 +93,7 @@ def record_verdict(db: Database, rater_id: str, v: VerdictInput) -> dict[str, An
     assert pair is not None
     left = assignment["left_side"]
     row = {
-        "verdict_id": uuid.uuid4().hex, "client_id": v.client_id,
+        "verdict_id": v.client_id,
         "task_id": assignment["task_id"], "pair_id": assignment["pair_id"],
         "prompt_id": pair["prompt_id"], "assignment_id": v.assignment_id,
         "rater_id": rater_id, "source": "human", "output_a": pair["output_a"],
@@ -123,7 +121,7 @@ def skip(db: Database, rater_id: str, assignment_id: str, client_id: str,
         pair = catalog.get_pair_view(cur, assignment["pair_id"])
     assert pair is not None
     row = {
-        "verdict_id": uuid.uuid4().hex, "client_id": client_id,
+        "verdict_id": client_id,
         "task_id": assignment["task_id"], "pair_id": assignment["pair_id"],
         "prompt_id": pair["prompt_id"], "assignment_id": assignment_id, "rater_id": rater_id,
         "source": "human", "output_a": pair["output_a"], "output_b": pair["output_b"],
@@ -143,7 +141,7 @@ def undo_last(db: Database, rater_id: str, task_id: str) -> dict[str, Any] | Non
     if last is None:
         return None
     row = {
-        "verdict_id": uuid.uuid4().hex, "client_id": "undo:" + last["verdict_id"],
+        "verdict_id": "undo:" + last["verdict_id"],
         **{k: last[k] for k in ("task_id", "pair_id", "prompt_id", "assignment_id",
                                 "rater_id", "source", "output_a", "output_b", "model_a",
                                 "model_b", "left_side")},
@@ -174,14 +172,14 @@ def record_judge_verdicts(db: Database, items: list[JudgeVerdict]) -> int:
     if not items:
         return 0
     with db.transaction() as cur:
+        pairs = catalog.pair_rows(cur, [item.pair_id for item in items])
         rows = []
         for item in items:
-            pair = catalog.get_pair_view(cur, item.pair_id)
+            pair = pairs.get(item.pair_id)
             if pair is None:
                 raise ValidationError(f"no pair '{item.pair_id}'", field="pair_id")
             rows.append({
-                "verdict_id": item.client_id, "client_id": item.client_id,
-                "task_id": item.task_id, "pair_id": item.pair_id,
+                "verdict_id": item.client_id, "task_id": item.task_id, "pair_id": item.pair_id,
                 "prompt_id": pair["prompt_id"], "rater_id": item.rater_id, "source": "judge",
                 "output_a": pair["output_a"], "output_b": pair["output_b"],
                 "model_a": pair["model_a"], "model_b": pair["model_b"],
@@ -191,5 +189,5 @@ def record_judge_verdicts(db: Database, items: list[JudgeVerdict]) -> int:
                 **item.extra,
             })
         raters.ensure_raters(cur, sorted({(item.rater_id, "judge") for item in items}))
-        return verdicts.insert_verdicts(cur, pd.DataFrame(rows))
+        return verdicts.insert_verdicts(cur, rows)
 

@@ -183,3 +183,13 @@ def get_pair_view(cur: duckdb.DuckDBPyConnection, pair_id: str) -> dict[str, Any
         "reference": row[7], "category": row[8], "response_a": json.loads(row[9]),
         "response_b": json.loads(row[10]), "output_a": row[11], "output_b": row[12],
     }
+
+
+def pair_rows(cur: duckdb.DuckDBPyConnection, pair_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Pair columns (no texts) for many pairs in one query."""
+    cur.execute(
+        f"SELECT {', '.join(PAIR_COLUMNS)} FROM pairs "  # noqa: S608
+        "WHERE pair_id IN (SELECT unnest(?))",
+        [sorted(set(pair_ids))],
+    )
+    return {row[0]: dict(zip(PAIR_COLUMNS, row, strict=True)) for row in cur.fetchall()}

@@ -40,12 +40,14 @@ def ensure_raters(cur: duckdb.DuckDBPyConnection, raters: list[tuple[str, str]])
     """Create (rater_id, kind) rows that do not exist yet, without login tokens."""
     if not raters:
         return 0
-    before = cur.execute("SELECT count(*) FROM raters").fetchone()
-    cur.executemany(
-        "INSERT INTO raters (rater_id, kind) VALUES (?, ?) ON CONFLICT DO NOTHING", raters
-    )
-    after = cur.execute("SELECT count(*) FROM raters").fetchone()
-    return int(after[0]) - int(before[0]) if after and before else 0
+    ids = [r[0] for r in raters]
+    present = {r[0] for r in cur.execute(
+        "SELECT rater_id FROM raters WHERE rater_id IN (SELECT unnest(?))", [ids]).fetchall()}
+    missing = [r for r in raters if r[0] not in present]
+    for rater_id, kind in missing:
+        cur.execute("INSERT INTO raters (rater_id, kind) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    [rater_id, kind])
+    return len(missing)
 
 
 def set_token_hash(cur: duckdb.DuckDBPyConnection, rater_id: str, token_hash: str) -> None:

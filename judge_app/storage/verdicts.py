@@ -10,7 +10,7 @@ import pandas as pd
 from judge_app.storage.frames import registered
 
 VERDICT_COLUMNS = [
-    "verdict_id", "client_id", "task_id", "pair_id", "prompt_id", "assignment_id", "rater_id",
+    "verdict_id", "task_id", "pair_id", "prompt_id", "assignment_id", "rater_id",
     "source", "output_a", "output_b", "model_a", "model_b", "left_side", "outcome",
     "raw_choice", "strength", "criteria", "rationale", "flagged", "probability", "consistent",
     "duration_ms", "judge_run_id", "judge_model", "judge_endpoint", "judge_template",
@@ -24,17 +24,20 @@ _INSERT_ONE = (  # column names are this module's constants; values are paramete
 
 
 def insert_verdict(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> bool:
-    """True when the row was new; False when its client id was already recorded."""
+    """True when the row was new; False when its id was already recorded."""
     cur.execute(_INSERT_ONE, [row.get(c) for c in VERDICT_COLUMNS])
     inserted = cur.fetchone()
     return bool(inserted and inserted[0])
 
 
-def insert_verdicts(cur: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> int:
-    """Bulk insert; rows whose client id is already there are skipped. Returns rows added."""
-    if frame.empty:
-        return 0
-    full = frame.reindex(columns=VERDICT_COLUMNS)
+def insert_verdicts(cur: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> int:
+    """Insert many rows; those whose id is already there are skipped. Returns rows added.
+
+    A few rows go one statement each; many go through a DataFrame, DuckDB's bulk path.
+    """
+    if len(rows) <= 32:
+        return sum(insert_verdict(cur, row) for row in rows)
+    full = pd.DataFrame(rows).reindex(columns=VERDICT_COLUMNS)
     with registered(cur, "incoming_verdicts", full):
         cur.execute(
             f"INSERT INTO verdicts ({', '.join(VERDICT_COLUMNS)}) "  # noqa: S608
@@ -44,8 +47,8 @@ def insert_verdicts(cur: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> int:
         return int(row[0]) if row else 0
 
 
-def verdict_by_client_id(cur: duckdb.DuckDBPyConnection, client_id: str) -> dict[str, Any] | None:
-    return _one(cur, "SELECT * FROM verdicts WHERE client_id = ?", [client_id])
+def get_verdict(cur: duckdb.DuckDBPyConnection, verdict_id: str) -> dict[str, Any] | None:
+    return _one(cur, "SELECT * FROM verdicts WHERE verdict_id = ?", [verdict_id])
 
 
 def standing_verdict_for_assignment(

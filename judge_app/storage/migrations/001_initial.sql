@@ -74,8 +74,7 @@ CREATE TABLE assignments (
 );
 
 CREATE TABLE verdicts (
-    verdict_id        VARCHAR PRIMARY KEY,
-    client_id         VARCHAR NOT NULL UNIQUE,  -- makes a double submit harmless
+    verdict_id        VARCHAR PRIMARY KEY,      -- made by the client: a double submit is one row
     task_id           VARCHAR NOT NULL,
     pair_id           VARCHAR NOT NULL,
     prompt_id         VARCHAR NOT NULL,
