@@ -122,9 +122,10 @@ def get_metadata(rec: Record, known: frozenset[str], file: str, line: int) -> di
     meta = rec.get("metadata")
     if meta is not None and type(meta) is not dict:
         raise _mistyped(meta, "an object", "metadata", file, line)
-    extra = {k: v for k, v in rec.items() if k not in known}
-    if not extra:
+    unknown = rec.keys() - known
+    if not unknown:
         return meta or {}
+    extra = {k: v for k, v in rec.items() if k in unknown}
     if meta:
         extra.update(meta)
     return extra
