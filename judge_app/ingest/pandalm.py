@@ -31,17 +31,26 @@ def rater_name(annotator: str) -> str:
 def split_models(cmp_keys: list[str]) -> dict[str, tuple[str, str]]:
     """'<model1>_<model2>' into its two names; names may themselves contain '_'.
 
-    A key with one underscore splits there; names learnt that way decide longer keys.
+    A key with one underscore splits there. A longer key splits where both halves, or else
+    exactly one, are names already learnt; what it teaches helps the next keys.
     """
     known = {part for key in cmp_keys if key.count("_") == 1 for part in key.split("_")}
-    result = {}
-    for key in set(cmp_keys):
-        cuts = [i for i, c in enumerate(key) if c == "_"]
-        options = [(key[:i], key[i + 1 :]) for i in cuts if key[:i] and key[i + 1 :]]
-        if len(options) > 1:
-            options = [o for o in options if o[0] in known and o[1] in known]
-        if len(options) == 1:
-            result[key] = options[0]
+    result: dict[str, tuple[str, str]] = {}
+    pending = sorted(set(cmp_keys))
+    progress = True
+    while pending and progress:
+        progress = False
+        for key in list(pending):
+            options = [(key[:i], key[i + 1 :]) for i, c in enumerate(key)
+                       if c == "_" and 0 < i < len(key) - 1]
+            if len(options) > 1:
+                both = [o for o in options if o[0] in known and o[1] in known]
+                options = both or [o for o in options if o[0] in known or o[1] in known]
+            if len(options) == 1:
+                result[key] = options[0]
+                known.update(options[0])
+                pending.remove(key)
+                progress = True
     return result
 
 
