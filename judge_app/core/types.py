@@ -47,6 +47,7 @@ class TaskConfig:
     retest_rate: float = 0.0
     licence: str = ""
     source: str = ""
+    allow_empty_responses: bool = False  # some real data sets hold empty answers that were judged
 
 
 @dataclass(frozen=True)
