@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from judge_app.cli.common import add_db_option, database
-from judge_app.ingest.loader import FORMATS, load_bundles
+from judge_app.ingest.loader import format_names, load_bundles
 from judge_app.services.imports import import_bundle
 
 
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                    help="task folder(s) or data file(s)")
-    p.add_argument("--format", default="auto", choices=["auto", *FORMATS],
+    p.add_argument("--format", default="auto", choices=format_names(),
                    help="input format (default: recognise it)")
     p.add_argument("--task", metavar="NAME", help="task name for formats that have none")
     p.add_argument("--replace", action="store_true",
