@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from ingest_helpers import OUTPUTS, assert_where, jsonl, load_error, write_task
 
 from judge_app.errors import ValidationError
 from judge_app.ingest.jsonl import iter_records, peek_first_record
+from tests.ingest_helpers import OUTPUTS, assert_where, jsonl, load_error, write_task
 
 
 def records(path: Path) -> list[tuple[int, dict]]:
