@@ -145,3 +145,15 @@ class TaskBundle:
     verdicts: list[ImportedVerdict] = field(default_factory=list)
     gold: list[GoldAnswer] = field(default_factory=list)
     source_files: list[str] = field(default_factory=list)
+
+
+def task_config_from_dict(data: dict[str, Any]) -> TaskConfig:
+    """Inverse of dataclasses.asdict for a stored TaskConfig."""
+    values = dict(data)
+    values["outcomes"] = tuple(values.get("outcomes", OUTCOMES))
+    values["criteria"] = tuple(
+        Criterion(c["name"], c.get("description", ""), tuple(c.get("outcomes", ("a", "b", "tie"))))
+        for c in values.get("criteria", ())
+    )
+    known = set(TaskConfig.__dataclass_fields__)
+    return TaskConfig(**{k: v for k, v in values.items() if k in known})
