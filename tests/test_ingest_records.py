@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ingest_helpers import OUTPUTS, PROMPTS, assert_where, load_error, write_task
 
 from judge_app.ingest import load_bundles
+from tests.ingest_helpers import OUTPUTS, PROMPTS, assert_where, load_error, write_task
 
 
 def with_change(rows: list[dict], index: int, **change: Any) -> list[dict]:
