@@ -92,6 +92,8 @@ def test_json_lines_under_a_json_name(tmp_path: Path) -> None:
     path = tmp_path / "x.json"
     path.write_text('{"a": 1}\n{"a": 2}\n', encoding="utf-8")
     assert records(path) == [(1, {"a": 1}), (2, {"a": 2})]
+    path.write_text('{"a": 1}\n', encoding="utf-8")
+    assert records(path) == [(1, {"a": 1})]
 
 
 def test_gzip_jsonl_and_json(tmp_path: Path) -> None:
