@@ -111,11 +111,15 @@ def _pair_frame(task_id: str, bundle: TaskBundle) -> pd.DataFrame:
 def _verdict_rows(task_id: str, bundle: TaskBundle) -> list[dict[str, Any]]:
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = []
-    for i, v in enumerate(bundle.verdicts):
+    seen: dict[tuple[str, str, str | None], int] = {}
+    for v in bundle.verdicts:
         swapped = v.model_a > v.model_b
         a, b = sorted((v.model_a, v.model_b))
         pid = pair_id(task_id, v.prompt_id, a, b)
-        client_id = "import:" + content_hash([task_id, v.rater_id, pid, i, v.outcome])
+        # Same rater, pair and time again is the same verdict, whatever the row order.
+        key = (v.rater_id, pid, v.created_at)
+        seen[key] = seen.get(key, -1) + 1
+        client_id = "import:" + content_hash([task_id, *key, seen[key]])
         left = None if v.left_side is None else (flip(v.left_side) if swapped else v.left_side)
         prob = v.probability
         if prob is not None and swapped:
