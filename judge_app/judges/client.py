@@ -139,6 +139,7 @@ class JudgeClient:
         self.temperature, self.max_tokens = temperature, max_tokens
         self.logprobs, self.top_logprobs = logprobs, top_logprobs
         self.timeout_s, self.retries = timeout_s, retries
+        self.concurrency = concurrency
         self.backoff_base_s, self.backoff_max_s = backoff_base_s, backoff_max_s
         self.stats = ClientStats()
         self._sleep, self._clock = sleep, clock
