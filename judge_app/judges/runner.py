@@ -1,8 +1,9 @@
 """Judge batches: plan the calls a task needs, make the ones not cached, record verdicts.
 
 Safety rules, in order of importance:
-- every answered call is stored (group commit, a few milliseconds after it arrives) before it
-  counts, so a SIGKILL loses at most the calls in flight; a re-run re-uses everything stored;
+- every answered call is stored (group commit) before it counts, and a worker starts its next
+  call only once its last answer is stored: a SIGKILL loses at most `concurrency` paid calls;
+  a re-run re-uses everything stored;
 - a call starts only if the budget holds even if it and every call in flight cost their worst
   case (see judges/cost.py);
 - verdict ids are derived from the judge and the call keys, so re-running never duplicates a
@@ -12,12 +13,13 @@ Safety rules, in order of importance:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +45,7 @@ from judge_app.storage import judges as store
 from judge_app.storage.db import Database
 
 FATAL_STATUSES = (401, 403, 404)  # every other call would fail the same way
+VERDICT_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -134,13 +137,13 @@ def _parsed(row: Mapping[str, Any]) -> ParsedAnswer:
                         row["probability"], row["parse_error"])
 
 
-def combined_verdict(rows: list[Mapping[str, Any]]) -> CombinedVerdict | None:
+def combined_verdict(rows: Sequence[Mapping[str, Any]]) -> CombinedVerdict | None:
     oriented: list[OrientedVerdict | None] = [
         _parsed(r).oriented(r["first_side"]) for r in rows]
     return combine_orders(*(oriented + [None] * (2 - len(oriented)))[:2])
 
 
-def verdict_for_pair(plan: Plan, pair: dict[str, Any], rows: list[Mapping[str, Any]],
+def verdict_for_pair(plan: Plan, pair: dict[str, Any], rows: Sequence[Mapping[str, Any]],
                      run_id: str) -> JudgeVerdict | None:
     combined = combined_verdict(rows)
     if combined is None:
@@ -223,11 +226,13 @@ class _Run:
         for c in plan.calls:
             self.keys_of_pair.setdefault(c.pair, []).append(c.key)
         self.pending: list[dict[str, Any]] = []
+        self.stored: asyncio.Future[None] | None = None  # resolves when `pending` is stored
         self.wake = asyncio.Event()
         self.finished_workers = False
         self.stop_reason = ""
         self.failed: list[str] = []
         self.new_rows: list[dict[str, Any]] = []
+        self.completed_pairs: set[int] = set()
         self.bar = tqdm(total=len(plan.to_call), unit="call", file=sys.stderr,
                         disable=not progress, dynamic_ncols=True)
 
@@ -270,31 +275,52 @@ class _Run:
                 "finish_reason": result.finish_reason, "created_at": _now(),
                 "_pair": call.pair,
             })
+            if self.stored is None:
+                self.stored = asyncio.get_running_loop().create_future()
+            stored = self.stored
             self.wake.set()
+            # A worker's next call waits until this answer is stored: so at any moment at
+            # most `concurrency` calls are paid for but not yet kept (what a SIGKILL can lose).
+            await stored
 
-    # Writer (group commit) -------------------------------------------------
+    # Writers --------------------------------------------------------------
     async def write(self) -> None:
+        """Group commit: whatever answered while the last write ran goes in the next one."""
         while True:
             await self.wake.wait()
             self.wake.clear()
             batch, self.pending = self.pending, []
-            if batch:
-                await asyncio.to_thread(self._flush, batch)
+            stored, self.stored = self.stored, None
+            if batch and stored is not None:
+                rows = [{k: v for k, v in r.items() if k != "_pair"} for r in batch]
+                try:
+                    await asyncio.to_thread(self._store_calls, rows)
+                except BaseException as exc:
+                    stored.set_exception(exc)
+                    raise
+                stored.set_result(None)
+                for row in rows:  # counted only now that they are stored
+                    self.results[row["call_key"]] = row
+                self.new_rows.extend(rows)
+                self.completed_pairs.update(r["_pair"] for r in batch)
                 self.bar.update(len(batch))
                 self.bar.set_postfix_str(f"${self.budget.spent:.4f}", refresh=False)
             if self.finished_workers and not self.pending:
                 return
 
-    def _flush(self, batch: list[dict[str, Any]]) -> None:
-        rows = [{k: v for k, v in r.items() if k != "_pair"} for r in batch]
+    def _store_calls(self, rows: list[dict[str, Any]]) -> None:
         with self.db.transaction() as cur:
             store.insert_calls(cur, rows)
             store.update_run(cur, self.run_id, done_calls=len(self.new_rows) + len(rows),
                              failed_calls=len(self.failed), cost_usd=self.budget.spent)
-        for row in rows:
-            self.results[row["call_key"]] = row
-        self.new_rows.extend(rows)
-        self._record_verdicts(sorted({r["_pair"] for r in batch}))
+
+    async def record_periodically(self) -> None:
+        """Verdicts follow the stored calls about once a second, off the calls' path."""
+        while not self.finished_workers:
+            await asyncio.sleep(VERDICT_INTERVAL_S)
+            pairs, self.completed_pairs = self.completed_pairs, set()
+            if pairs:
+                await asyncio.to_thread(self._record_verdicts, sorted(pairs))
 
     def _record_verdicts(self, pair_indexes: list[int]) -> int:
         items = []
@@ -321,6 +347,7 @@ class _Run:
     async def execute(self) -> None:
         calls = iter(self.plan.to_call)
         writer = asyncio.create_task(self.write())
+        recorder = asyncio.create_task(self.record_periodically())
         async with self.client_factory() as client:
             workers = [asyncio.create_task(self.work(client, calls))
                        for _ in range(max(1, client.concurrency))]
@@ -332,6 +359,9 @@ class _Run:
                 self.finished_workers = True
                 self.wake.set()
                 await writer
+                recorder.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await recorder
 
 
 def run_plan(db: Database, plan: Plan, *, max_cost: float | None = None,
@@ -378,7 +408,7 @@ def summarise(run: _Run, status: str, message: str, elapsed: float) -> RunSummar
     counts: dict[str, int] = {}
     consistent = both = decided = first = parse_failures = 0
     total_cost = 0.0
-    for i, keys in run.keys_of_pair.items():
+    for keys in run.keys_of_pair.values():
         rows = [run.results[k] for k in keys if k in run.results]
         total_cost += sum(float(r["cost_usd"]) for r in rows)
         parse_failures += sum(1 for r in rows if r["shown_outcome"] is None)
