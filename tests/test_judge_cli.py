@@ -148,3 +148,23 @@ def test_runs_while_another_process_uses_the_database(tmp_path: Path) -> None:
                     db=db_path)
     assert escalated.returncode == 0, escalated.stderr
     assert "escalated 5 pairs" in escalated.stdout and "25 more qualify" in escalated.stdout
+
+
+def test_a_run_started_for_the_admin_page_runs_on_its_own(tmp_path: Path) -> None:
+    from judge_app.services.judges import list_runs, start_run
+
+    db_path = make_db(tmp_path, 3)
+    with FakeOpenAIServer() as server:
+        pid, log = start_run(db_path, "t1", judge_file(tmp_path, server), max_cost=1.0)
+        deadline = time.monotonic() + 120
+        runs: list[dict[str, object]] = []
+        while time.monotonic() < deadline:
+            db = Database(db_path)
+            runs = list_runs(db, "t1")
+            db.close()
+            if runs and runs[0]["status"] != "running":
+                break
+            time.sleep(0.2)
+    assert runs and runs[0]["status"] == "done", log.read_text()
+    assert runs[0]["done_calls"] == 18 and runs[0]["pid"] == pid
+    assert "run " in log.read_text()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from judge_app.errors import NotFoundError
@@ -63,3 +67,23 @@ def escalate(db: Database, task_id: str, judge_name: str, *, max_pairs: int | No
 def list_runs(db: Database, task_id: str | None = None) -> list[dict[str, Any]]:
     with db.cursor() as cur:
         return store.list_runs(cur, task_id)
+
+
+def start_run(db_path: str | Path, task_id: str, judge_file: str | Path, *,
+              max_cost: float | None = None, concurrency: int | None = None,
+              ) -> tuple[int, Path]:
+    """Start `judge-app judge` as its own process (for the admin page): it survives the page,
+    the browser tab and a restart of the app server. Returns its pid and its log file; its
+    progress is in judge_runs."""
+    db_path = Path(db_path)
+    log = db_path.with_name(f"{db_path.name}.judge-{task_id}-{int(time.time())}.log")
+    args = [sys.executable, "-m", "judge_app.cli", "judge", "--task", task_id,
+            "--judge", str(judge_file), "--db", str(db_path), "--quiet"]
+    if max_cost is not None:
+        args += ["--max-cost", str(max_cost)]
+    if concurrency is not None:
+        args += ["--concurrency", str(concurrency)]
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    return proc.pid, log
