@@ -102,6 +102,30 @@ async def ours(base_url: str, prompts: list[list[dict[str, str]]], concurrency: 
         return await measure(call, prompts, concurrency)
 
 
+def runner(base_url: str, calls: int, concurrency: int) -> tuple[float, float]:
+    """The whole batch path: plan, calls, parsing, group-committed DuckDB writes, verdicts."""
+    import tempfile
+
+    from judge_app.judges.runner import plan_run, run_plan
+    from judge_app.services.imports import import_bundle
+    from judge_app.storage.schema import open_database
+    from tests.conftest import make_bundle
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = open_database(Path(tmp) / "bench.duckdb")
+        import_bundle(db, make_bundle("bench", n_prompts=calls // 6, models=("m1", "m2", "m3")))
+        cfg = parse_config({"name": "bench", "model": "fake", "template": "overall",
+                            "base_url": base_url, "concurrency": concurrency,
+                            "input_price_per_million": 1.0, "output_price_per_million": 4.0})
+        plan = plan_run(db, "bench", cfg)
+        wall, cpu = time.perf_counter(), time.process_time()
+        summary = run_plan(db, plan)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        assert summary.status == "done" and summary.new_calls == len(plan.calls)
+        db.close()
+        return wall, cpu
+
+
 async def plain_openai(base_url: str, prompts: list[list[dict[str, str]]], concurrency: int,
                        ) -> tuple[float, float]:
     client = openai.AsyncOpenAI(api_key="x", base_url=base_url, max_retries=0)
@@ -114,6 +138,15 @@ async def plain_openai(base_url: str, prompts: list[list[dict[str, str]]], concu
         return await measure(call, prompts, concurrency)
     finally:
         await client.close()
+
+
+def report(name: str, calls: int, concurrency: int, wall: float, cpu: float, ideal: float,
+           load: float) -> str:
+    rate = calls / wall
+    row = (f"| {name} | {calls} | {concurrency} | {rate:.0f} | {100 * rate / ideal:.0f}% | "
+           f"{1000 * cpu / calls:.2f} | {load:.1f} |")
+    print(row, flush=True)
+    return row
 
 
 def write_section(rows: list[str]) -> None:
@@ -139,6 +172,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument("--skip-runner", action="store_true")
     args = parser.parse_args()
     prompts = workload(args.calls)
     ideal = args.concurrency / (LATENCY_MS / 1000)
@@ -153,11 +187,13 @@ def main() -> None:
         for name, fn in runs:
             load = os.getloadavg()[0]
             wall, cpu = asyncio.run(fn(base_url, prompts, args.concurrency))
-            rate = args.calls / wall
-            row = (f"| {name} | {args.calls} | {args.concurrency} | {rate:.0f} | "
-                   f"{100 * rate / ideal:.0f}% | {1000 * cpu / args.calls:.2f} | {load:.1f} |")
-            print(row, flush=True)
-            rows.append(row)
+            rows.append(report(name, args.calls, args.concurrency, wall, cpu, ideal, load))
+        if not args.skip_runner:
+            load = os.getloadavg()[0]
+            n = args.calls // 6 * 6
+            wall, cpu = runner(base_url, n, args.concurrency)
+            rows.append(report("judge_app runner (+ DuckDB, verdicts)", n, args.concurrency,
+                               wall, cpu, ideal, load))
         print("server saw at most", server_stats(port)["max_in_flight"], "requests at once")
     finally:
         server.terminate()

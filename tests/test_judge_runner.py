@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from judge_app.errors import NotFoundError
+from judge_app.errors import NotFoundError, ValidationError
 from judge_app.judges.config import JudgeConfig, parse_config
 from judge_app.judges.runner import RunSummary, plan_run, run_plan
 from judge_app.services import judges, queue, raters
@@ -217,3 +217,11 @@ def test_unsure_verdicts_by_probability_margin(task_db: Database,
     assert judges.escalate(task_db, "t1", "judge1", margin=0.7).unsure == N_PAIRS
     with pytest.raises(NotFoundError):
         judges.escalate(task_db, "t1", "nobody")
+
+
+def test_a_judge_cannot_take_a_person_s_name(task_db: Database,
+                                             server: FakeOpenAIServer) -> None:
+    raters.add_rater(task_db, "ann", tasks=["t1"])
+    with pytest.raises(ValidationError, match="human rater") as info:
+        plan_run(task_db, "t1", config(server, name="ann"))
+    assert info.value.field == "name"

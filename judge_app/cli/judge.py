@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--limit", type=int, metavar="N", help="only the first N pairs")
     p.add_argument("--concurrency", type=int, metavar="N", help="calls in flight (config's)")
     p.add_argument("--max-cost", type=float, metavar="USD",
-                   help="never spend more than this; stops before the call that could")
+                   help="never spend more than this in this run; stops before the call that "
+                   "could")
     p.add_argument("--dry-run", action="store_true",
                    help="print calls, estimated tokens and cost; call nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

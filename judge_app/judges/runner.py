@@ -34,14 +34,16 @@ from judge_app.core.verdict_parsing import (
     combine_orders,
     parse_answer,
 )
-from judge_app.errors import JudgeAppError
+from judge_app.errors import JudgeAppError, ValidationError
 from judge_app.judges.cache_key import call_key
 from judge_app.judges.client import JudgeCallError, JudgeClient
 from judge_app.judges.config import JudgeConfig
 from judge_app.judges.cost import Budget, cost_usd, estimate_prompt_tokens
 from judge_app.judges.prompt import conversation_text, render
+from judge_app.services.queue import load_task_config
 from judge_app.services.verdicts import JudgeVerdict, record_judge_verdicts
 from judge_app.storage import judges as store
+from judge_app.storage import raters
 from judge_app.storage.db import Database
 
 FATAL_STATUSES = (401, 403, 404)  # every other call would fail the same way
@@ -103,10 +105,14 @@ def first_sides(config: JudgeConfig, pair_id: str) -> list[Side]:
 def plan_run(db: Database, task_id: str, config: JudgeConfig, *,
              models: list[str] | None = None, limit: int | None = None,
              environ: Mapping[str, str] | None = None) -> Plan:
-    from judge_app.services.queue import load_task_config  # raises NotFoundError for a bad task
-    load_task_config(db, task_id)
+    load_task_config(db, task_id)  # NotFoundError for an unknown task
     with db.cursor() as cur:
+        rater = raters.get_rater(cur, config.name)
         pairs = store.pairs_to_judge(cur, task_id, models)
+    if rater is not None and rater["kind"] != "judge":
+        raise ValidationError(f"'{config.name}' is already the name of a {rater['kind']} rater; "
+                              "give the judge another name", file=config.source or None,
+                              field="name")
     skipped = 0
     if config.needs_reference:
         kept = [p for p in pairs if p["reference"]]
@@ -337,7 +343,8 @@ class _Run:
         added = record_judge_verdicts(self.db, items)
         keep = {v.pair_id: v.client_id for v in items}
         with self.db.transaction() as cur:
-            standing = store.standing_verdict_ids(cur, self.plan.config.name, self.plan.task_id)
+            standing = store.standing_verdict_ids(cur, self.plan.config.name, self.plan.task_id,
+                                                  sorted(keep))
             stale = [vid for pair, ids in standing.items() if pair in keep
                      for vid in ids if vid != keep[pair]]
             store.retract_verdicts(cur, stale)

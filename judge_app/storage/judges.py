@@ -115,12 +115,12 @@ def list_runs(cur: duckdb.DuckDBPyConnection, task_id: str | None = None,
 
 
 def standing_verdict_ids(cur: duckdb.DuckDBPyConnection, rater_id: str, task_id: str,
-                         ) -> dict[str, list[str]]:
-    """pair_id -> ids of the rater's standing verdicts on it."""
+                         pair_ids: list[str]) -> dict[str, list[str]]:
+    """pair_id -> ids of the rater's standing verdicts on it, for the given pairs."""
     cur.execute(
         "SELECT pair_id, verdict_id FROM standing_verdicts WHERE rater_id = ? AND task_id = ? "
-        "AND retracts IS NULL ORDER BY verdict_id",
-        [rater_id, task_id],
+        "AND pair_id IN (SELECT unnest(?)) ORDER BY verdict_id",
+        [rater_id, task_id, pair_ids],
     )
     out: dict[str, list[str]] = {}
     for pair, verdict in cur.fetchall():
