@@ -7,8 +7,9 @@ d = theta_i - theta_j, so that among decisive battles the win odds stay exp(d).
 
 The maximum-likelihood theta does not exist unless the "beat or tied" graph is strongly
 connected. With `prior=0` (default, the plain MLE that LMArena reports) we rate the largest
-strongly connected group of models and mark every other model unrated (theta NaN) rather
-than print a rating that is only an artefact of the optimiser. A positive `prior` adds a
+strongly connected group of models (none if two groups tie for largest) and mark every other
+model unrated (theta NaN) rather than print a rating that is only an artefact of the
+optimiser. A positive `prior` adds a
 ridge penalty prior/2 * sum(theta^2), which rates every model that has played.
 """
 
@@ -130,11 +131,12 @@ def rated_models(counts: PairCounts, prior: float = 0.0) -> BoolArray:
     _, labels = connected_components(csr_matrix(credit), directed=True, connection="strong")
     labels = np.where(played, labels, -1)
     groups, sizes = np.unique(labels[played], return_counts=True)
-    if len(groups) == 0 or sizes.max() < 2:
-        return np.zeros(len(counts.models), dtype=bool)
     weight = counts.wins.sum(1) + counts.wins.sum(0) + counts.ties.sum(1)
-    best = max(groups, key=lambda g: (sizes[groups == g][0], weight[labels == g].sum()))
-    return np.asarray(labels == best)
+    keys = sorted(((int(size), float(weight[labels == g].sum())), g) for g, size in zip(groups, sizes))
+    # The one largest group (by models, then battles); a tie for largest has no honest winner.
+    if not keys or keys[-1][0][0] < 2 or (len(keys) > 1 and keys[-1][0] == keys[-2][0]):
+        return np.zeros(len(counts.models), dtype=bool)
+    return np.asarray(labels == keys[-1][1])
 
 
 def expected_score(fit: RatingFit) -> FloatArray:
