@@ -9,8 +9,9 @@ The maximum-likelihood theta does not exist unless the "beat or tied" graph is s
 connected. With `prior=0` (default, the plain MLE that LMArena reports) we rate the largest
 strongly connected group of models (none if two groups tie for largest) and mark every other
 model unrated (theta NaN) rather than print a rating that is only an artefact of the
-optimiser. A positive `prior` adds a
-ridge penalty prior/2 * sum(theta^2), which rates every model that has played.
+optimiser. Davidson's fit can fail even then (say, one model never lost a decisive battle
+but tied some: nu and its lead grow together without end); then nobody is rated. A positive
+`prior` adds a ridge penalty prior/2 * sum(theta^2), which rates every model that has played.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def fit_bradley_terry(
         raise ValidationError(f"unknown tie model {ties!r}", field="ties")
     if prior < 0:
         raise ValidationError("prior must be non-negative", field="prior")
-    rated = rated_models(counts, prior)
+    rated = rated_models(counts, prior, ties)
     table = pair_table(counts, rated)
     log_nu: float | None = None
     davidson = ties == "davidson"
@@ -118,15 +119,22 @@ def fit_bradley_terry(
     if davidson:
         log_nu = float(params[-1])
     theta = np.full(len(counts.models), np.nan)
-    theta[rated] = params[: table.k] - (params[: table.k].mean() if prior == 0 else 0.0)
+    theta[rated] = params[: table.k] - (params[: table.k].mean() if prior == 0 and table.k else 0)
     return RatingFit(counts.models, theta, rated, ties, log_nu, prior, iterations, counts)
 
 
-def rated_models(counts: PairCounts, prior: float = 0.0) -> BoolArray:
+def rated_models(counts: PairCounts, prior: float = 0.0, ties: TieModel = "half") -> BoolArray:
     """Which models get a finite rating: see the module docstring."""
     played = (counts.wins.sum(0) + counts.wins.sum(1) + counts.ties.sum(1)) > 0
     if prior > 0:
         return played
+    rated = _largest_connected_group(counts, played)
+    if ties == "davidson" and _davidson_diverges(counts, rated):
+        rated[:] = False
+    return rated
+
+
+def _largest_connected_group(counts: PairCounts, played: BoolArray) -> BoolArray:
     credit = (counts.wins + counts.ties) > 0  # i -> j: i beat or tied j
     _, labels = connected_components(csr_matrix(credit), directed=True, connection="strong")
     labels = np.where(played, labels, -1)
@@ -137,6 +145,32 @@ def rated_models(counts: PairCounts, prior: float = 0.0) -> BoolArray:
     if not keys or keys[-1][0][0] < 2 or (len(keys) > 1 and keys[-1][0] == keys[-2][0]):
         return np.zeros(len(counts.models), dtype=bool)
     return np.asarray(labels == keys[-1][1])
+
+
+def _davidson_diverges(counts: PairCounts, rated: BoolArray) -> bool:
+    """Whether Davidson's likelihood keeps rising as nu and the rating gaps grow together.
+
+    That happens when (scaling so that 2 log nu grows by 1) every decisive win can widen
+    its gap by at least 1 while every tie keeps its gap within 1: a system of difference
+    constraints, infeasible exactly when Bellman-Ford finds a negative cycle (any cycle of
+    decisive wins is one). With no ties, or no decisive battles, nu sits on a boundary
+    that fit_bradley_terry handles itself.
+    """
+    idx = np.flatnonzero(rated)
+    wins, ties = counts.wins[np.ix_(idx, idx)], counts.ties[np.ix_(idx, idx)]
+    if len(idx) < 2 or ties.sum() == 0 or wins.sum() == 0:
+        return False
+    # Edge u -> v of weight w stands for x_v - x_u <= w.
+    weight = np.full((len(idx), len(idx)), np.inf)
+    weight[ties > 0] = 1.0
+    weight[wins > 0] = -1.0  # i beat j: x_j <= x_i - 1
+    dist = np.zeros(len(idx))
+    for _ in range(len(idx)):
+        relaxed = np.minimum(dist, (dist[:, None] + weight).min(0))
+        if np.array_equal(relaxed, dist):
+            return True  # feasible: a direction of unbounded likelihood exists
+        dist = relaxed
+    return False
 
 
 def expected_score(fit: RatingFit) -> FloatArray:
@@ -243,7 +277,7 @@ def solvable(info: FloatArray, k: int, prior: float) -> FloatArray:
     Adding v v^T (v = mean-zero direction) changes nothing on the other directions, so the
     inverse equals the pseudo-inverse there: the mean-zero convention.
     """
-    if prior > 0:
+    if prior > 0 or k == 0:
         return info
     v = np.zeros(len(info))
     v[:k] = 1 / np.sqrt(k)
