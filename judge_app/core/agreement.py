@@ -112,13 +112,11 @@ def reliability_matrix(
     """
     frame = primary(prepare(verdicts, ("kind",)))
     values, _ = _scaled(frame["_c"].to_numpy(), level)
-    raters = pd.Index(pd.unique(frame["rater_id"]), name="rater_id")
-    units = pd.Index(pd.unique(frame["pair_id"]), name="pair_id")
-    r = raters.get_indexer(frame["rater_id"])
-    u = units.get_indexer(frame["pair_id"])
+    r, raters = pd.factorize(frame["rater_id"])
+    u, units = pd.factorize(frame["pair_id"])
     matrix = np.full((len(raters), len(units)), np.nan)
     matrix[r, u] = values
-    return matrix, raters, units
+    return matrix, pd.Index(raters, name="rater_id"), pd.Index(units, name="pair_id")
 
 
 def percent_agreement(verdicts: pd.DataFrame) -> float | None:
@@ -194,7 +192,7 @@ def rater_pairs(verdicts: pd.DataFrame) -> pd.DataFrame:
     n_raters = int(r.max()) + 1
     names = names_by_code(frame, "_r", "rater_id")
     by_unit = np.argsort(u, kind="stable")
-    su, sr, sc = u[by_unit], r[by_unit], c[by_unit]
+    sr, sc = r[by_unit], c[by_unit]
     unit_len = np.bincount(u)
     unit_start = np.concatenate(([0], np.cumsum(unit_len)[:-1]))
     by_rater = np.argsort(r, kind="stable")
@@ -293,7 +291,7 @@ def judge_vs_humans(
 
 
 def labels_metrics(true: pd.Series, predicted: pd.Series) -> Metrics:
-    """Classification figures of two aligned outcome sequences; rows missing in either are skipped."""
+    """Classification figures of two aligned outcome sequences; a missing value skips the row."""
     t, p = outcome_codes(true), outcome_codes(predicted)
     keep = (t >= 0) & (p >= 0)
     return metrics_from_confusion(_confusion(t[keep], p[keep]))

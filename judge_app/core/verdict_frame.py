@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
 def outcome_codes(values: pd.Series, field: str = "outcome") -> np.ndarray:
     """Codes 0..3 for a, b, tie, both_bad and -1 for missing; anything else is a ValidationError.
 
-    Factorising first keeps this fast on millions of rows: only the few distinct labels are looked up.
+    Factorising first keeps this fast on millions of rows: only the distinct labels are looked up.
     """
     codes, uniques = pd.factorize(values)
     lookup = np.array([_CODE.get(u, -2) for u in uniques] + [-1], dtype=np.int8)
@@ -72,6 +72,8 @@ def prepare(verdicts: pd.DataFrame, optional: Iterable[str] = ()) -> pd.DataFram
     for col in wanted:
         if col not in frame.columns:
             frame[col] = DEFAULTS[col]
+        elif isinstance(DEFAULTS.get(col), str):  # a NULL source or kind reads as the default
+            frame[col] = frame[col].fillna(DEFAULTS[col])
     frame["_c"] = codes
     frame["_u"] = pd.factorize(frame["pair_id"])[0]
     frame["_r"] = pd.factorize(frame["rater_id"])[0]
