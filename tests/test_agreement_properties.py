@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from judge_app.core import agreement, bias
 from judge_app.core.rater_quality import rater_quality
 from judge_app.core.types import OUTCOMES, flip
+from judge_app.core.verdict_frame import prepare, primary
 
 SIDES = ("a", "b")
 
@@ -137,3 +138,20 @@ def test_wilson_interval_brackets_the_share(cases: list[tuple[int, int]]) -> Non
     assert (lower[ok] <= share + 1e-12).all() and (share <= upper[ok] + 1e-12).all()
     assert (lower[ok] >= 0).all() and (upper[ok] <= 1).all()
     assert np.isnan(lower[~ok]).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(verdict_frames(), st.integers(1, 5))
+def test_both_kappa_routes_agree(df: pd.DataFrame, chunk: int) -> None:
+    frame = primary(prepare(df, ("kind",)))
+    if frame.empty:
+        return
+    grid = agreement._pair_confusions(frame, "grid")
+    old = agreement._CHUNK
+    agreement._CHUNK = chunk  # many small chunks exercise the chunk boundaries
+    try:
+        pairs = agreement._pair_confusions(frame, "pairs")
+    finally:
+        agreement._CHUNK = old
+    for x, y in zip(grid, pairs, strict=True):
+        assert np.array_equal(x, y)

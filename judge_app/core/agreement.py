@@ -10,6 +10,7 @@ never an exception, so a page can show "n/a".
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Literal, TypedDict
 
 import krippendorff
@@ -20,10 +21,12 @@ from judge_app.core.verdict_frame import (
     LABELS,
     N_OUTCOMES,
     decisive,
+    n_codes,
     names_by_code,
     outcome_codes,
     prepare,
     primary,
+    raters,
 )
 
 Level = Literal["nominal", "ordinal", "interval"]
@@ -60,7 +63,7 @@ def _scaled(codes: np.ndarray, level: Level) -> tuple[np.ndarray, int]:
 def _value_counts(frame: pd.DataFrame, level: Level) -> np.ndarray:
     """Units x values counts of the primary verdicts (what the coincidence matrix is built from)."""
     values, k = _scaled(frame["_c"].to_numpy(), level)
-    n_units = _n_units(frame)
+    n_units = n_codes(frame, "_u")
     flat = frame["_u"].to_numpy(np.int64) * k + values
     return np.bincount(flat, minlength=n_units * k).reshape(n_units, k)
 
@@ -132,16 +135,21 @@ def percent_agreement(verdicts: pd.DataFrame) -> float | None:
 # --- Cohen's kappa and classification figures ----------------------------------------------
 
 
+def _kappas(confusions: np.ndarray) -> np.ndarray:
+    """Cohen's kappa of each K x K count matrix in a stack; NaN where undefined (no data, or
+    chance agreement already total because both raters used one and the same label)."""
+    n = confusions.sum(axis=(-2, -1)).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        observed = np.trace(confusions, axis1=-2, axis2=-1) / n
+        expected = (confusions.sum(axis=-1) * confusions.sum(axis=-2)).sum(axis=-1) / n**2
+        kappa = (observed - expected) / (1.0 - expected)
+    return np.where((n > 0) & (expected < 1.0), kappa, np.nan)
+
+
 def kappa_from_confusion(confusion: np.ndarray) -> float | None:
-    """Cohen's kappa from a square count matrix; None when chance agreement is already total."""
-    n = confusion.sum()
-    if n == 0:
-        return None
-    observed = np.trace(confusion) / n
-    expected = float((confusion.sum(axis=1) * confusion.sum(axis=0)).sum()) / n**2
-    if expected >= 1.0:
-        return None
-    return float((observed - expected) / (1.0 - expected))
+    """Cohen's kappa from a square count matrix (rows: one rater, columns: the other)."""
+    value = float(_kappas(np.asarray(confusion)[None])[0])
+    return None if math.isnan(value) else value
 
 
 def metrics_from_confusion(confusion: np.ndarray) -> Metrics:
@@ -176,52 +184,109 @@ def _confusion(true: np.ndarray, predicted: np.ndarray, k: int = N_OUTCOMES) -> 
     return np.bincount(flat, minlength=k * k).reshape(k, k)
 
 
+_CHUNK = 1 << 21  # verdict pairs (or one-hot cells / 8) handled at once: bounds the memory
+
+
+def _pair_keys(frame: pd.DataFrame, n_raters: int) -> Iterator[np.ndarray]:
+    """For every two primary verdicts on the same unit, the key
+    ((lower rater code * R + higher rater code) * K + lower's outcome) * K + higher's outcome,
+    yielded in chunks. The number of keys is the sum over units of n(n-1)/2."""
+    u, r, c = (frame[col].to_numpy(np.int64) for col in ("_u", "_r", "_c"))
+    by_unit = np.argsort(u, kind="stable")
+    su, sr, sc = u[by_unit], r[by_unit], c[by_unit]
+    partners = np.cumsum(np.bincount(su))[su] - np.arange(len(su)) - 1  # later, same unit
+    cum = np.cumsum(partners)
+    begin = 0
+    while begin < len(su):
+        done = cum[begin] - partners[begin]
+        end = max(int(np.searchsorted(cum, done + _CHUNK, "right")), begin + 1)
+        counts = partners[begin:end]
+        if counts.any():
+            first = np.repeat(np.arange(begin, end), counts)
+            step = np.arange(len(first)) - np.repeat(np.cumsum(counts) - counts, counts)
+            second = first + 1 + step
+            swap = sr[first] > sr[second]
+            lo, hi = np.where(swap, second, first), np.where(swap, first, second)
+            yield ((sr[lo] * n_raters + sr[hi]) * N_OUTCOMES + sc[lo]) * N_OUTCOMES + sc[hi]
+        begin = end
+
+
+def _grid(frame: pd.DataFrame, n_raters: int) -> np.ndarray:
+    """All raters x raters confusion matrices at once, as (R, R, K, K) counts: one-hot encode
+    each unit's verdicts (units x raters*K) and multiply the matrix by its transpose."""
+    u, r, c = (frame[col].to_numpy(np.int64) for col in ("_u", "_r", "_c"))
+    width = n_raters * N_OUTCOMES
+    n_units = n_codes(frame, "_u")
+    step = max(1, (_CHUNK * 8) // width)
+    total = np.zeros((width, width), dtype=np.int64)
+    for start in range(0, n_units, step):
+        sel = slice(None) if step >= n_units else (u >= start) & (u < start + step)
+        onehot = np.zeros((min(step, n_units - start), width), dtype=np.float32)
+        onehot[u[sel] - start, r[sel] * N_OUTCOMES + c[sel]] = 1.0
+        total += np.rint(onehot.T @ onehot).astype(np.int64)  # exact: counts < 2**24
+    grid = total.reshape(n_raters, N_OUTCOMES, n_raters, N_OUTCOMES)
+    return grid.transpose(0, 2, 1, 3)
+
+
+def _pair_confusions(
+    frame: pd.DataFrame, method: Literal["auto", "grid", "pairs"] = "auto",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first rater codes, second rater codes, K x K confusions) for raters sharing a unit.
+
+    Two routes with the same result: a dense one-hot product, cheap while raters are few, and
+    an enumeration of verdict pairs within units, cheap when each unit has few raters."""
+    n_raters = n_codes(frame, "_r")
+    sizes = np.bincount(frame["_u"].to_numpy(np.int64))
+    n_pairs = int((sizes * (sizes - 1) // 2).sum())
+    width = n_raters * N_OUTCOMES
+    if method == "auto":  # BLAS flops versus numpy gathers, about 700 flops per pair
+        method = "grid" if len(sizes) * width * width <= 700 * n_pairs else "pairs"
+    if method == "grid":
+        grid = _grid(frame, n_raters)
+        first, second = np.nonzero(np.triu(grid.sum(axis=(2, 3)), k=1))
+        return first, second, grid[first, second]
+    kk = N_OUTCOMES * N_OUTCOMES
+    cells = n_raters * n_raters * kk
+    if cells <= 1 << 24:
+        counts = np.zeros(cells, dtype=np.int64)
+        for keys in _pair_keys(frame, n_raters):
+            counts += np.bincount(keys, minlength=cells)
+        keys = np.flatnonzero(counts)
+        counts = counts[keys]
+    else:  # thousands of raters: count only the combinations that occur
+        parts = [np.unique(k, return_counts=True) for k in _pair_keys(frame, n_raters)]
+        keys, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
+        counts = np.bincount(inverse, weights=np.concatenate([p[1] for p in parts]))
+    combo, cell = np.divmod(keys, kk)
+    combos, slot = np.unique(combo, return_inverse=True)
+    confusions = np.zeros((len(combos), kk), dtype=np.int64)
+    confusions[slot, cell] = counts
+    first, second = np.divmod(combos, n_raters)
+    return first, second, confusions.reshape(-1, N_OUTCOMES, N_OUTCOMES)
+
+
 def rater_pairs(verdicts: pd.DataFrame) -> pd.DataFrame:
     """Cohen's kappa and percent agreement for every two raters, on the pairs both rated.
 
-    Columns: rater_1, rater_2 (in first-appearance order), n, agreement, kappa. Only rater
-    combinations that share at least one pair are listed. Work is proportional to the number
-    of verdict pairs sharing a unit, not raters squared times units.
+    Columns: rater_1, rater_2 (rater_1 appeared first in the frame), n, agreement, kappa (None
+    when undefined). Only raters who share a pair are listed.
     """
     frame = primary(prepare(verdicts, ("kind",)))
     columns = ["rater_1", "rater_2", "n", "agreement", "kappa"]
     if frame.empty:
         return pd.DataFrame(columns=columns)
-    k, kk = N_OUTCOMES, N_OUTCOMES * N_OUTCOMES
-    u, r, c = (frame[col].to_numpy(np.int64) for col in ("_u", "_r", "_c"))
-    n_raters = int(r.max()) + 1
+    first, second, confusions = _pair_confusions(frame)
+    n = confusions.sum(axis=(1, 2))
     names = names_by_code(frame, "_r", "rater_id")
-    by_unit = np.argsort(u, kind="stable")
-    sr, sc = r[by_unit], c[by_unit]
-    unit_len = np.bincount(u)
-    unit_start = np.concatenate(([0], np.cumsum(unit_len)[:-1]))
-    by_rater = np.argsort(r, kind="stable")
-    rater_end = np.cumsum(np.bincount(r, minlength=n_raters))
-    rows: list[tuple[object, object, int, float, float | None]] = []
-    begin = 0
-    for i in range(n_raters):
-        mine = by_rater[begin:rater_end[i]]
-        begin = rater_end[i]
-        lens = unit_len[u[mine]]
-        # positions (in unit order) of every verdict on the units rater i rated
-        offsets = np.repeat(unit_start[u[mine]] - (np.cumsum(lens) - lens), lens)
-        idx = offsets + np.arange(int(lens.sum()))
-        other, own = sr[idx], np.repeat(c[mine], lens)
-        later = other > i
-        flat = other[later] * kk + own[later] * k + sc[idx][later]
-        conf = np.bincount(flat, minlength=n_raters * kk).reshape(n_raters, k, k)
-        for j in np.flatnonzero(conf.sum(axis=(1, 2))):
-            n = int(conf[j].sum())
-            rows.append((names[i], names[j], n, float(np.trace(conf[j]) / n),
-                         kappa_from_confusion(conf[j])))
-    return pd.DataFrame(rows, columns=columns)
+    kappa = _kappas(confusions)
+    return pd.DataFrame({
+        "rater_1": names[first], "rater_2": names[second], "n": n,
+        "agreement": np.trace(confusions, axis1=1, axis2=2) / n,
+        "kappa": pd.Series(kappa, dtype=object).where(~np.isnan(kappa), None),
+    }, columns=columns)
 
 
 # --- Majority labels and judges against people ---------------------------------------------
-
-
-def _n_units(frame: pd.DataFrame) -> int:
-    return int(frame["_u"].max()) + 1 if len(frame) else 0
 
 
 def _majority_codes(frame: pd.DataFrame, tie_break: TieBreak, n_units: int) -> np.ndarray:
@@ -229,15 +294,18 @@ def _majority_codes(frame: pd.DataFrame, tie_break: TieBreak, n_units: int) -> n
     k = N_OUTCOMES
     flat = frame["_u"].to_numpy(np.int64) * k + frame["_c"].to_numpy(np.int64)
     counts = np.bincount(flat, minlength=n_units * k).reshape(n_units, k)
-    big = int(frame["_pos"].max()) + 2 if len(frame) else 1
-    first = np.full(n_units * k, big, dtype=np.int64)
-    np.minimum.at(first, flat, frame["_pos"].to_numpy(np.int64))
-    # most votes first; among equal counts, the label whose earliest verdict came first
-    score = counts * (big + 1) + (big - first.reshape(n_units, k))
     top = counts.max(axis=1, initial=0)
-    result = np.where(top > 0, score.argmax(axis=1), -1)
+    result = np.where(top > 0, counts.argmax(axis=1), -1)
+    split = (top > 0) & ((counts == top[:, None]).sum(axis=1) > 1)
     if tie_break == "none":
-        result[(counts == top[:, None]).sum(axis=1) > 1] = -1
+        result[split] = -1
+    elif split.any():  # equal counts: the label whose earliest verdict came first wins
+        rows = split[frame["_u"].to_numpy()]
+        never = len(frame) + 1
+        first = np.full(n_units * k, never, dtype=np.int64)
+        np.minimum.at(first, flat[rows], frame["_pos"].to_numpy(np.int64)[rows])
+        first = np.where(counts == top[:, None], first.reshape(n_units, k), never)
+        result[split] = first[split].argmin(axis=1)
     return result
 
 
@@ -258,7 +326,7 @@ def majority_labels(
     frame = primary(prepare(verdicts, ("kind", "source")))
     if source is not None:
         frame = _by_source(frame, source)
-    codes = _majority_codes(frame, tie_break, _n_units(frame))
+    codes = _majority_codes(frame, tie_break, n_codes(frame, "_u"))
     firsts = frame.drop_duplicates("_u")
     chosen = codes[firsts["_u"].to_numpy()]
     ok = chosen >= 0
@@ -275,19 +343,23 @@ def judge_vs_humans(
     count (tie and both_bad left out). Columns: judge, n, accuracy, precision, recall, f1, kappa.
     """
     frame = primary(prepare(verdicts, ("kind", "source")))
-    majority = _majority_codes(_by_source(frame, "human"), tie_break, _n_units(frame))
+    majority = _majority_codes(_by_source(frame, "human"), tie_break, n_codes(frame, "_u"))
     judges = _by_source(frame, "judge")
     truth = majority[judges["_u"].to_numpy()]
     predicted = judges["_c"].to_numpy()
     keep = truth >= 0
     if not include_ties:
         keep &= decisive(truth) & decisive(predicted)
-    scored = pd.DataFrame({"judge": judges["rater_id"].to_numpy()[keep],
-                           "t": truth[keep], "p": predicted[keep]})
-    rows = [{"judge": name, **metrics_from_confusion(_confusion(g["t"].to_numpy(),
-                                                                g["p"].to_numpy()))}
-            for name, g in scored.groupby("judge", sort=True)]
-    return pd.DataFrame(rows, columns=["judge", *METRIC_FIELDS])
+    kk = N_OUTCOMES * N_OUTCOMES
+    flat = judges["_r"].to_numpy(np.int64)[keep] * kk + truth[keep] * N_OUTCOMES + predicted[keep]
+    names = raters(judges)
+    confusions = np.bincount(flat, minlength=n_codes(judges, "_r") * kk)
+    confusions = confusions.reshape(-1, N_OUTCOMES, N_OUTCOMES)
+    rows = [{"judge": name, **metrics_from_confusion(confusions[code])}
+            for code, name in zip(names.index, names["rater_id"], strict=True)
+            if confusions[code].any()]
+    return pd.DataFrame(rows, columns=["judge", *METRIC_FIELDS]).sort_values(
+        "judge", ignore_index=True)
 
 
 def labels_metrics(true: pd.Series, predicted: pd.Series) -> Metrics:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from judge_app.core import agreement, bias
 from judge_app.core.rater_quality import rater_quality
-from judge_app.core.verdict_frame import nan_to_none, prepare, primary
+from judge_app.core.verdict_frame import ALL_OPTIONAL, nan_to_none, prepare, primary
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,7 @@ def agreement_report(
     """Alpha and percent agreement among raters of `source` (people by default; None = all);
     pairwise kappas, rater quality and bias for every rater; judges against the human majority
     with and without ties."""
-    frame = prepare(verdicts, ("source", "kind", "left_side", "len_a", "len_b", "gold_outcome",
-                               "duration_ms", "consistent"))
+    frame = prepare(verdicts, ALL_OPTIONAL)  # code the strings once for every figure below
     among = frame if source is None else frame.loc[(frame["source"] == source).to_numpy()]
     rated = primary(among)["_u"].value_counts()
     return AgreementReport(

@@ -3,7 +3,7 @@
 Each is a share of successes with a Wilson score interval, per rater (judges are raters with
 source 'judge'), per source, or overall. Unlike agreement these use every verdict, re-tests and
 a judge's second order included: each showing of a pair is one more chance to favour a side.
-A rater with no qualifying verdict gets n = 0 and NaN figures, so tables line up.
+Every rater in the frame gets a row; one with no qualifying verdict has n = 0 and NaN figures.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from judge_app.core.verdict_frame import A, B, decisive, outcome_codes, prepare
+from judge_app.core.verdict_frame import A, B, decisive, n_codes, prepare, raters, repeated
 
 By = Literal["rater_id", "source"] | None
 
@@ -22,7 +22,11 @@ By = Literal["rater_id", "source"] | None
 def wilson_interval(
     successes: np.ndarray, n: np.ndarray, confidence: float = 0.95,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a binomial share; stays inside [0, 1] and is NaN where n = 0."""
+    """Wilson score interval for a binomial share: inside [0, 1], exact at 0 and 1, NaN at n = 0.
+
+    Chosen over the normal approximation because rater counts are often small and shares
+    extreme (a rater who always clicks left), where the latter leaves [0, 1] or collapses.
+    """
     k = np.asarray(successes, dtype=float)
     m = np.asarray(n, dtype=float)
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
@@ -31,38 +35,39 @@ def wilson_interval(
         denom = 1 + z * z / m
         centre = (p + z * z / (2 * m)) / denom
         half = z * np.sqrt(p * (1 - p) / m + z * z / (4 * m * m)) / denom
-    # exact ends where the share is 0 or 1, instead of rounding noise
     lower = np.where(k == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
     upper = np.where(k == m, 1.0, np.clip(centre + half, 0.0, 1.0))
-    nan = m == 0
-    return np.where(nan, np.nan, lower), np.where(nan, np.nan, upper)
+    undefined = m == 0
+    return np.where(undefined, np.nan, lower), np.where(undefined, np.nan, upper)
 
 
-def _share_table(
-    keys: pd.DataFrame, valid: np.ndarray, hit: np.ndarray, by: By, hits_name: str,
-    share_name: str, confidence: float,
+def share_table(
+    frame: pd.DataFrame, valid: np.ndarray, hit: np.ndarray, by: By, hits_name: str,
+    share_name: str, confidence: float = 0.95,
 ) -> pd.DataFrame:
-    """Group `valid` / `valid & hit` counts by `by` and add the share and its interval."""
-    data = pd.DataFrame({
-        "_key": keys[by].to_numpy() if by else np.zeros(len(keys), dtype=np.int8),
-        "n": valid.astype(np.int64),
-        hits_name: (valid & hit).astype(np.int64),
-    })
-    table = data.groupby("_key", sort=True)[["n", hits_name]].sum()
-    if by is None and table.empty:
-        table = pd.DataFrame({"n": [0], hits_name: [0]})
-    n, k = table["n"].to_numpy(), table[hits_name].to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        table[share_name] = k / n
-    table["lower"], table["upper"] = wilson_interval(k, n, confidence)
-    table = table.reset_index(drop=by is None)
-    if by is None:
-        return table
-    table = table.rename(columns={"_key": by})
+    """Count `valid` rows and `valid & hit` rows per group of a prepared frame (with "source"),
+    and add the share and its interval. Columns: [by (+ source)], n, hits_name, share_name,
+    lower, upper; sorted by the group key."""
     if by == "rater_id":
-        sources = keys.drop_duplicates("rater_id").set_index("rater_id")["source"]
-        table.insert(1, "source", sources.reindex(table["rater_id"]).to_numpy())
-    return table
+        keys = raters(frame)
+        codes = frame["_r"].to_numpy()
+    elif by == "source":
+        codes, uniques = pd.factorize(frame["source"])
+        keys = pd.DataFrame({"source": np.asarray(uniques, dtype=object)})
+    elif by is None:
+        codes = np.zeros(len(frame), dtype=np.int64)
+        keys = pd.DataFrame(index=pd.RangeIndex(1))
+    else:
+        raise ValueError(f"cannot group by {by!r}")
+    size = n_codes(frame, "_r") if by == "rater_id" else len(keys)
+    n = np.bincount(codes[valid], minlength=size)
+    k = np.bincount(codes[valid & hit], minlength=size)
+    table = keys.assign(n=n[keys.index], **{hits_name: k[keys.index]})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table[share_name] = table[hits_name] / table["n"].replace(0, np.nan)
+    table["lower"], table["upper"] = wilson_interval(table[hits_name].to_numpy(),
+                                                     table["n"].to_numpy(), confidence)
+    return table.sort_values(by).reset_index(drop=True) if by else table
 
 
 def position_bias(
@@ -74,10 +79,9 @@ def position_bias(
     left_share, lower, upper.
     """
     frame = prepare(verdicts, ("source", "left_side"))
-    codes = frame["_c"].to_numpy()
-    left = outcome_codes(frame["left_side"], field="left_side")
-    valid = decisive(codes) & (left >= A) & (left <= B)
-    return _share_table(frame, valid, codes == left, by, "left_wins", "left_share", confidence)
+    codes, left = frame["_c"].to_numpy(), frame["_left"].to_numpy()
+    valid = decisive(codes) & decisive(left)
+    return share_table(frame, valid, codes == left, by, "left_wins", "left_share", confidence)
 
 
 def length_bias(
@@ -90,12 +94,11 @@ def length_bias(
     """
     frame = prepare(verdicts, ("source", "len_a", "len_b"))
     codes = frame["_c"].to_numpy()
-    len_a = pd.to_numeric(frame["len_a"], errors="coerce").to_numpy(dtype=float)
-    len_b = pd.to_numeric(frame["len_b"], errors="coerce").to_numpy(dtype=float)
+    len_a, len_b = frame["len_a"].to_numpy(), frame["len_b"].to_numpy()
     valid = decisive(codes) & np.isfinite(len_a) & np.isfinite(len_b) & (len_a != len_b)
     longer = np.where(len_a > len_b, A, B)
-    return _share_table(frame, valid, codes == longer, by, "longer_wins", "longer_share",
-                        confidence)
+    return share_table(frame, valid, codes == longer, by, "longer_wins", "longer_share",
+                       confidence)
 
 
 def swap_consistency(
@@ -109,19 +112,17 @@ def swap_consistency(
     Columns: [by, source], n, consistent, consistency, lower, upper.
     """
     frame = prepare(verdicts, ("source", "kind", "consistent"))
-    r, u = frame["_r"].to_numpy(), frame["_u"].to_numpy()
-    retest = (frame["kind"] == "retest").to_numpy()
-    order = np.lexsort((frame["_pos"].to_numpy(), retest, u, r))
-    sr, su, sc = r[order], u[order], frame["_c"].to_numpy()[order]
-    boundary = np.ones(len(order), dtype=bool)
-    boundary[1:] = (sr[1:] != sr[:-1]) | (su[1:] != su[:-1])
-    starts = np.flatnonzero(boundary)
-    sizes = np.diff(np.r_[starts, len(order)])
-    twice = sizes >= 2
-    second = np.minimum(starts + 1, max(len(order) - 1, 0))
-    flag = frame["consistent"].astype("boolean").to_numpy(dtype=float, na_value=np.nan)[order]
-    flagged = ~twice & ~np.isnan(flag[starts])
-    valid = twice | flagged
-    hit = np.where(twice, sc[starts] == sc[second], flag[starts] == 1.0)
-    keys = frame.iloc[order[starts]]
-    return _share_table(keys, valid, hit, by, "consistent", "consistency", confidence)
+    twice = repeated(frame)
+    # one row stands for each (rater, pair): the first of a repeated group, or a single verdict
+    valid = ~twice & ~np.isnan(frame["consistent"].to_numpy())
+    hit = frame["consistent"].to_numpy() == 1.0
+    multi = frame.loc[twice]
+    if len(multi):
+        r, u = multi["_r"].to_numpy(), multi["_u"].to_numpy()
+        order = np.lexsort((multi["_pos"].to_numpy(), multi["_retest"].to_numpy(), u, r))
+        r, u, c = r[order], u[order], multi["_c"].to_numpy()[order]
+        starts = np.flatnonzero(np.r_[True, (r[1:] != r[:-1]) | (u[1:] != u[:-1])])
+        rows = np.flatnonzero(twice)[order[starts]]
+        valid[rows] = True
+        hit[rows] = c[starts] == c[starts + 1]
+    return share_table(frame, valid, hit, by, "consistent", "consistency", confidence)
