@@ -147,3 +147,7 @@ def test_majority_tie_break() -> None:
                 ("p2", "z", "tie"), ("p3", "x", "tie"), ("p3", "y", "a"), ("p3", "z", "b")])
     assert majority_labels(df).to_dict() == {"p1": "b", "p2": "a", "p3": "tie"}
     assert majority_labels(df, tie_break="none").to_dict() == {"p2": "a"}
+    # judges' rows come first here: only the people's order breaks the tie
+    judged = pd.concat([frame([("p1", f"j{i}", "a") for i in range(5)]).assign(source="judge"),
+                        df.assign(source="human")], ignore_index=True)
+    assert majority_labels(judged).to_dict() == {"p1": "b", "p2": "a", "p3": "tie"}

@@ -14,6 +14,7 @@ from judge_app.core.agreement import (
     majority_labels,
     rater_pairs,
 )
+from judge_app.core.agreement_report import agreement_report
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pandalm"
 ANNOTATORS = ("annotator1", "annotator2", "annotator3")
@@ -82,3 +83,15 @@ def test_without_ties_only_decisive_pairs_count(verdicts: pd.DataFrame) -> None:
 def test_krippendorff_alpha_nominal(verdicts: pd.DataFrame) -> None:
     alpha = krippendorff_alpha(verdicts[verdicts["source"] == "human"], "nominal")
     assert alpha is not None and round(alpha, 4) == 0.8642
+
+
+def test_report_gathers_the_same_figures(verdicts: pd.DataFrame) -> None:
+    report = agreement_report(verdicts)  # alpha among people by default
+    assert report.raters == 3 and report.pairs_rated_twice == 999
+    assert report.alpha_nominal == krippendorff_alpha(verdicts[verdicts["source"] == "human"])
+    pd.testing.assert_frame_equal(report.judges, judge_vs_humans(verdicts))
+    quality = report.rater_quality.set_index("rater_id")
+    # with no three-way splits, a judge's leave-one-out agreement is its accuracy
+    assert quality.loc["gpt-3.5-turbo", "loo_agreement"] == pytest.approx(
+        report.judges.set_index("judge").loc["gpt-3.5-turbo", "accuracy"])
+    assert json.loads(json.dumps(report.to_dict()))["alpha_nominal"] == report.alpha_nominal

@@ -23,7 +23,6 @@ from judge_app.core.verdict_frame import (
     decisive,
     n_codes,
     names_by_code,
-    outcome_codes,
     prepare,
     primary,
     raters,
@@ -115,10 +114,12 @@ def reliability_matrix(
     """
     frame = primary(prepare(verdicts, ("kind",)))
     values, _ = _scaled(frame["_c"].to_numpy(), level)
-    r, raters = pd.factorize(frame["rater_id"])
-    u, units = pd.factorize(frame["pair_id"])
-    matrix = np.full((len(raters), len(units)), np.nan)
+    r, rater_codes = pd.factorize(frame["_r"])  # integer codes: no strings hashed again
+    u, unit_codes = pd.factorize(frame["_u"])
+    matrix = np.full((len(rater_codes), len(unit_codes)), np.nan)
     matrix[r, u] = values
+    raters = names_by_code(frame, "_r", "rater_id")[rater_codes]
+    units = names_by_code(frame, "_u", "pair_id")[unit_codes]
     return matrix, pd.Index(raters, name="rater_id"), pd.Index(units, name="pair_id")
 
 
@@ -179,12 +180,7 @@ def metrics_from_confusion(confusion: np.ndarray) -> Metrics:
     )
 
 
-def _confusion(true: np.ndarray, predicted: np.ndarray, k: int = N_OUTCOMES) -> np.ndarray:
-    flat = true.astype(np.int64) * k + predicted
-    return np.bincount(flat, minlength=k * k).reshape(k, k)
-
-
-_CHUNK = 1 << 21  # verdict pairs (or one-hot cells / 8) handled at once: bounds the memory
+_CHUNK = 1 << 21  # verdict pairs (or dense cells) handled at once: bounds the memory
 
 
 def _pair_keys(frame: pd.DataFrame, n_raters: int) -> Iterator[np.ndarray]:
@@ -212,20 +208,27 @@ def _pair_keys(frame: pd.DataFrame, n_raters: int) -> Iterator[np.ndarray]:
 
 
 def _grid(frame: pd.DataFrame, n_raters: int) -> np.ndarray:
-    """All raters x raters confusion matrices at once, as (R, R, K, K) counts: one-hot encode
-    each unit's verdicts (units x raters*K) and multiply the matrix by its transpose."""
+    """All raters x raters confusion counts at once, as (R, R, K, K) with only i < j filled.
+
+    Lays the codes out as a dense raters x units matrix (missing = an extra code K), then for
+    each rater one bincount of its row against every later rater's row: sequential memory,
+    no Python loop over rater pairs, no floating point."""
     u, r, c = (frame[col].to_numpy(np.int64) for col in ("_u", "_r", "_c"))
-    width = n_raters * N_OUTCOMES
+    k, k1 = N_OUTCOMES, N_OUTCOMES + 1
     n_units = n_codes(frame, "_u")
-    step = max(1, (_CHUNK * 8) // width)
-    total = np.zeros((width, width), dtype=np.int64)
+    codes = np.full((n_raters, n_units), k, dtype=np.int8)
+    codes[r, u] = c
+    grid = np.zeros((n_raters, n_raters, k, k), dtype=np.int64)
+    step = max(1, _CHUNK // max(n_raters, 1))  # units per block: bounds the memory
     for start in range(0, n_units, step):
-        sel = slice(None) if step >= n_units else (u >= start) & (u < start + step)
-        onehot = np.zeros((min(step, n_units - start), width), dtype=np.float32)
-        onehot[u[sel] - start, r[sel] * N_OUTCOMES + c[sel]] = 1.0
-        total += np.rint(onehot.T @ onehot).astype(np.int64)  # exact: counts < 2**24
-    grid = total.reshape(n_raters, N_OUTCOMES, n_raters, N_OUTCOMES)
-    return grid.transpose(0, 2, 1, 3)
+        block = codes[:, start:start + step]
+        for i in range(n_raters - 1):
+            later = n_raters - i - 1
+            cells = block[i].astype(np.int32) * k1 + block[i + 1:]
+            cells += (np.arange(later, dtype=np.int32) * (k1 * k1))[:, None]
+            counts = np.bincount(cells.ravel(), minlength=later * k1 * k1)
+            grid[i, i + 1:] += counts.reshape(later, k1, k1)[:, :k, :k]
+    return grid
 
 
 def _pair_confusions(
@@ -233,14 +236,16 @@ def _pair_confusions(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(first rater codes, second rater codes, K x K confusions) for raters sharing a unit.
 
-    Two routes with the same result: a dense one-hot product, cheap while raters are few, and
-    an enumeration of verdict pairs within units, cheap when each unit has few raters."""
+    Two routes with the same result: a dense code matrix, cheap while most raters rate most
+    units, and an enumeration of verdict pairs within units, cheap when units have few raters."""
     n_raters = n_codes(frame, "_r")
     sizes = np.bincount(frame["_u"].to_numpy(np.int64))
     n_pairs = int((sizes * (sizes - 1) // 2).sum())
-    width = n_raters * N_OUTCOMES
-    if method == "auto":  # BLAS flops versus numpy gathers, about 700 flops per pair
-        method = "grid" if len(sizes) * width * width <= 700 * n_pairs else "pairs"
+    if n_pairs == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros((0, N_OUTCOMES, N_OUTCOMES), dtype=np.int64)
+    if method == "auto":  # dense cells visited versus verdict pairs gathered (~25x dearer)
+        method = "grid" if n_raters * n_raters * len(sizes) <= 50 * n_pairs else "pairs"
     if method == "grid":
         grid = _grid(frame, n_raters)
         first, second = np.nonzero(np.triu(grid.sum(axis=(2, 3)), k=1))
@@ -301,7 +306,7 @@ def _majority_codes(frame: pd.DataFrame, tie_break: TieBreak, n_units: int) -> n
         result[split] = -1
     elif split.any():  # equal counts: the label whose earliest verdict came first wins
         rows = split[frame["_u"].to_numpy()]
-        never = len(frame) + 1
+        never = int(frame["_pos"].max()) + 1
         first = np.full(n_units * k, never, dtype=np.int64)
         np.minimum.at(first, flat[rows], frame["_pos"].to_numpy(np.int64)[rows])
         first = np.where(counts == top[:, None], first.reshape(n_units, k), never)
@@ -340,7 +345,8 @@ def judge_vs_humans(
     """Each judge's verdicts scored against the human majority on the same pairs.
 
     With include_ties=False only pairs where both the majority and the judge picked a side
-    count (tie and both_bad left out). Columns: judge, n, accuracy, precision, recall, f1, kappa.
+    count (tie and both_bad left out). Columns: judge, n, accuracy, precision, recall, f1, kappa;
+    a judge with no pair to score has n = 0 and None figures.
     """
     frame = primary(prepare(verdicts, ("kind", "source")))
     majority = _majority_codes(_by_source(frame, "human"), tie_break, n_codes(frame, "_u"))
@@ -356,14 +362,6 @@ def judge_vs_humans(
     confusions = np.bincount(flat, minlength=n_codes(judges, "_r") * kk)
     confusions = confusions.reshape(-1, N_OUTCOMES, N_OUTCOMES)
     rows = [{"judge": name, **metrics_from_confusion(confusions[code])}
-            for code, name in zip(names.index, names["rater_id"], strict=True)
-            if confusions[code].any()]
+            for code, name in zip(names.index, names["rater_id"], strict=True)]
     return pd.DataFrame(rows, columns=["judge", *METRIC_FIELDS]).sort_values(
         "judge", ignore_index=True)
-
-
-def labels_metrics(true: pd.Series, predicted: pd.Series) -> Metrics:
-    """Classification figures of two aligned outcome sequences; a missing value skips the row."""
-    t, p = outcome_codes(true), outcome_codes(predicted)
-    keep = (t >= 0) & (p >= 0)
-    return metrics_from_confusion(_confusion(t[keep], p[keep]))

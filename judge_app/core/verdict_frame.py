@@ -122,10 +122,11 @@ def repeated(frame: pd.DataFrame) -> np.ndarray:
         return np.zeros(0, dtype=bool)
     r = frame["_r"].to_numpy(np.int64)
     u = frame["_u"].to_numpy(np.int64)
-    n_units = int(u.max()) + 1
+    n_units = n_codes(frame, "_u")
     key = r * n_units + u
-    if (int(r.max()) + 1) * n_units <= max(_DENSE_LIMIT, 4 * len(key)):
-        return np.bincount(key)[key] > 1
+    if n_codes(frame, "_r") * n_units <= max(_DENSE_LIMIT, 4 * len(key)):
+        counts = np.bincount(key)
+        return counts[key] > 1 if counts.max() > 1 else np.zeros(len(key), dtype=bool)
     _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     return counts[inverse] > 1
 
