@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         sys.executable, "-m", "streamlit", "run", str(APP_FILE),
         "--server.address", args.host, "--server.port", str(args.port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
     ]
     print(f"serving {db.path} at http://{args.host}:{args.port}", flush=True)
     return subprocess.call(cmd, env=env)
