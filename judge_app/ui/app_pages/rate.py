@@ -23,7 +23,7 @@ if not tasks:
     st.info("You have no tasks yet. Ask your evaluation lead to assign you one.")
     st.stop()
 # Pills, not a selectbox: a focused text box would swallow the keyboard shortcuts.
-picked = st.pills("Task", tasks, key="task") if len(tasks) > 1 else None
+picked = st.pills("Task", tasks, default=tasks[0], key="task") if len(tasks) > 1 else None
 task_id = picked or tasks[0]
 view = rating_view(db, rater["rater_id"], task_id)
 config, pair, done = view.config, view.pair, view.progress

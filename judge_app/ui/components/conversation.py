@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-_AVATARS = {"user": "user", "assistant": "assistant", "system": "⚙️"}
+_AVATARS = {"user": "user", "assistant": "assistant", "system": ":material/settings:"}
 
 
 def _content(message: dict[str, Any]) -> str:
@@ -25,7 +25,7 @@ def show_prompt(messages: list[dict[str, Any]]) -> None:
     for message in messages:
         role = str(message.get("role", "user"))
         with st.chat_message(role if role in ("user", "assistant") else "ai",
-                             avatar=_AVATARS.get(role, "⚙️")):
+                             avatar=_AVATARS.get(role, ":material/settings:")):
             st.markdown(_content(message))
 
 
