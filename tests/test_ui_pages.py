@@ -147,3 +147,13 @@ def test_all_done_state(app_db: tuple[Database, dict[str, str]]) -> None:
         button(at, "submit_").click().run()
     assert "All done" in texts(at)
     assert queue.progress(db, "ann", "t1").done == 3
+
+
+def test_progress_total_stays_put_after_an_undo(app_db: tuple[Database, dict[str, str]]) -> None:
+    db, tokens = app_db
+    at = app(tokens["ann"]).run()
+    button(at, "out_left_").click().run()
+    button(at, "submit_").click().run()
+    button(at, "undo_").click().run()
+    progress = queue.progress(db, "ann", "t1")
+    assert (progress.done, progress.total) == (0, 3)

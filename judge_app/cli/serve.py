@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -45,4 +44,5 @@ def run(args: argparse.Namespace) -> int:
         "--client.toolbarMode", "minimal",
     ]
     print(f"serving {db.path} at http://{args.host}:{args.port}", flush=True)
-    return subprocess.call(cmd, env=env)
+    # Become the Streamlit server, so stopping this process stops the server (no orphan).
+    os.execve(sys.executable, cmd, env)
