@@ -157,3 +157,21 @@ def test_progress_total_stays_put_after_an_undo(app_db: tuple[Database, dict[str
     button(at, "undo_").click().run()
     progress = queue.progress(db, "ann", "t1")
     assert (progress.done, progress.total) == (0, 3)
+
+
+def test_much_better_is_stored_as_strength_two(
+    app_db: tuple[Database, dict[str, str]],
+) -> None:
+    db, tokens = app_db
+    import_bundle(db, bundle("t3", strength=True))
+    token = raters.add_rater(db, "sam", tasks=["t3"]).token
+    at = app(token).run()
+    button(at, "out_right_").click().run()
+    button(at, "much_btn_").click().run()
+    button(at, "submit_").click().run()
+    button(at, "out_tie_").click().run()
+    button(at, "submit_").click().run()
+    with db.cursor() as cur:
+        rows = cur.execute("SELECT raw_choice, strength FROM active_verdicts WHERE rater_id = "
+                           "'sam' ORDER BY created_at").fetchall()
+    assert rows == [("right", 2), ("tie", None)]

@@ -72,7 +72,7 @@ def flagged_items(cur: duckdb.DuckDBPyConnection, task_id: str) -> list[dict[str
         """
         SELECT v.created_at, v.rater_id, v.prompt_id, v.model_a, v.model_b,
                coalesce(v.outcome, 'skipped') AS outcome, v.rationale,
-               left(p.messages::VARCHAR, 200) AS prompt
+               p.messages
         FROM standing_verdicts v
         JOIN prompts p ON p.task_id = v.task_id AND p.prompt_id = v.prompt_id
         WHERE v.task_id = $task AND v.flagged

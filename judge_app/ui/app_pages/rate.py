@@ -6,7 +6,7 @@ import streamlit as st
 
 from judge_app.services import raters
 from judge_app.services.rating import rating_view
-from judge_app.ui.components.conversation import show_prompt, show_response
+from judge_app.ui.components.conversation import is_long, show_prompt, show_response
 from judge_app.ui.components.verdict_controls import (
     mark_shown,
     show_controls,
@@ -28,11 +28,11 @@ task_id = picked or tasks[0]
 view = rating_view(db, rater["rater_id"], task_id)
 config, pair, done = view.config, view.pair, view.progress
 
-st.title(config.title or task_id)
+st.subheader(config.title or task_id)
 st.progress(done.done / done.total if done.total else 1.0,
             text=f"{done.done} / {done.total} done")
 if config.instructions.strip():
-    with st.expander("Instructions"):
+    with st.expander("Instructions", expanded=done.done == 0):
         st.markdown(config.instructions)
 show_messages()
 if pair is None:
@@ -46,9 +46,10 @@ show_prompt(pair.prompt)
 if pair.reference:
     with st.expander("Reference answer", expanded=True):
         st.markdown(pair.reference)
+scroll = is_long(pair.left) or is_long(pair.right)  # both boxes the same height
 left, right = st.columns(2)
 with left:
-    show_response("A", pair.left)
+    show_response("A", pair.left, scroll)
 with right:
-    show_response("B", pair.right)
+    show_response("B", pair.right, scroll)
 show_controls(db, rater["rater_id"], config, pair.assignment_id)

@@ -29,12 +29,21 @@ def show_prompt(messages: list[dict[str, Any]]) -> None:
             st.markdown(_content(message))
 
 
-def show_response(label: str, messages: list[dict[str, Any]], height: int = 460) -> None:
-    """One blinded response under its letter only; long ones scroll inside a fixed box."""
+def _text(messages: list[dict[str, Any]]) -> str:
+    return "\n\n".join(_content(m) for m in messages)
+
+
+def is_long(messages: list[dict[str, Any]]) -> bool:
+    text = _text(messages)
+    return len(text) > 1200 or text.count("\n") > 20
+
+
+def show_response(label: str, messages: list[dict[str, Any]], scroll: bool,
+                  height: int = 460) -> None:
+    """One blinded response under its letter only; when scrolling, inside a fixed box."""
     st.subheader(label)
-    text = "\n\n".join(_content(m) for m in messages)
-    long = len(text) > 1500 or text.count("\n") > 25
-    with st.container(height=height if long else "content", border=True):
+    text = _text(messages)
+    with st.container(height=height if scroll else "content", border=True):
         if text.strip():
             st.markdown(text)
         else:

@@ -22,7 +22,7 @@ LABELS: dict[RawChoice, str] = {
 }
 SHORT: dict[RawChoice, str] = {"left": "A", "right": "B", "tie": "Tie", "both_bad": "Both bad"}
 KEYS: dict[RawChoice, str] = {"left": "1", "right": "2", "tie": "3", "both_bad": "4"}
-SUBMIT_KEY, SKIP_KEY, UNDO_KEY = "Enter", "S", "U"
+SUBMIT_KEY, SKIP_KEY, UNDO_KEY, MUCH_KEY = "Enter", "S", "U", "M"
 
 
 def allowed(outcomes: tuple[str, ...]) -> list[RawChoice]:
@@ -32,6 +32,8 @@ def allowed(outcomes: tuple[str, ...]) -> list[RawChoice]:
 
 def shortcut_help(config: TaskConfig) -> str:
     keys = [f"`{KEYS[c]}` {LABELS[c]}" for c in allowed(config.outcomes)]
+    if config.strength:
+        keys.append(f"`{MUCH_KEY}` much better")
     keys += [f"`{SUBMIT_KEY}` submit", f"`{SKIP_KEY}` skip", f"`{UNDO_KEY}` undo last verdict"]
     return "Keyboard: " + " · ".join(keys)
 
@@ -50,6 +52,11 @@ def _choose(assignment_id: str, choice: RawChoice) -> None:
     st.session_state[f"choice_{assignment_id}"] = choice
 
 
+def _toggle_much(assignment_id: str) -> None:
+    key = f"much_{assignment_id}"
+    st.session_state[key] = not st.session_state.get(key, False)
+
+
 def _criteria(config: TaskConfig, assignment_id: str) -> dict[str, str]:
     picked = {c.name: st.session_state.get(f"crit_{c.name}_{assignment_id}")
               for c in config.criteria}
@@ -64,7 +71,7 @@ def _submit(db: Database, rater_id: str, config: TaskConfig, assignment_id: str)
         return
     strength = None
     if config.strength and choice in ("left", "right"):
-        strength = 2 if state.get(f"strength_{assignment_id}") == "Much better" else 1
+        strength = 2 if state.get(f"much_{assignment_id}") else 1
     verdict = verdicts.VerdictInput(
         assignment_id=assignment_id, choice=choice,
         client_id=rating.client_id(db, assignment_id), strength=strength,
@@ -112,11 +119,16 @@ def show_controls(db: Database, rater_id: str, config: TaskConfig, assignment_id
                 type="primary" if chosen == choice else "secondary",
                 on_click=_choose, args=(aid, choice),
             )
-    if config.strength:
-        st.radio("How much better?", ["Better", "Much better"], horizontal=True,
-                 key=f"strength_{aid}", help="Only counts when A or B wins.")
-    for criterion in config.criteria:
-        _criterion(criterion, aid)
+        if config.strength:
+            much = bool(st.session_state.get(f"much_{aid}"))
+            st.button("Much better" + (" ✓" if much else ""), key=f"much_btn_{aid}",
+                      shortcut=MUCH_KEY, type="primary" if much else "tertiary",
+                      on_click=_toggle_much, args=(aid,),
+                      help="Press again to take it back. Counts only when A or B wins.")
+    for row in range(0, len(config.criteria), 4):  # up to four criteria side by side
+        for column, criterion in zip(st.columns(4), config.criteria[row:row + 4], strict=False):
+            with column:
+                _criterion(criterion, aid)
     if config.rationale != "off":
         need = max(1, config.rationale_min_length)
         label = ("Why? (optional)" if config.rationale == "optional"
