@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from ingest_helpers import REPO, SHARED_DATA
 
 from judge_app.ingest import load_bundles
+from tests.ingest_helpers import REPO, SHARED_DATA
 
 TASKS = REPO / "tasks"
 

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from ingest_helpers import OUTPUTS, assert_where, jsonl, load_error, write_task
 
 from judge_app.errors import ValidationError
 from judge_app.ingest.jsonl import iter_records, peek_first_record
+from tests.ingest_helpers import OUTPUTS, assert_where, jsonl, load_error, write_task
 
 
 def records(path: Path) -> list[tuple[int, dict]]:
@@ -92,6 +92,8 @@ def test_json_lines_under_a_json_name(tmp_path: Path) -> None:
     path = tmp_path / "x.json"
     path.write_text('{"a": 1}\n{"a": 2}\n', encoding="utf-8")
     assert records(path) == [(1, {"a": 1}), (2, {"a": 2})]
+    path.write_text('{"a": 1}\n', encoding="utf-8")
+    assert records(path) == [(1, {"a": 1})]
 
 
 def test_gzip_jsonl_and_json(tmp_path: Path) -> None:

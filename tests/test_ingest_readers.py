@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ingest_helpers import SHARED_DATA, assert_where, load_error, write_task
 
 from judge_app.errors import ValidationError
 from judge_app.ingest import READERS, load_bundles
 from judge_app.ingest.alpaca_eval import prompt_id_for
 from judge_app.ingest.pandalm import split_models
+from tests.ingest_helpers import SHARED_DATA, assert_where, load_error, write_task
 
 PANDALM = SHARED_DATA / "pandalm" / "testset-v1.json"
 ALPACA = SHARED_DATA / "alpaca_eval" / "model_outputs"

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ingest_helpers import OUTPUTS, PROMPTS, assert_where, load_error, write_task
 
 from judge_app.ingest import load_bundles
+from tests.ingest_helpers import OUTPUTS, PROMPTS, assert_where, load_error, write_task
 
 
 def with_change(rows: list[dict], index: int, **change: Any) -> list[dict]:
@@ -78,7 +78,7 @@ def test_duplicate_output(tmp_path: Path) -> None:
         ({"messages": [{"role": "user", "content": "x"}]}, "messages", "not both"),
         ({"prompt": None, "messages": "hi"}, "messages", "expected a list"),
         ({"prompt": None, "messages": [{"role": "robot", "content": "x"}]},
-         "messages[0].role", "role must be one of"),
+         "messages[0].role", "role must be"),
         ({"prompt": None, "messages": [{"role": "system", "content": "x"}]},
          "messages", "no user message"),
         ({"prompt": None, "messages": ["hi"]}, "messages[0]", "an object with role"),

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ingest_helpers import REPO, assert_where, load_error, write_task
 
 from judge_app.core.types import OUTCOMES, Criterion, TaskConfig
 from judge_app.errors import ValidationError
 from judge_app.ingest import load_bundles
 from judge_app.ingest.native_writer import task_toml, write_task_folder
 from judge_app.ingest.task_format import parse_task_config, read_task_folder
+from tests.ingest_helpers import REPO, assert_where, load_error, write_task
 
 FULL = """\
 name = "support-bot-v2"

@@ -75,7 +75,7 @@ def iter_records(path: Path) -> Iterator[tuple[int, Record]]:
         except json.JSONDecodeError:
             pass  # JSON Lines under a .json name
         else:
-            if isinstance(whole, dict):
+            if isinstance(whole, dict) and "\n" in text.strip():  # one line is JSON Lines
                 raise ValidationError(
                     "expected a JSON list of records (or one JSON object per line), "
                     "found a single JSON object", file=file, line=1,

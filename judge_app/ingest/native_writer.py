@@ -150,10 +150,10 @@ def verdict_record(verdict: ImportedVerdict) -> dict[str, Any]:
     return record
 
 
-def write_task_folder(bundle: TaskBundle, folder: Path, toml_text: str | None = None) -> None:
-    """Write task.toml and the JSONL files; ``toml_text`` replaces the generated task.toml."""
+def write_task_folder(bundle: TaskBundle, folder: Path) -> None:
+    """Write task.toml and the JSONL files (gold and verdicts only when there are any)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "task.toml").write_text(toml_text or task_toml(bundle.config), encoding="utf-8")
+    (folder / "task.toml").write_text(task_toml(bundle.config), encoding="utf-8")
     dump_jsonl([prompt_record(p) for p in bundle.prompts], folder / "prompts.jsonl")
     dump_jsonl([output_record(o) for o in bundle.outputs], folder / "outputs.jsonl")
     for name, rows in (("gold", [gold_record(g) for g in bundle.gold]),

@@ -163,9 +163,10 @@ def parse_messages(
             raise _mistyped(message, "an object with role and content", where, file, line)
         role = message.get("role")
         if role not in roles:
+            allowed = " or ".join(sorted(roles))
             raise ValidationError(
-                f"role must be one of {', '.join(sorted(roles))}, found {role!r}",
-                file=file, line=line, field=f"{where}.role",
+                f"role must be {allowed}, found {role!r}", file=file, line=line,
+                field=f"{where}.role",
             )
         content = message.get("content")
         if type(content) is not str:

@@ -12,6 +12,7 @@ finish, and closes the file, so the waiter gets its turn even while the holder i
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
 import threading
@@ -159,6 +160,18 @@ def _holder_for(path: Path) -> _Holder:
         if holder is None:
             holder = _holders[key] = _Holder(key)
         return holder
+
+
+@atexit.register
+def _close_all() -> None:
+    """Close files before the interpreter tears down threads that might still touch them."""
+    with _holders_lock:
+        holders = list(_holders.values())
+    for holder in holders:
+        with holder.cond:
+            if holder.conn is not None:
+                holder.conn.close()
+                holder.conn = None
 
 
 class Database:
