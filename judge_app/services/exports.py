@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
 
 from judge_app.core import preferences as prefs
 from judge_app.errors import JudgeAppError, NotFoundError
@@ -132,9 +133,8 @@ def build(db: Database, req: ExportRequest) -> BuiltExport:
         info.models = sorted(set(table["model_a"]) | set(table["model_b"]))
     elif req.fmt == "verdicts":
         table = verdicts
-        info.models = sorted(set(verdicts.column("model_a").to_pylist())
-                             | set(verdicts.column("model_b").to_pylist())) \
-            if verdicts.num_rows <= 100_000 else []
+        info.models = sorted(set(pc.unique(verdicts.column("model_a")).to_pylist())
+                             | set(pc.unique(verdicts.column("model_b")).to_pylist()))
     else:
         table = _leaderboard(db, req)
     built = BuiltExport(table, info, sidecar)
