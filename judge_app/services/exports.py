@@ -171,6 +171,11 @@ def export_task(
                         built.rows)
 
 
+def task_names(db: Database) -> list[str]:
+    with db.cursor() as cur:
+        return [t["task_id"] for t in catalog.list_tasks(cur)]
+
+
 def preview(built: BuiltExport, n: int = 20) -> pd.DataFrame:
     table = built.table
     return table.head(n) if isinstance(table, pd.DataFrame) else table.slice(0, n).to_pandas()
