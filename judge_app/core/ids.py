@@ -21,7 +21,17 @@ def pair_id(task_id: str, prompt_id: str, model_a: str, model_b: str) -> str:
     return "p" + _digest(task_id, prompt_id, first, second)
 
 
+# Built once: json.dumps with options builds a new encoder on every call.
+canonical_json = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":")
+).encode
+
+
 def content_hash(value: Any) -> str:
     """Stable hash of JSON-like content, to tell 'same again' from 'changed'."""
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+    return hashlib.sha1(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def text_hash(*parts: object) -> str:
+    """Hash of already-serialised fields (faster than content_hash on a hot path)."""
+    return hashlib.sha1("\x1f".join(map(str, parts)).encode("utf-8")).hexdigest()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from judge_app.core.ids import content_hash, output_id, pair_id
+from judge_app.core.ids import canonical_json, content_hash, output_id, pair_id, text_hash
 from judge_app.core.pairing import generate_pairs
 from judge_app.core.types import GoldAnswer, ImportedVerdict, TaskBundle, flip, text_of
 from judge_app.errors import ValidationError
@@ -55,32 +55,34 @@ def _config_json(bundle: TaskBundle) -> str:
 def _prompt_frame(task_id: str, bundle: TaskBundle) -> pd.DataFrame:
     rows = []
     for p in bundle.prompts:
-        messages = json.dumps(list(p.messages), ensure_ascii=False)
-        metadata = json.dumps(p.metadata, ensure_ascii=False, sort_keys=True)
+        messages = canonical_json(list(p.messages))
+        metadata = canonical_json(p.metadata)
         rows.append((
             task_id, p.prompt_id, messages, p.category or "", p.reference, metadata,
-            content_hash([messages, p.category, p.reference, metadata]),
+            text_hash(messages, p.category, p.reference, metadata),
         ))
     return pd.DataFrame(rows, columns=catalog.PROMPT_COLUMNS)
 
 
-def _output_frame(task_id: str, bundle: TaskBundle) -> pd.DataFrame:
+def _output_frame(task_id: str, bundle: TaskBundle, ids: dict[tuple[str, str], str]
+                  ) -> pd.DataFrame:
     rows = []
     for o in bundle.outputs:
-        response = json.dumps(list(o.response), ensure_ascii=False)
-        metadata = json.dumps(o.metadata, ensure_ascii=False, sort_keys=True)
+        response = canonical_json(list(o.response))
+        metadata = canonical_json(o.metadata)
         numbers = (o.latency_ms, o.cost_usd, o.input_tokens, o.output_tokens)
         rows.append((
-            output_id(task_id, o.prompt_id, o.model), task_id, o.prompt_id, o.model,
-            o.model_version or "", response, text_of(o.response), *numbers, metadata,
-            content_hash([response, o.model_version, *numbers, metadata]),
+            ids[(o.prompt_id, o.model)], task_id, o.prompt_id, o.model, o.model_version or "",
+            response, text_of(o.response), *numbers, metadata,
+            text_hash(response, o.model_version, *numbers, metadata),
         ))
     frame = pd.DataFrame(rows, columns=catalog.OUTPUT_COLUMNS)
     return frame.astype({"latency_ms": "float64", "cost_usd": "float64",
                          "input_tokens": "Int64", "output_tokens": "Int64"})
 
 
-def _pair_frame(task_id: str, bundle: TaskBundle) -> pd.DataFrame:
+def _pair_frame(task_id: str, bundle: TaskBundle, ids: dict[tuple[str, str], str]
+                ) -> pd.DataFrame:
     models_by_prompt: dict[str, list[str]] = {}
     for o in bundle.outputs:
         models_by_prompt.setdefault(o.prompt_id, []).append(o.model)
@@ -90,21 +92,18 @@ def _pair_frame(task_id: str, bundle: TaskBundle) -> pd.DataFrame:
         pid = pair_id(task_id, g.prompt_id, g.model_a, g.model_b)
         gold[pid] = g.outcome if g.model_a < g.model_b else flip(g.outcome)
     # Pairs that imported verdicts or gold answers need exist whatever the design says.
-    extra = [(v.prompt_id, v.model_a, v.model_b) for v in bundle.verdicts]
-    extra += [(g.prompt_id, g.model_a, g.model_b) for g in bundle.gold]
-    rows = [
-        (p.pair_id, task_id, p.prompt_id, output_id(task_id, p.prompt_id, p.model_a),
-         output_id(task_id, p.prompt_id, p.model_b), p.model_a, p.model_b, gold.get(p.pair_id))
-        for p in pairs.values()
-    ]
-    seen = set(pairs)
-    for prompt_id, m1, m2 in extra:
+    needed = [(p.prompt_id, p.model_a, p.model_b) for p in pairs.values()]
+    needed += [(v.prompt_id, v.model_a, v.model_b) for v in bundle.verdicts]
+    needed += [(g.prompt_id, g.model_a, g.model_b) for g in bundle.gold]
+    rows = []
+    seen: set[str] = set()
+    for prompt_id, m1, m2 in needed:
         pid = pair_id(task_id, prompt_id, m1, m2)
         if pid not in seen:
             seen.add(pid)
             a, b = sorted((m1, m2))
-            rows.append((pid, task_id, prompt_id, output_id(task_id, prompt_id, a),
-                         output_id(task_id, prompt_id, b), a, b, gold.get(pid)))
+            rows.append((pid, task_id, prompt_id, ids[(prompt_id, a)], ids[(prompt_id, b)],
+                         a, b, gold.get(pid)))
     return pd.DataFrame(rows, columns=catalog.PAIR_COLUMNS)
 
 
@@ -159,8 +158,10 @@ def import_bundle(db: Database, bundle: TaskBundle, *, replace: bool = False) ->
     where = bundle.source_files[0] if bundle.source_files else task_id
     _check_references(bundle, where)
     config_json = _config_json(bundle)
-    prompts, outputs = _prompt_frame(task_id, bundle), _output_frame(task_id, bundle)
-    pairs, verdict_rows = _pair_frame(task_id, bundle), _verdict_rows(task_id, bundle)
+    ids = {(o.prompt_id, o.model): output_id(task_id, o.prompt_id, o.model)
+           for o in bundle.outputs}
+    prompts, outputs = _prompt_frame(task_id, bundle), _output_frame(task_id, bundle, ids)
+    pairs, verdict_rows = _pair_frame(task_id, bundle, ids), _verdict_rows(task_id, bundle)
     rater_rows = sorted({(v.rater_id, str(v.source)) for v in bundle.verdicts})
 
     with db.transaction() as cur:
