@@ -92,6 +92,10 @@ def main() -> None:
         print(f"judge-app export --format verdicts (.parquet): best {min(ours):.2f} s "
               f"(runs {', '.join(f'{t:.2f}' for t in ours)})")
         print(f"DuckDB COPY TO parquet: best {min(reference):.2f} s")
+        t3 = time.perf_counter()
+        trl = export_task(db, ExportRequest(TASK, "trl"), Path(tmp) / "trl" / "trl.parquet")
+        print(f"trl preference export (majority over {args.verdicts} votes, {trl.rows} pairs): "
+              f"{time.perf_counter() - t3:.2f} s")
 
 
 if __name__ == "__main__":

@@ -50,13 +50,17 @@ class PreferenceSummary:
     votes: int
 
 
-def source_label(source: str, rater_id: str) -> str:
-    """How a vote's origin is named in exports: 'human' or 'judge:NAME'."""
-    return "human" if source == "human" else f"judge:{rater_id}"
+def _joined(pair_ids: pd.Series, values: pd.Series) -> pd.Series:
+    """Per pair, its distinct non-empty values sorted and comma-joined.
 
-
-def _joined(values: pd.Series) -> str:
-    return ",".join(sorted({v for v in values if isinstance(v, str) and v}))
+    One pass over plain lists: a per-group pandas aggregation costs ~100 us a group.
+    """
+    frame = pd.DataFrame({"pair_id": pair_ids, "value": values}).dropna()
+    frame = frame[frame["value"] != ""].drop_duplicates().sort_values(["pair_id", "value"])
+    joined: dict[str, list[str]] = {}
+    for pair, value in zip(frame["pair_id"].tolist(), frame["value"].tolist(), strict=True):
+        joined.setdefault(pair, []).append(value)
+    return pd.Series({pair: ",".join(items) for pair, items in joined.items()}, dtype=object)
 
 
 def aggregate_pairs(votes: pd.DataFrame) -> pd.DataFrame:
@@ -73,8 +77,10 @@ def aggregate_pairs(votes: pd.DataFrame) -> pd.DataFrame:
     ]
     if votes.empty:
         return pd.DataFrame(columns=columns)
-    votes = votes.assign(label=[source_label(s, r) for s, r in
-                                zip(votes["source"], votes["rater_id"], strict=True)])
+    # How a vote's origin is named in exports: "human" or "judge:NAME".
+    is_human = (votes["source"] == "human").to_numpy()
+    votes = votes.assign(label=np.where(is_human, "human", ("judge:" + votes["rater_id"])
+                                        .to_numpy(dtype=object)))
     keys = ["pair_id", "prompt_id", "model_a", "model_b"]
     counts = (votes.groupby(["pair_id", "outcome"]).size().unstack(fill_value=0)
               .reindex(columns=list(OUTCOMES), fill_value=0))
@@ -97,9 +103,9 @@ def aggregate_pairs(votes: pd.DataFrame) -> pd.DataFrame:
     probability = votes["probability"].where(winner != "b", 1.0 - votes["probability"])
     judged = votes.assign(p=probability)[winner.isin(["a", "b"]) & votes["probability"].notna()]
     out["probability_mean"] = judged.groupby("pair_id")["p"].mean()
-    grouped = votes.groupby("pair_id")
-    out["sources"] = grouped["label"].agg(_joined)
-    out["judge_config_hashes"] = grouped["judge_config_hash"].agg(_joined)
+    out["sources"] = _joined(votes["pair_id"], votes["label"])
+    out["judge_config_hashes"] = _joined(votes["pair_id"], votes["judge_config_hash"])
+    out[["sources", "judge_config_hashes"]] = out[["sources", "judge_config_hashes"]].fillna("")
     return out.reset_index()[columns]
 
 
