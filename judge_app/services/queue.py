@@ -128,8 +128,7 @@ def progress(db: Database, rater_id: str, task_id: str) -> Progress:
     with db.cursor() as cur:
         done = queue.count_done(cur, rater_id, task_id)
         remaining = queue.count_open_pairs(cur, task_id, rater_id, config.overlap)
-        if queue.open_assignment(cur, rater_id, task_id) is not None:
-            remaining += 1
+        remaining += queue.count_open_assignments(cur, rater_id, task_id)
     return Progress(done, remaining)
 
 

@@ -35,6 +35,16 @@ def open_assignment(
     return rows[0] if rows else None
 
 
+def count_open_assignments(cur: duckdb.DuckDBPyConnection, rater_id: str, task_id: str) -> int:
+    """Assignments the rater holds without a standing verdict (more than one after an undo)."""
+    row = cur.execute(
+        f"SELECT count(*) FROM assignments a WHERE rater_id = ? AND task_id = ? "  # noqa: S608
+        f"AND NOT {_DONE}",
+        [rater_id, task_id],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def candidate_pairs(
     cur: duckdb.DuckDBPyConnection, task_id: str, rater_id: str, overlap: int, limit: int = 256
 ) -> dict[str, int]:

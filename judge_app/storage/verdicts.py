@@ -80,3 +80,12 @@ def _one(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> dict[st
         return None
     names = [d[0] for d in cur.description or []]
     return dict(zip(names, row, strict=True))
+
+
+def count_retractions(cur: duckdb.DuckDBPyConnection, assignment_id: str) -> int:
+    """How often a verdict on this assignment was taken back (numbers the rater's attempts)."""
+    row = cur.execute(
+        "SELECT count(*) FROM verdicts WHERE assignment_id = ? AND retracts IS NOT NULL",
+        [assignment_id],
+    ).fetchone()
+    return int(row[0]) if row else 0
