@@ -229,15 +229,12 @@ def test_errors(loaded: Database, tmp_path: Path) -> None:
         build(loaded, ExportRequest(TASK, "trl", source="robots"))
 
 
-def test_leaderboard_guard_or_export(loaded: Database, tmp_path: Path) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("judge_app.services.leaderboard") is None:
-        with pytest.raises(JudgeAppError, match="ratings module"):
-            build(loaded, ExportRequest(TASK, "leaderboard"))
-    else:
-        result = export_task(loaded, ExportRequest(TASK, "leaderboard"), tmp_path / "l.csv")
-        assert result.rows > 0
+def test_leaderboard(loaded: Database, tmp_path: Path) -> None:
+    result = export_task(loaded, ExportRequest(TASK, "leaderboard"), tmp_path / "l.csv")
+    board = pd.read_csv(result.path)
+    assert sorted(board["model"]) == ["m1", "m2", "m3"]
+    assert {"rating", "lower", "upper", "rank"} <= set(board)
+    assert "`m1`" in result.card_path.read_text()
 
 
 def test_source_filter(loaded: Database) -> None:

@@ -12,6 +12,7 @@ from judge_app.core.types import ImportedVerdict
 from judge_app.ingest.loader import load_bundles
 from judge_app.services.exports import ExportRequest, export_task
 from judge_app.services.imports import import_bundle
+from judge_app.services.leaderboard import compute_leaderboard
 from judge_app.storage.analytics import Slice, battle_counts
 from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
@@ -21,10 +22,9 @@ ALPACA = SHARED_DATA / "alpaca_eval"
 BASELINE = "gpt4_1106_preview"
 
 
-def standings(db: Database, task: str) -> pd.DataFrame:
-    """What must survive the round trip. FastChat battle records carry no strength, so the
-    counts are compared per outcome; to compare the leaderboard instead, return
-    ``compute_leaderboard(db, task)`` here."""
+def battle_table(db: Database, task: str) -> pd.DataFrame:
+    """Counts per model pair and outcome. FastChat battle records carry no strength, so
+    strengths are summed over."""
     with db.cursor() as cur:
         counts = battle_counts(cur, Slice(task_id=task))
     return counts.groupby(["model_a", "model_b", "outcome"], as_index=False)["n"].sum()
@@ -48,9 +48,11 @@ def test_battles_round_trip(db: Database, tmp_path: Path) -> None:
     other = open_database(tmp_path / "other.duckdb")
     (again,) = load_bundles([out], "auto", "arena")
     import_bundle(other, again)
-    before, after = standings(db, "arena"), standings(other, "arena")
+    before, after = battle_table(db, "arena"), battle_table(other, "arena")
     assert len(before) > 10
     pd.testing.assert_frame_equal(before, after)
+    pd.testing.assert_frame_equal(compute_leaderboard(db, "arena"),
+                                  compute_leaderboard(other, "arena"))
     with other.cursor() as cur:
         kinds = dict(cur.execute("SELECT rater_id, kind FROM raters").fetchall())
     assert kinds == {"ann": "human", "bob": "human", "gpt-judge": "judge"}
@@ -90,3 +92,10 @@ def test_alpaca_eval_win_rates_match_published(db: Database) -> None:
         assert row["n_total"] == ref["n_total"], model
     assert ours.loc["gpt-3.5-turbo-0301", "win_rate"] == pytest.approx(9.622453295105588,
                                                                        abs=1e-6)
+    # The leaderboard service's baseline win rates read the same stored probabilities.
+    board = compute_leaderboard(db, "alpaca-ann", baseline=BASELINE).set_index("model")
+    for model in expected_models:
+        assert board.loc[model, "win_rate"] == pytest.approx(published.loc[model, "win_rate"],
+                                                             abs=1e-6), model
+        assert board.loc[model, "win_rate_se"] == pytest.approx(
+            published.loc[model, "standard_error"], abs=1e-6), model

@@ -6,8 +6,6 @@ or a download), ``export_task`` writes it and its dataset card.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +17,7 @@ import pyarrow.compute as pc
 from judge_app.core import preferences as prefs
 from judge_app.errors import JudgeAppError, NotFoundError
 from judge_app.export import card, formats, writers
+from judge_app.services.leaderboard import compute_leaderboard
 from judge_app.storage import catalog
 from judge_app.storage import exports as store
 from judge_app.storage.analytics import Slice
@@ -79,16 +78,6 @@ def _check(req: ExportRequest) -> prefs.PreferenceFilters:
         raise JudgeAppError(str(exc)) from None
 
 
-def _leaderboard(db: Database, req: ExportRequest) -> pd.DataFrame:
-    """The ratings module lands on another branch; until then say so plainly."""
-    name = "judge_app.services.leaderboard"
-    if importlib.util.find_spec(name) is None:
-        raise JudgeAppError("leaderboard export needs the ratings module")
-    module = importlib.import_module(name)
-    frame: pd.DataFrame = module.compute_leaderboard(db, req.task, source=req.source)
-    return frame
-
-
 def build(db: Database, req: ExportRequest) -> BuiltExport:
     filters = _check(req)
     s = Slice(task_id=req.task, source=req.source)
@@ -136,7 +125,8 @@ def build(db: Database, req: ExportRequest) -> BuiltExport:
         info.models = sorted(set(pc.unique(verdicts.column("model_a")).to_pylist())
                              | set(pc.unique(verdicts.column("model_b")).to_pylist()))
     else:
-        table = _leaderboard(db, req)
+        table = compute_leaderboard(db, req.task, source=req.source)
+        info.models = sorted(table["model"]) if "model" in table else []
     built = BuiltExport(table, info, sidecar)
     info.rows = built.rows
     return built
