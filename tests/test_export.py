@@ -141,6 +141,9 @@ def test_kto_and_openai_dpo(loaded: Database, tmp_path: Path) -> None:
     assert lines[0]["preferred_output"][0]["role"] == "assistant"
     assert dpo.sidecar_path is not None
     assert len(dpo.sidecar_path.read_text().splitlines()) == 4
+    loaded_dpo = _load(dpo.path)
+    assert loaded_dpo.column_names == [  # type: ignore[attr-defined]
+        "input", "preferred_output", "non_preferred_output"]
 
 
 def test_both_bad_prompts(loaded: Database) -> None:

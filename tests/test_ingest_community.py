@@ -199,3 +199,18 @@ def test_nothing_half_imported(db: Database, tmp_path: Path) -> None:
             import_bundle(db, bundle)
     with db.cursor() as cur:
         assert cur.execute("SELECT count(*) FROM tasks").fetchall() == [(0,)]
+
+
+def test_cli_import_community_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from judge_app.cli import main
+
+    db = str(tmp_path / "cli.duckdb")
+    assert main(["import", str(DATA / "mt_bench"), "--db", db]) == 0
+    assert "mt-bench: task new" in capsys.readouterr().out
+    assert main(["import", str(DATA / "trl" / "plain.jsonl"), "--format", "trl", "--task",
+                 "hh", "--db", db]) == 0
+    assert "hh: task new" in capsys.readouterr().out
+    assert main(["import", str(DATA / "trl" / "plain.jsonl"), "--format", "arena-hard",
+                 "--db", db]) == 1
+    assert "question.jsonl" in capsys.readouterr().err
+
