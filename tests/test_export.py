@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from judge_app.cli import main
 from judge_app.core.preferences import (
@@ -257,3 +259,28 @@ def test_cli_export(loaded: Database, tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["export", "--task", TASK, "--format", "trl", "--out", str(out),
                  "--db", db_path]) == 1
     assert "--force" in capsys.readouterr().err
+
+
+@given(st.lists(st.tuples(st.sampled_from(["p1", "p2", "p3"]), st.sampled_from(
+    ["a", "b", "tie", "both_bad"]), st.sampled_from([None, 1, 2]),
+    st.one_of(st.none(), st.floats(0, 1))), min_size=1, max_size=30))
+@settings(max_examples=60, deadline=None)
+def test_aggregation_ignores_which_side_is_a(votes: list[tuple[str, str, int | None,
+                                                                float | None]]) -> None:
+    """Swapping a and b (outcomes and probabilities flipped) chooses the same answers."""
+    frame = pd.DataFrame([{
+        "pair_id": p, "prompt_id": p, "model_a": "x", "model_b": "y", "rater_id": f"r{i}",
+        "source": "judge" if prob is not None else "human", "outcome": o,
+        "strength": s if o in ("a", "b") else None, "probability": prob,
+        "judge_config_hash": None,
+    } for i, (p, o, s, prob) in enumerate(votes)])
+    swapped = frame.assign(
+        model_a="y", model_b="x", outcome=frame["outcome"].map(
+            {"a": "b", "b": "a", "tie": "tie", "both_bad": "both_bad"}),
+        probability=1.0 - frame["probability"],
+    )
+    keep = ["pair_id", "model_chosen", "model_rejected", "n_votes", "agreement",
+            "strength_mean", "probability_mean", "sources"]
+    one, two = (select_preferences(aggregate_pairs(f), PreferenceFilters())[keep]
+                for f in (frame, swapped))
+    pd.testing.assert_frame_equal(one, two, check_exact=False, atol=1e-12)
