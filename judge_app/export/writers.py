@@ -49,10 +49,10 @@ def _json_default(value: Any) -> Any:
 
 
 def _clean(value: Any) -> Any:
-    """NaN and NaT become null, as JSON readers expect."""
+    """NaN, NaT and NA become null, as JSON readers expect."""
     if isinstance(value, float) and value != value:
         return None
-    if value is pd.NaT:
+    if value is pd.NaT or value is pd.NA:
         return None
     return value
 
