@@ -17,6 +17,7 @@ from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.special import expit
 
@@ -32,6 +33,7 @@ from judge_app.core.bradley_terry import (
     solvable,
 )
 from judge_app.core.counts import FloatArray, PairCounts
+from judge_app.core.threads import single_threaded_blas
 from judge_app.errors import ValidationError
 
 IntervalMethod = Literal["sandwich", "bootstrap"]
@@ -56,6 +58,7 @@ class Intervals:
     replicates: FloatArray | None = None  # rounds x models, bootstrap only
 
 
+@single_threaded_blas()
 def rating_intervals(
     fit: RatingFit,
     *,
@@ -84,6 +87,7 @@ def rating_intervals(
     return Intervals(method, level, se, _quantile(reps, tail), _quantile(reps, 1 - tail), cov, reps)
 
 
+@single_threaded_blas()
 def sandwich_covariance(fit: RatingFit) -> FloatArray:
     """Robust covariance of theta (models x models; NaN rows for unrated models)."""
     table = pair_table(fit.counts, fit.rated)
@@ -103,6 +107,7 @@ def difference_se(intervals: Intervals, i: int, j: int) -> float:
     return float(np.sqrt(c[i, i] + c[j, j] - 2 * c[i, j]))
 
 
+@single_threaded_blas()
 def bootstrap_thetas(
     fit: RatingFit, *, rounds: int = 1000, seed: int = 0, workers: int | None = None,
 ) -> FloatArray:
@@ -126,9 +131,10 @@ def bootstrap_thetas(
 
 
 def _params(fit: RatingFit, table: PairTable) -> tuple[FloatArray, bool]:
-    davidson = fit.log_nu is not None and bool(np.isfinite(fit.log_nu))
     theta = fit.theta[fit.rated_index]
-    return (np.append(theta, fit.log_nu) if davidson else theta), davidson
+    if fit.log_nu is None or not np.isfinite(fit.log_nu):
+        return theta, False
+    return np.append(theta, fit.log_nu), True
 
 
 def _meat(table: PairTable, params: FloatArray, davidson: bool) -> FloatArray:
@@ -138,15 +144,18 @@ def _meat(table: PairTable, params: FloatArray, davidson: bool) -> FloatArray:
     zero, one = np.zeros_like(d), np.ones_like(d)
     log_nu = float(params[k]) if davidson else None
     # Score of one battle of each outcome: a won, b won, tie.
-    scores = [pair_scores(d, log_nu, *outcome) for outcome in
-              ((one, zero, zero), (zero, one, zero), (zero, zero, one))]
+    outcomes = ((one, zero, zero), (zero, one, zero), (zero, zero, one))  # a won, b won, tie
+    scores = [pair_scores(d, log_nu, *outcome) for outcome in outcomes]
     sq = (table.sq_ab, table.sq_ba, table.sq_t)
     meat = np.zeros((len(params), len(params)))
-    meat[:k, :k] = pair_matrix(k, table.ia, table.ib, sum(w * s[0] ** 2 for w, s in zip(sq, scores)))
+    dd = sum(w * g_d**2 for w, (g_d, _) in zip(sq, scores, strict=True))
+    meat[:k, :k] = pair_matrix(k, table.ia, table.ib, np.asarray(dd))
     if davidson:
-        cross = sum(w * s[0] * s[1] for w, s in zip(sq, scores))
-        meat[:k, k] = meat[k, :k] = scatter(k, table.ia, table.ib, cross)
-        meat[k, k] = sum((w * s[1] ** 2).sum() for w, s in zip(sq, scores))
+        eta = [(w, g_d, g_eta) for w, (g_d, g_eta) in zip(sq, scores, strict=True)
+               if g_eta is not None]
+        cross = sum(w * g_d * g_eta for w, g_d, g_eta in eta)
+        meat[:k, k] = meat[k, :k] = scatter(k, table.ia, table.ib, np.asarray(cross))
+        meat[k, k] = sum(float((w * g_eta**2).sum()) for w, _, g_eta in eta)
     return meat
 
 
@@ -156,6 +165,27 @@ def _quantile(reps: FloatArray, q: float) -> FloatArray:
         warnings.simplefilter("ignore", RuntimeWarning)  # the all-NaN columns of unrated models
         out = np.nanquantile(clipped, q, axis=0)
     return np.where(out > _INFINITE, np.inf, np.where(out < -_INFINITE, -np.inf, out))
+
+
+def multinomial(
+    rng: np.random.Generator, total: int, prob: FloatArray, size: int,
+) -> NDArray[np.int64]:
+    """`size` exact Multinomial(total, prob) draws, about twice as fast as numpy's own.
+
+    Independent Poisson counts with a mean a little below total * prob are, given their sum
+    s, Multinomial(s, prob); rows with s > total are redrawn (rare), and total - s more
+    categorical draws complete each row to Multinomial(total, prob).
+    """
+    slack = min(1.0, 4 / np.sqrt(total))
+    out = rng.poisson(total * (1 - slack) * prob, size=(size, len(prob)))
+    while (over := np.flatnonzero(out.sum(1) > total)).size:
+        out[over] = rng.poisson(total * (1 - slack) * prob, size=(len(over), len(prob)))
+    missing = total - out.sum(1)
+    row = np.repeat(np.arange(size), missing)
+    cell = np.searchsorted(np.cumsum(prob), rng.random(len(row)) * prob.sum(), side="right")
+    cell = np.minimum(cell, len(prob) - 1)
+    out += np.bincount(row * len(prob) + cell, minlength=size * len(prob)).reshape(size, -1)
+    return out
 
 
 class _BatchSolver:
@@ -181,7 +211,7 @@ class _BatchSolver:
 
     def run(self, seed: np.random.SeedSequence, size: int) -> FloatArray:
         table, k = self.table, self.table.k
-        draws = np.random.default_rng(seed).multinomial(self.total, self.prob, size=size)
+        draws = multinomial(np.random.default_rng(seed), self.total, self.prob, size)
         resampled = np.zeros((size, 3 * len(table.ia)))
         resampled[:, self.cells] = draws * self.mean_weight
         w_ab, w_ba, t = np.split(resampled, 3, axis=1)
