@@ -47,15 +47,21 @@ def best_of(n: int, work: Callable[[], object]) -> float:
 
 
 def reference(name: str, battles_csv: Path, rounds: int) -> dict:
+    """Run a reference in its own venv; returns its ratings and its own timings."""
     python = subprocess.run(["bash", str(REPO / "benchmarks" / "reference_envs.sh"), name],
                             check=True, capture_output=True, text=True).stdout.split()[-1]
     runner = REPO / "benchmarks" / "reference" / f"run_{name.replace('-', '_')}.py"
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.json"
-        subprocess.run([python, str(runner), str(battles_csv), str(out), "--bootstrap", str(rounds)],
-                       check=True, capture_output=True)
+        subprocess.run([python, str(runner), str(battles_csv), str(out), "--bootstrap",
+                        str(rounds)], check=True, capture_output=True)
         result: dict = json.loads(out.read_text())
     return result
+
+
+def gap(ours: np.ndarray, models: tuple[str, ...], theirs: dict, key: str) -> float:
+    aligned = pd.Series(theirs[key], index=theirs["models"]).reindex(models).to_numpy()
+    return float(np.abs(ours - aligned).max())
 
 
 def main() -> None:
@@ -76,54 +82,52 @@ def main() -> None:
 
     counts = count_battles(battles)
     fit = fit_bradley_terry(counts)
-    ours = {
-        "count (battle rows)": best_of(3, lambda: count_battles(battles)),
-        "count (grouped rows)": best_of(3, lambda: count_battles(grouped)),
-        "fit": best_of(3, lambda: fit_bradley_terry(counts)),
-        "sandwich": best_of(3, lambda: rating_intervals(fit)),
-        "leaderboard, battle rows": best_of(3, lambda: leaderboard(battles)),
-        "leaderboard, grouped rows": best_of(3, lambda: leaderboard(grouped)),
-        f"bootstrap {args.rounds}": best_of(1, lambda: rating_intervals(
-            fit, method="bootstrap", rounds=args.rounds, seed=0)),
+    e2e = best_of(3, lambda: leaderboard(battles))
+    steps = {
+        "leaderboard from battle rows (count, fit, sandwich)": e2e,
+        "leaderboard from grouped rows": best_of(3, lambda: leaderboard(grouped)),
+        "  count battle rows": best_of(3, lambda: count_battles(battles)),
+        "  fit": best_of(3, lambda: fit_bradley_terry(counts)),
+        "  sandwich intervals": best_of(3, lambda: rating_intervals(fit)),
     }
-    for step, seconds in ours.items():
-        print(f"ours  {step:28s} {seconds:8.3f} s")
+    cpu = time.process_time()
+    boot = best_of(1, lambda: rating_intervals(fit, method="bootstrap", rounds=args.rounds))
+    cpu = time.process_time() - cpu
+    steps[f"bootstrap, {args.rounds} rounds (CPU {cpu:.1f} s)"] = boot
+    for step, seconds in steps.items():
+        print(f"ours        {step:52s} {seconds:8.3f} s")
     if args.no_references:
         return
 
-    rating = to_rating(fit.theta)
-    sandwich = rating_intervals(fit)
     data = REPO / "benchmarks" / ".data"
     data.mkdir(exist_ok=True)
     csv = data / f"battles_{args.battles}_{args.models}.csv"
     battles.assign(winner=battles["outcome"].map(WINNER))[["model_a", "model_b", "winner"]].to_csv(
         csv, index=False)
-    scale_ar = args.rounds / args.arena_rank_rounds
+    rating, sandwich = to_rating(fit.theta), rating_intervals(fit)
+    width = to_rating(sandwich.upper) - to_rating(sandwich.lower)
+
     ar = reference("arena-rank", csv, args.arena_rank_rounds)
-    t = ar["timings"]
-    print(f"arena-rank  dataset {t['dataset']:.2f} s, fit+sandwich {t['fit_sandwich']:.2f} s cold /"
-          f" {t['fit_sandwich_warm']:.2f} s warm, bootstrap {args.arena_rank_rounds} rounds"
-          f" {t['bootstrap']:.1f} s (scaled to {args.rounds}: {t['bootstrap'] * scale_ar:.0f} s)")
-    theirs = pd.Series(ar["rating"], index=ar["models"]).reindex(counts.models)
-    widths = (pd.Series(np.subtract(ar["upper"], ar["lower"]), index=ar["models"])
-              .reindex(counts.models).to_numpy())
-    ours_width = to_rating(sandwich.upper) - to_rating(sandwich.lower)
-    print(f"   agreement: max rating gap {np.abs(rating - theirs.to_numpy()).max():.2e} points,"
-          f" sandwich widths ratio {np.min(ours_width / widths):.4f}..{np.max(ours_width / widths):.4f}")
-    ours_e2e = ours["leaderboard, battle rows"]
-    print(f"   speed-up, sandwich end to end: {(t['dataset'] + t['fit_sandwich_warm']) / ours_e2e:.0f}x"
-          f" (warm), bootstrap: {t['bootstrap'] * scale_ar / ours[f'bootstrap {args.rounds}']:.0f}x")
+    t, scale = ar["timings"], args.rounds / args.arena_rank_rounds
+    ar_e2e, ar_boot = t["dataset"] + t["fit_sandwich_warm"], t["bootstrap"] * scale
+    ar["width"] = np.subtract(ar["upper"], ar["lower"])
+    cold = t["dataset"] + t["fit_sandwich"]
+    print(f"arena-rank  dataset + fit + sandwich {ar_e2e:.2f} s warm ({cold:.2f} s with JAX "
+          f"compilation): {ar_e2e / e2e:.0f}x ours")
+    print(f"arena-rank  bootstrap {args.arena_rank_rounds} rounds {t['bootstrap']:.1f} s, "
+          f"scaled to {args.rounds}: {ar_boot:.0f} s: {ar_boot / boot:.0f}x ours")
+    ratio = width / pd.Series(ar["width"], index=ar["models"]).reindex(counts.models).to_numpy()
+    print(f"arena-rank  max rating gap {gap(rating, counts.models, ar, 'rating'):.1e} points; "
+          f"interval widths ours/theirs {ratio.min():.4f} to {ratio.max():.4f}")
 
     fs = reference("fschat", csv, args.fschat_rounds)
-    t = fs["timings"]
-    scale_fs = args.rounds / args.fschat_rounds
-    print(f"fschat  fit {t['fit']:.1f} s, bootstrap {args.fschat_rounds} rounds {t['bootstrap']:.1f} s"
-          f" (scaled to {args.rounds}: {t['bootstrap'] * scale_fs:.0f} s)")
-    theirs = pd.Series(fs["rating"], index=fs["models"]).reindex(counts.models)
-    print(f"   agreement: max rating gap {np.abs(rating - theirs.to_numpy()).max():.3f} points"
-          " (FastChat's logistic regression has a default L2 penalty)")
-    print(f"   speed-up, fit vs our end to end: {t['fit'] / ours_e2e:.0f}x,"
-          f" fit + bootstrap: {(t['fit'] + t['bootstrap'] * scale_fs) / (ours_e2e + ours[f'bootstrap {args.rounds}']):.0f}x")
+    t, scale = fs["timings"], args.rounds / args.fschat_rounds
+    fs_boot = t["bootstrap"] * scale
+    print(f"fschat      compute_elo_mle_with_tie {t['fit']:.1f} s: {t['fit'] / e2e:.0f}x ours")
+    print(f"fschat      bootstrap {args.fschat_rounds} rounds {t['bootstrap']:.1f} s, scaled to "
+          f"{args.rounds}: {fs_boot:.0f} s: {fs_boot / boot:.0f}x ours")
+    print(f"fschat      max rating gap {gap(rating, counts.models, fs, 'rating'):.2f} points "
+          "(sklearn's default L2 penalty and iteration cap)")
 
 
 if __name__ == "__main__":

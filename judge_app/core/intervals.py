@@ -189,7 +189,11 @@ def multinomial(
 
 
 class _BatchSolver:
-    """Draws and fits a chunk of replicates; numpy releases the GIL, so chunks run in threads."""
+    """Draws and fits a chunk of replicates; numpy releases the GIL, so chunks run in threads.
+
+    Arrays are pairs x replicates and parameters x replicates, so that gathering a pair's
+    two ratings and summing pairs into models (a sparse product) read contiguous rows.
+    """
 
     def __init__(self, fit: RatingFit, table: PairTable) -> None:
         self.fit, self.table = fit, table
@@ -197,11 +201,11 @@ class _BatchSolver:
         _, _, info = objective(table, self.params, self.davidson, fit.prior)
         self.inverse = np.linalg.inv(solvable(info, table.k, fit.prior))
         p = len(table.ia)
-        rows = np.arange(p)
-        shape = (p, table.k)
-        self.to_a = csr_matrix((np.ones(p), (rows, table.ia)), shape=shape)
-        self.to_b = csr_matrix((np.ones(p), (rows, table.ib)), shape=shape)
-        self.incidence = (self.to_a - self.to_b).tocsr()
+        cols = np.arange(p)
+        shape = (table.k, p)
+        self.from_a = csr_matrix((np.ones(p), (table.ia, cols)), shape=shape)
+        self.from_b = csr_matrix((np.ones(p), (table.ib, cols)), shape=shape)
+        self.incidence = (self.from_a - self.from_b).tocsr()
         raw = np.concatenate([table.n_ab, table.n_ba, table.n_t]).astype(np.float64)
         weight = np.concatenate([table.w_ab, table.w_ba, table.t])
         self.cells = np.flatnonzero(raw > 0)
@@ -210,25 +214,27 @@ class _BatchSolver:
         self.mean_weight = weight[self.cells] / raw[self.cells]
 
     def run(self, seed: np.random.SeedSequence, size: int) -> FloatArray:
+        """Theta of `size` replicates (replicates x rated models)."""
         table, k = self.table, self.table.k
         draws = multinomial(np.random.default_rng(seed), self.total, self.prob, size)
-        resampled = np.zeros((size, 3 * len(table.ia)))
-        resampled[:, self.cells] = draws * self.mean_weight
-        w_ab, w_ba, t = np.split(resampled, 3, axis=1)
+        resampled = np.zeros((3 * len(table.ia), size))
+        resampled[self.cells] = (draws * self.mean_weight).T
+        w_ab, w_ba, t = np.split(resampled, 3)
         # A model that won (or lost) nothing in a replicate has no finite rating there.
-        won = (w_ab + t) @ self.to_a + (w_ba + t) @ self.to_b
-        lost = (w_ba + t) @ self.to_a + (w_ab + t) @ self.to_b
-        degenerate = ((won <= 0).any(1) | (lost <= 0).any(1)) & (self.fit.prior == 0)
-        params = np.tile(self.params, (size, 1))
-        data = (w_ab + t / 2, w_ab + w_ba + t) if not self.davidson else (w_ab, w_ba, t)
+        won = self.from_a @ (w_ab + t) + self.from_b @ (w_ba + t)
+        lost = self.from_a @ (w_ba + t) + self.from_b @ (w_ab + t)
+        degenerate = ((won <= 0).any(0) | (lost <= 0).any(0)) & (self.fit.prior == 0)
+        params = np.repeat(self.params[:, None], size, axis=1)
+        data = (w_ab, w_ba, t) if self.davidson else (w_ab + t / 2, w_ab + w_ba + t)
         active = np.flatnonzero(~degenerate)
         previous = np.full(size, np.inf)
         for _ in range(100):
             if len(active) == 0:
                 break
-            step = self._step(params[active], *(x[active] for x in data))
-            params[active] += step
-            change = np.abs(step).max(1)
+            cols = slice(None) if len(active) == size else active
+            step = self._step(params[:, cols], *(x[:, cols] for x in data))
+            params[:, cols] += step
+            change = np.abs(step).max(0)
             # Diverging replicates (far from the full-data fit) go to the exact fallback.
             bad = ~np.isfinite(change) | (change > 2 * previous[active])
             degenerate[active[bad]] = True
@@ -236,23 +242,23 @@ class _BatchSolver:
             active = active[~bad & (change >= 1e-9)]
         degenerate[active] = True  # not converged within the iteration budget
         for r in np.flatnonzero(degenerate):
-            params[r, :k] = self._fallback(w_ab[r], w_ba[r], t[r], won[r], lost[r])
-        return params[:, :k]
+            params[:k, r] = self._fallback(w_ab[:, r], w_ba[:, r], t[:, r], won[:, r], lost[:, r])
+        return params[:k].T
 
     def _step(self, params: FloatArray, *data: FloatArray) -> FloatArray:
         """One Newton step per replicate with the full-data information matrix."""
         k, table = self.table.k, self.table
-        theta = params[:, :k]
-        d = theta[:, table.ia] - theta[:, table.ib]
+        theta = params[:k]
+        d = theta[table.ia] - theta[table.ib]
         grad = np.empty_like(params)
         if self.davidson:
-            g_d, g_eta = pair_scores(d, params[:, k:], *data)
-            grad[:, k] = g_eta.sum(1)  # type: ignore[union-attr]
+            g_d, g_eta = pair_scores(d, params[k:], *data)
+            grad[k] = g_eta.sum(0)  # type: ignore[union-attr]
         else:
             score, n = data
             g_d = score - n * expit(d)
-        grad[:, :k] = np.asarray(g_d @ self.incidence) - self.fit.prior * theta
-        return grad @ self.inverse
+        grad[:k] = self.incidence @ g_d - self.fit.prior * theta
+        return np.asarray(self.inverse @ grad)
 
     def _fallback(self, w_ab: FloatArray, w_ba: FloatArray, t: FloatArray, won: FloatArray,
                   lost: FloatArray) -> FloatArray:
