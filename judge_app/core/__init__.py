@@ -1,1 +1,1 @@
-"""Pure logic: no streamlit, duckdb or openai imports here (checked by tests/test_core_purity.py)."""
+"""Pure logic: no streamlit, duckdb or openai imports (tests/test_core_purity.py checks)."""

@@ -47,6 +47,7 @@ class TaskConfig:
     retest_rate: float = 0.0
     licence: str = ""
     source: str = ""
+    allow_empty_responses: bool = False  # some real data sets hold empty answers that were judged
 
 
 @dataclass(frozen=True)
@@ -99,3 +100,60 @@ def text_of(messages: tuple[Message, ...] | list[Message], role: str | None = No
     """Plain text of a conversation (optionally one role only), for lengths and exports."""
     parts = [str(m.get("content", "")) for m in messages if role is None or m.get("role") == role]
     return "\n\n".join(parts)
+
+
+@dataclass(frozen=True)
+class ImportedVerdict:
+    """A verdict that arrives with imported data (e.g. PandaLM's three annotators).
+
+    ``outcome`` is relative to the order given here (``a`` = ``model_a`` better); the importer
+    does not need to know the canonical order, storage normalises it.
+    """
+
+    prompt_id: str
+    model_a: str
+    model_b: str
+    outcome: Outcome
+    rater_id: str
+    source: RaterKind = "human"
+    left_side: Side | None = None  # which of model_a/model_b was shown on the left, if known
+    strength: int | None = None
+    probability: float | None = None  # P(model_a better), for judges
+    rationale: str | None = None
+    raw_answer: str | None = None
+    judge_model: str | None = None
+    created_at: str | None = None  # ISO timestamp, when the source has one
+
+
+@dataclass(frozen=True)
+class GoldAnswer:
+    """A pair with a known answer, mixed into raters' queues for quality control."""
+
+    prompt_id: str
+    model_a: str
+    model_b: str
+    outcome: Outcome  # relative to model_a/model_b as given
+
+
+@dataclass
+class TaskBundle:
+    """Everything one import brings: lands in one transaction or not at all."""
+
+    config: TaskConfig
+    prompts: list[Prompt]
+    outputs: list[Output]
+    verdicts: list[ImportedVerdict] = field(default_factory=list)
+    gold: list[GoldAnswer] = field(default_factory=list)
+    source_files: list[str] = field(default_factory=list)
+
+
+def task_config_from_dict(data: dict[str, Any]) -> TaskConfig:
+    """Inverse of dataclasses.asdict for a stored TaskConfig."""
+    values = dict(data)
+    values["outcomes"] = tuple(values.get("outcomes", OUTCOMES))
+    values["criteria"] = tuple(
+        Criterion(c["name"], c.get("description", ""), tuple(c.get("outcomes", ("a", "b", "tie"))))
+        for c in values.get("criteria", ())
+    )
+    known = set(TaskConfig.__dataclass_fields__)
+    return TaskConfig(**{k: v for k, v in values.items() if k in known})

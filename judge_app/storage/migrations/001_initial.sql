@@ -74,8 +74,7 @@ CREATE TABLE assignments (
 );
 
 CREATE TABLE verdicts (
-    verdict_id        VARCHAR PRIMARY KEY,
-    client_id         VARCHAR NOT NULL UNIQUE,  -- makes a double submit harmless
+    verdict_id        VARCHAR PRIMARY KEY,      -- made by the client: a double submit is one row
     task_id           VARCHAR NOT NULL,
     pair_id           VARCHAR NOT NULL,
     prompt_id         VARCHAR NOT NULL,
@@ -87,8 +86,8 @@ CREATE TABLE verdicts (
     model_a           VARCHAR NOT NULL,
     model_b           VARCHAR NOT NULL,
     left_side         VARCHAR,                  -- 'a' or 'b' shown on the left; NULL when unknown
-    outcome           VARCHAR,                  -- a | b | tie | both_bad; NULL on a retraction
-    raw_choice        VARCHAR,                  -- left | right | tie | both_bad as clicked
+    outcome           VARCHAR,                  -- a | b | tie | both_bad; NULL on a skip or retraction
+    raw_choice        VARCHAR,                  -- left | right | tie | both_bad | skip as clicked
     strength          SMALLINT,                 -- 1 better, 2 much better
     criteria          JSON,                     -- {criterion: outcome}
     rationale         VARCHAR,
@@ -110,8 +109,12 @@ CREATE TABLE verdicts (
     created_at        TIMESTAMP NOT NULL DEFAULT current_timestamp
 );
 
--- What the analytics read: verdicts that stand (not retractions, not retracted).
-CREATE VIEW active_verdicts AS
+-- Rows that stand: neither a retraction nor retracted (skips included, outcome NULL).
+CREATE VIEW standing_verdicts AS
 SELECT v.* FROM verdicts v
 WHERE v.retracts IS NULL
-  AND NOT EXISTS (SELECT 1 FROM verdicts r WHERE r.retracts = v.verdict_id);
+  AND v.verdict_id NOT IN (SELECT retracts FROM verdicts WHERE retracts IS NOT NULL);
+
+-- What the analytics read: standing verdicts with an outcome.
+CREATE VIEW active_verdicts AS
+SELECT * FROM standing_verdicts WHERE outcome IS NOT NULL;

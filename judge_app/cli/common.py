@@ -1,0 +1,19 @@
+"""Options every command shares."""
+
+from __future__ import annotations
+
+import argparse
+
+from judge_app.storage.db import Database, resolve_db_path
+from judge_app.storage.schema import open_database
+
+
+def add_db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", metavar="PATH",
+        help="database file (default: $JUDGE_APP_DB, else db/judge.duckdb)",
+    )
+
+
+def database(args: argparse.Namespace) -> Database:
+    return open_database(resolve_db_path(args.db))

@@ -1,0 +1,33 @@
+"""judge-app init: create or upgrade the database."""
+
+from __future__ import annotations
+
+import argparse
+
+from judge_app.cli.common import add_db_option
+from judge_app.storage.db import Database, resolve_db_path
+from judge_app.storage.schema import migrate, pending
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "init", help="create the database or apply pending schema migrations",
+        description="Create the database file if needed and bring its schema up to date.",
+    )
+    add_db_option(p)
+    p.add_argument("--check", action="store_true",
+                   help="only list pending migrations; exit 1 if there are any")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    db = Database(resolve_db_path(args.db))
+    todo = pending(db)
+    if args.check:
+        for m in todo:
+            print(f"pending: {m.version:03d}_{m.name}")
+        print("up to date" if not todo else f"{len(todo)} pending")
+        return 1 if todo else 0
+    applied = migrate(db)
+    print(f"{db.path}: " + (f"applied {len(applied)} migration(s)" if applied else "up to date"))
+    return 0

@@ -1,0 +1,48 @@
+"""judge-app serve: the Streamlit app."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from judge_app.cli.common import add_db_option, database
+from judge_app.services import raters
+
+APP_FILE = Path(__file__).resolve().parents[1] / "ui" / "app.py"
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "serve", help="start the web app",
+        description=(
+            "Serve the app with Streamlit. It listens on 127.0.0.1 only; to serve raters on a "
+            "network pass --host 0.0.0.0 and put a TLS proxy in front of it."
+        ),
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    p.add_argument("--print-admin-link", action="store_true",
+                   help="issue a fresh login link for the 'admin' rater and print it")
+    add_db_option(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    db = database(args)  # creates and migrates before the server starts
+    if args.print_admin_link:
+        shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        login = raters.add_rater(db, "admin", admin=True)
+        print(f"admin login: {login.link(f'http://{shown}:{args.port}')}", flush=True)
+    db.close()
+    env = {**os.environ, "JUDGE_APP_DB": str(db.path.resolve())}
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(APP_FILE),
+        "--server.address", args.host, "--server.port", str(args.port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
+    ]
+    print(f"serving {db.path} at http://{args.host}:{args.port}", flush=True)
+    # Become the Streamlit server, so stopping this process stops the server (no orphan).
+    os.execve(sys.executable, cmd, env)

@@ -1,0 +1,193 @@
+"""Recording verdicts: one path for people and judges, idempotent by client id."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from judge_app.core.types import Outcome, RawChoice, TaskConfig, canonical_outcome
+from judge_app.errors import PermissionDenied, ValidationError
+from judge_app.services.queue import check_may_work, load_task_config
+from judge_app.storage import catalog, queue, raters, verdicts
+from judge_app.storage.db import Database
+
+_CHOICES = ("left", "right", "tie", "both_bad")
+
+
+@dataclass(frozen=True)
+class VerdictInput:
+    """What a rater submits from the pair page, in left/right terms."""
+
+    assignment_id: str
+    choice: RawChoice
+    client_id: str
+    strength: int | None = None
+    criteria: dict[str, str] = field(default_factory=dict)  # criterion -> left/right/tie/both_bad
+    rationale: str = ""
+    flagged: bool = False
+    duration_ms: int | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _validate(config: TaskConfig, v: VerdictInput) -> None:
+    if v.choice not in _CHOICES:
+        raise ValidationError(f"unknown choice '{v.choice}'", field="choice")
+    outcome = canonical_outcome(v.choice, "a")
+    if outcome not in config.outcomes:
+        raise ValidationError(f"this task does not allow '{v.choice}'", field="choice")
+    if v.strength is not None and (not config.strength or v.strength not in (1, 2)):
+        raise ValidationError("strength must be 1 (better) or 2 (much better)", field="strength")
+    criteria = {c.name: c for c in config.criteria}
+    for name, choice in v.criteria.items():
+        if name not in criteria:
+            raise ValidationError(f"unknown criterion '{name}'", field="criteria")
+        if choice not in _CHOICES or (
+            canonical_outcome(choice, "a") not in criteria[name].outcomes  # type: ignore[arg-type]
+        ):
+            raise ValidationError(f"criterion '{name}' does not allow '{choice}'", field=name)
+    text = v.rationale.strip()
+    if config.rationale == "required" and len(text) < max(1, config.rationale_min_length):
+        raise ValidationError(
+            f"a rationale of at least {max(1, config.rationale_min_length)} characters is "
+            "required", field="rationale",
+        )
+
+
+def _insert_idempotent(db: Database, row: dict[str, Any], check: Any = None) -> dict[str, Any]:
+    """Insert once per client id; a repeat or a race returns the row that is already there."""
+    for attempt in range(5):
+        try:
+            with db.transaction() as cur:
+                existing = verdicts.get_verdict(cur, row["verdict_id"])
+                if existing is not None:
+                    return existing
+                if check is not None:
+                    earlier = check(cur)
+                    if earlier is not None:
+                        return earlier
+                verdicts.insert_verdict(cur, row)
+                return row
+        except (duckdb.TransactionException, duckdb.ConstraintException):
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def record_verdict(db: Database, rater_id: str, v: VerdictInput) -> dict[str, Any]:
+    """Store a person's verdict on their own assignment; submitting twice stores it once."""
+    with db.cursor() as cur:
+        assignment = queue.get_assignment(cur, v.assignment_id)
+        if assignment is None or assignment["rater_id"] != rater_id:
+            raise PermissionDenied("this assignment does not belong to you")
+        pair = catalog.get_pair_view(cur, assignment["pair_id"])
+    check_may_work(db, rater_id, assignment["task_id"])
+    config = load_task_config(db, assignment["task_id"])
+    _validate(config, v)
+    assert pair is not None
+    left = assignment["left_side"]
+    row = {
+        "verdict_id": v.client_id,
+        "task_id": assignment["task_id"], "pair_id": assignment["pair_id"],
+        "prompt_id": pair["prompt_id"], "assignment_id": v.assignment_id,
+        "rater_id": rater_id, "source": "human", "output_a": pair["output_a"],
+        "output_b": pair["output_b"], "model_a": pair["model_a"], "model_b": pair["model_b"],
+        "left_side": left, "outcome": canonical_outcome(v.choice, left),
+        "raw_choice": v.choice, "strength": v.strength,
+        "criteria": json.dumps({k: canonical_outcome(c, left)  # type: ignore[arg-type]
+                                for k, c in v.criteria.items()}) if v.criteria else None,
+        "rationale": v.rationale.strip() or None, "flagged": v.flagged,
+        "duration_ms": v.duration_ms, "created_at": _now(),
+    }
+    # A second submit with a fresh client id (two tabs) must not give a second verdict either.
+    return _insert_idempotent(
+        db, row, lambda cur: verdicts.standing_verdict_for_assignment(cur, v.assignment_id)
+    )
+
+
+def skip(db: Database, rater_id: str, assignment_id: str, client_id: str,
+         flagged: bool = False) -> dict[str, Any]:
+    """Pass on a pair (optionally flagging it as problematic); recorded, with no outcome."""
+    with db.cursor() as cur:
+        assignment = queue.get_assignment(cur, assignment_id)
+        if assignment is None or assignment["rater_id"] != rater_id:
+            raise PermissionDenied("this assignment does not belong to you")
+        pair = catalog.get_pair_view(cur, assignment["pair_id"])
+    assert pair is not None
+    row = {
+        "verdict_id": client_id,
+        "task_id": assignment["task_id"], "pair_id": assignment["pair_id"],
+        "prompt_id": pair["prompt_id"], "assignment_id": assignment_id, "rater_id": rater_id,
+        "source": "human", "output_a": pair["output_a"], "output_b": pair["output_b"],
+        "model_a": pair["model_a"], "model_b": pair["model_b"],
+        "left_side": assignment["left_side"], "raw_choice": "skip", "flagged": flagged,
+        "created_at": _now(),
+    }
+    return _insert_idempotent(
+        db, row, lambda cur: verdicts.standing_verdict_for_assignment(cur, assignment_id)
+    )
+
+
+def undo_last(db: Database, rater_id: str, task_id: str) -> dict[str, Any] | None:
+    """Take back the rater's latest verdict or skip with a retraction row; its pair reopens."""
+    with db.cursor() as cur:
+        last = verdicts.last_standing_verdict(cur, rater_id, task_id)
+    if last is None:
+        return None
+    row = {
+        "verdict_id": "undo:" + last["verdict_id"],
+        **{k: last[k] for k in ("task_id", "pair_id", "prompt_id", "assignment_id",
+                                "rater_id", "source", "output_a", "output_b", "model_a",
+                                "model_b", "left_side")},
+        "flagged": False, "retracts": last["verdict_id"], "created_at": _now(),
+    }
+    _insert_idempotent(db, row)
+    return last
+
+
+@dataclass(frozen=True)
+class JudgeVerdict:
+    """A judge's verdict on a pair, already combined across orders."""
+
+    task_id: str
+    pair_id: str
+    rater_id: str
+    outcome: Outcome
+    client_id: str
+    left_side: str | None = None
+    probability: float | None = None
+    consistent: bool | None = None
+    strength: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # judge_* provenance, tokens, cost...
+
+
+def record_judge_verdicts(db: Database, items: list[JudgeVerdict]) -> int:
+    """Bulk path for judge batches: one transaction, idempotent by client id."""
+    if not items:
+        return 0
+    with db.transaction() as cur:
+        pairs = catalog.pair_rows(cur, [item.pair_id for item in items])
+        rows = []
+        for item in items:
+            pair = pairs.get(item.pair_id)
+            if pair is None:
+                raise ValidationError(f"no pair '{item.pair_id}'", field="pair_id")
+            rows.append({
+                "verdict_id": item.client_id, "task_id": item.task_id, "pair_id": item.pair_id,
+                "prompt_id": pair["prompt_id"], "rater_id": item.rater_id, "source": "judge",
+                "output_a": pair["output_a"], "output_b": pair["output_b"],
+                "model_a": pair["model_a"], "model_b": pair["model_b"],
+                "left_side": item.left_side, "outcome": item.outcome,
+                "probability": item.probability, "consistent": item.consistent,
+                "strength": item.strength, "flagged": False, "created_at": _now(),
+                **item.extra,
+            })
+        raters.ensure_raters(cur, sorted({(item.rater_id, "judge") for item in items}))
+        return verdicts.insert_verdicts(cur, rows)
+

@@ -1,0 +1,112 @@
+"""The reads behind ratings, agreement and bias: counted in SQL, shaped as DataFrames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Which verdicts count: by source, category, date range; models split by version or not."""
+
+    task_id: str
+    source: str = "all"  # all | human | judge | judge:NAME
+    category: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    by_version: bool = False
+
+
+def _where(s: Slice) -> tuple[str, dict[str, Any]]:
+    clauses = ["v.task_id = $task"]
+    params: dict[str, Any] = {"task": s.task_id}
+    if s.source == "human":
+        clauses.append("v.source = 'human'")
+    elif s.source == "judge":
+        clauses.append("v.source = 'judge'")
+    elif s.source.startswith("judge:"):
+        clauses.append("v.source = 'judge' AND v.rater_id = $judge")
+        params["judge"] = s.source.split(":", 1)[1]
+    elif s.source != "all":
+        raise ValueError(f"unknown source '{s.source}' (all, human, judge or judge:NAME)")
+    if s.category:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM prompts p WHERE p.task_id = v.task_id "
+            "AND p.prompt_id = v.prompt_id AND p.category = $category)"
+        )
+        params["category"] = s.category
+    if s.since:
+        clauses.append("v.created_at >= $since")
+        params["since"] = s.since
+    if s.until:
+        clauses.append("v.created_at < $until")
+        params["until"] = s.until
+    return " AND ".join(clauses), params
+
+
+def _models(s: Slice) -> tuple[str, str, str]:
+    """Model name expressions (and the joins they need) for the chosen slice."""
+    if not s.by_version:
+        return "v.model_a", "v.model_b", ""
+    joins = ("JOIN outputs oa ON oa.output_id = v.output_a "
+             "JOIN outputs ob ON ob.output_id = v.output_b")
+    name = ("CASE WHEN {o}.model_version = '' THEN {o}.model "
+            "ELSE {o}.model || '@' || {o}.model_version END")
+    return name.format(o="oa"), name.format(o="ob"), joins
+
+
+def battle_counts(cur: duckdb.DuckDBPyConnection, s: Slice) -> pd.DataFrame:
+    """One row per (model_a, model_b, outcome, strength) with its count: all a fit needs."""
+    where, params = _where(s)
+    model_a, model_b, joins = _models(s)
+    return cur.execute(
+        f"""
+        SELECT {model_a} AS model_a, {model_b} AS model_b, v.outcome,
+               coalesce(v.strength, 1) AS strength, count(*) AS n
+        FROM active_verdicts v {joins}
+        WHERE {where}
+        GROUP BY ALL ORDER BY ALL
+        """,  # noqa: S608 - built from fixed fragments; values are parameters
+        params,
+    ).df()
+
+
+def battles(cur: duckdb.DuckDBPyConnection, s: Slice) -> pd.DataFrame:
+    """Verdict rows in time order, with lengths of both responses (Elo, style control, bias)."""
+    where, params = _where(s)
+    model_a, model_b, _ = _models(s)
+    return cur.execute(
+        f"""
+        SELECT v.verdict_id, v.pair_id, v.prompt_id, v.rater_id, v.source,
+               {model_a} AS model_a, {model_b} AS model_b, v.outcome, v.strength,
+               v.left_side, v.probability, v.consistent, v.duration_ms, v.created_at,
+               a.kind, a.retest_of, p.gold_outcome,
+               oa.response_text AS text_a, ob.response_text AS text_b,
+               length(oa.response_text) AS len_a, length(ob.response_text) AS len_b
+        FROM active_verdicts v
+        JOIN outputs oa ON oa.output_id = v.output_a
+        JOIN outputs ob ON ob.output_id = v.output_b
+        LEFT JOIN assignments a ON a.assignment_id = v.assignment_id
+        LEFT JOIN pairs p ON p.pair_id = v.pair_id
+        WHERE {where}
+        ORDER BY v.created_at, v.verdict_id
+        """,  # noqa: S608
+        params,
+    ).df()
+
+
+def output_costs(cur: duckdb.DuckDBPyConnection, task_id: str) -> pd.DataFrame:
+    """Mean cost and latency per model, for the quality-versus-cost chart."""
+    return cur.execute(
+        """
+        SELECT model, avg(cost_usd) AS cost_usd, avg(latency_ms) AS latency_ms,
+               avg(output_tokens) AS output_tokens, count(*) AS outputs
+        FROM outputs WHERE task_id = ? GROUP BY model ORDER BY model
+        """,
+        [task_id],
+    ).df()

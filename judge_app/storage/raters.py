@@ -1,0 +1,82 @@
+"""Raters (people and judges) and which tasks they may work on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+_FIELDS = "rater_id, kind, is_admin, disabled, created_at"
+
+
+def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description or []]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def get_rater(cur: duckdb.DuckDBPyConnection, rater_id: str) -> dict[str, Any] | None:
+    cur.execute(f"SELECT {_FIELDS} FROM raters WHERE rater_id = ?", [rater_id])  # noqa: S608
+    rows = _rows(cur)
+    return rows[0] if rows else None
+
+
+def rater_by_token_hash(cur: duckdb.DuckDBPyConnection, token_hash: str) -> dict[str, Any] | None:
+    cur.execute(f"SELECT {_FIELDS} FROM raters WHERE token_hash = ?", [token_hash])  # noqa: S608
+    rows = _rows(cur)
+    return rows[0] if rows else None
+
+
+def insert_rater(
+    cur: duckdb.DuckDBPyConnection, rater_id: str, kind: str, is_admin: bool,
+    token_hash: str | None,
+) -> None:
+    cur.execute(
+        "INSERT INTO raters (rater_id, kind, is_admin, token_hash) VALUES (?, ?, ?, ?)",
+        [rater_id, kind, is_admin, token_hash],
+    )
+
+
+def ensure_raters(cur: duckdb.DuckDBPyConnection, raters: list[tuple[str, str]]) -> int:
+    """Create (rater_id, kind) rows that do not exist yet, without login tokens."""
+    if not raters:
+        return 0
+    ids = [r[0] for r in raters]
+    present = {r[0] for r in cur.execute(
+        "SELECT rater_id FROM raters WHERE rater_id IN (SELECT unnest(?))", [ids]).fetchall()}
+    missing = [r for r in raters if r[0] not in present]
+    for rater_id, kind in missing:
+        cur.execute("INSERT INTO raters (rater_id, kind) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    [rater_id, kind])
+    return len(missing)
+
+
+def set_token_hash(cur: duckdb.DuckDBPyConnection, rater_id: str, token_hash: str) -> None:
+    cur.execute("UPDATE raters SET token_hash = ? WHERE rater_id = ?", [token_hash, rater_id])
+
+
+def set_disabled(cur: duckdb.DuckDBPyConnection, rater_id: str, disabled: bool) -> None:
+    cur.execute("UPDATE raters SET disabled = ? WHERE rater_id = ?", [disabled, rater_id])
+
+
+def list_raters(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    cur.execute(
+        f"SELECT {_FIELDS}, token_hash IS NOT NULL AS has_login, "  # noqa: S608
+        "coalesce((SELECT string_agg(task_id, ',' ORDER BY task_id) FROM rater_tasks t "
+        "WHERE t.rater_id = r.rater_id), '') AS tasks "
+        "FROM raters r ORDER BY kind, rater_id"
+    )
+    return _rows(cur)
+
+
+def assign_task(cur: duckdb.DuckDBPyConnection, rater_id: str, task_id: str) -> None:
+    cur.execute(
+        "INSERT INTO rater_tasks (rater_id, task_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        [rater_id, task_id],
+    )
+
+
+def tasks_of_rater(cur: duckdb.DuckDBPyConnection, rater_id: str) -> list[str]:
+    rows = cur.execute(
+        "SELECT task_id FROM rater_tasks WHERE rater_id = ? ORDER BY task_id", [rater_id]
+    ).fetchall()
+    return [r[0] for r in rows]

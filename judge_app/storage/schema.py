@@ -1,0 +1,100 @@
+"""Numbered migrations shipped in the package, applied in order, each in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from judge_app.errors import SchemaError
+from judge_app.storage.db import Database
+
+_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+_migrated: set[Path] = set()
+_migrated_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def known_migrations() -> list[Migration]:
+    folder = resources.files("judge_app.storage") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    return found
+
+
+def applied_versions(db: Database) -> dict[int, str]:
+    with db.cursor() as cur:
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+            "name VARCHAR NOT NULL, checksum VARCHAR NOT NULL, "
+            "applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+        )
+        rows = cur.execute("SELECT version, checksum FROM schema_migrations").fetchall()
+    return {int(v): str(c) for v, c in rows}
+
+
+def pending(db: Database) -> list[Migration]:
+    """Migrations this code has that the database lacks; refuses a database newer than the code."""
+    applied = applied_versions(db)
+    known = known_migrations()
+    newest_known = known[-1].version if known else 0
+    if applied and max(applied) > newest_known:
+        raise SchemaError(
+            f"{db.path} has schema version {max(applied)}, but this judge_app knows only up to "
+            f"{newest_known}. Upgrade judge_app (pip install -U judge-app) to open it."
+        )
+    for m in known:
+        if m.version in applied and applied[m.version] != m.checksum:
+            raise SchemaError(
+                f"{db.path}: migration {m.version:03d}_{m.name} was applied with different "
+                "content than this judge_app ships; the database was made by another build."
+            )
+    return [m for m in known if m.version not in applied]
+
+
+def migrate(db: Database) -> list[Migration]:
+    """Bring the schema up to date; returns what was applied."""
+    done = []
+    for m in pending(db):
+        with db.transaction() as cur:
+            # Re-check inside the transaction: another process may have just applied it.
+            exists = cur.execute(
+                "SELECT 1 FROM schema_migrations WHERE version = ?", [m.version]
+            ).fetchone()
+            if exists:
+                continue
+            cur.execute(m.sql)
+            cur.execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)",
+                [m.version, m.name, m.checksum],
+            )
+        done.append(m)
+    return done
+
+
+def open_database(path: str | Path, *, wait_seconds: float = 120.0) -> Database:
+    """A ready-to-use database: created when missing, migrated once per process."""
+    db = Database(path, wait_seconds=wait_seconds)
+    key = db.path.resolve()
+    with _migrated_lock:
+        if key not in _migrated:
+            migrate(db)
+            _migrated.add(key)
+    return db

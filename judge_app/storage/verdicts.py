@@ -1,0 +1,91 @@
+"""Append-only verdict rows: inserts, retractions and the reads that decide what is done."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from judge_app.storage.frames import registered
+
+VERDICT_COLUMNS = [
+    "verdict_id", "task_id", "pair_id", "prompt_id", "assignment_id", "rater_id",
+    "source", "output_a", "output_b", "model_a", "model_b", "left_side", "outcome",
+    "raw_choice", "strength", "criteria", "rationale", "flagged", "probability", "consistent",
+    "duration_ms", "judge_run_id", "judge_model", "judge_endpoint", "judge_template",
+    "judge_config_hash", "input_tokens", "output_tokens", "cost_usd", "latency_ms",
+    "raw_answer", "retracts", "created_at",
+]
+_INSERT_ONE = (  # column names are this module's constants; values are parameters
+    f"INSERT INTO verdicts ({', '.join(VERDICT_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' for _ in VERDICT_COLUMNS)}) ON CONFLICT DO NOTHING"
+)
+
+
+def insert_verdict(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> bool:
+    """True when the row was new; False when its id was already recorded."""
+    cur.execute(_INSERT_ONE, [row.get(c) for c in VERDICT_COLUMNS])
+    inserted = cur.fetchone()
+    return bool(inserted and inserted[0])
+
+
+def insert_verdicts(cur: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> int:
+    """Insert many rows; those whose id is already there are skipped. Returns rows added.
+
+    A few rows go one statement each; many go through a DataFrame, DuckDB's bulk path.
+    """
+    if len(rows) <= 32:
+        return sum(insert_verdict(cur, row) for row in rows)
+    full = pd.DataFrame(rows).reindex(columns=VERDICT_COLUMNS)
+    with registered(cur, "incoming_verdicts", full):
+        cur.execute(
+            f"INSERT INTO verdicts ({', '.join(VERDICT_COLUMNS)}) "  # noqa: S608
+            f"SELECT {', '.join(VERDICT_COLUMNS)} FROM incoming_verdicts ON CONFLICT DO NOTHING"
+        )
+        row = cur.fetchone()
+        return int(row[0]) if row else 0
+
+
+def get_verdict(cur: duckdb.DuckDBPyConnection, verdict_id: str) -> dict[str, Any] | None:
+    return _one(cur, "SELECT * FROM verdicts WHERE verdict_id = ?", [verdict_id])
+
+
+def standing_verdict_for_assignment(
+    cur: duckdb.DuckDBPyConnection, assignment_id: str
+) -> dict[str, Any] | None:
+    return _one(
+        cur,
+        "SELECT * FROM standing_verdicts WHERE assignment_id = ? ORDER BY created_at DESC LIMIT 1",
+        [assignment_id],
+    )
+
+
+def last_standing_verdict(
+    cur: duckdb.DuckDBPyConnection, rater_id: str, task_id: str
+) -> dict[str, Any] | None:
+    """The rater's most recent verdict or skip that has not been taken back (for undo)."""
+    return _one(
+        cur,
+        "SELECT * FROM standing_verdicts WHERE rater_id = ? AND task_id = ? "
+        "AND assignment_id IS NOT NULL ORDER BY created_at DESC, verdict_id DESC LIMIT 1",
+        [rater_id, task_id],
+    )
+
+
+def _one(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> dict[str, Any] | None:
+    cur.execute(sql, params)
+    row = cur.fetchone()
+    if row is None:
+        return None
+    names = [d[0] for d in cur.description or []]
+    return dict(zip(names, row, strict=True))
+
+
+def count_retractions(cur: duckdb.DuckDBPyConnection, assignment_id: str) -> int:
+    """How often a verdict on this assignment was taken back (numbers the rater's attempts)."""
+    row = cur.execute(
+        "SELECT count(*) FROM verdicts WHERE assignment_id = ? AND retracts IS NOT NULL",
+        [assignment_id],
+    ).fetchone()
+    return int(row[0]) if row else 0

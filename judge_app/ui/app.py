@@ -1,0 +1,37 @@
+"""Streamlit entry point: log in by token, then show the pages this rater may open."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from judge_app.ui.session import current_rater, login_form
+
+st.set_page_config(page_title="judge_app", page_icon="⚖️", layout="wide")
+
+rater = current_rater()
+if rater is None:
+    login_form()
+    st.stop()
+
+pages = {
+    "Rating": [st.Page("app_pages/rate.py", title="Rate pairs", icon=":material/how_to_vote:",
+                       default=True)],
+}
+if rater["is_admin"]:  # every admin page also checks with require_admin()
+    pages["Admin"] = [
+        st.Page("app_pages/admin_tasks.py", title="Tasks", icon=":material/dashboard:"),
+        st.Page("app_pages/admin_raters.py", title="Raters", icon=":material/group:"),
+        st.Page("app_pages/admin_import.py", title="Import", icon=":material/upload_file:"),
+    ]
+    pages["Analysis"] = [
+        st.Page("app_pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
+        st.Page("app_pages/agreement.py", title="Agreement", icon=":material/handshake:"),
+        st.Page("app_pages/judge_runs.py", title="Judge runs", icon=":material/smart_toy:"),
+        st.Page("app_pages/export.py", title="Export", icon=":material/download:"),
+    ]
+with st.sidebar:
+    st.caption(f"Signed in as **{rater['rater_id']}**")
+    if st.button("Sign out"):
+        st.session_state.clear()
+        st.rerun()
+st.navigation(pages).run()

@@ -1,0 +1,11 @@
+"""Leaderboard: a placeholder until its own branch lands."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from judge_app.ui.session import require_admin
+
+require_admin()
+st.title("Leaderboard")
+st.info("Coming soon: model ratings with confidence intervals.")

@@ -1,0 +1,40 @@
+"""Shared fixtures: a real DuckDB file per test and small synthetic tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from judge_app.core.types import Output, Prompt, TaskBundle, TaskConfig
+from judge_app.storage.db import Database
+from judge_app.storage.schema import open_database
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    return open_database(tmp_path / "judge.duckdb")
+
+
+def make_bundle(
+    name: str = "t1", n_prompts: int = 5, models: tuple[str, ...] = ("m1", "m2", "m3"),
+    **config: object,
+) -> TaskBundle:
+    prompts = [
+        Prompt(f"q{i}", ({"role": "user", "content": f"question {i}"},), category="c")
+        for i in range(n_prompts)
+    ]
+    outputs = [
+        Output(f"q{i}", m, ({"role": "assistant", "content": f"answer {i} by {m}" * (j + 1)},))
+        for i in range(n_prompts) for j, m in enumerate(models)
+    ]
+    return TaskBundle(TaskConfig(name=name, title=name.upper(), **config),  # type: ignore[arg-type]
+                      prompts, outputs, source_files=[f"{name}/outputs.jsonl"])
+
+
+@pytest.fixture
+def bundle_factory() -> Callable[..., TaskBundle]:
+    return make_bundle

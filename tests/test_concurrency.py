@@ -1,0 +1,112 @@
+"""Many writers at once, in threads and in processes: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+from pathlib import Path
+
+from judge_app.services import queue, raters
+from judge_app.services.imports import import_bundle
+from judge_app.services.verdicts import (
+    JudgeVerdict,
+    VerdictInput,
+    record_judge_verdicts,
+    record_verdict,
+)
+from judge_app.storage.db import Database
+from tests.conftest import make_bundle
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _count(db: Database, sql: str = "SELECT count(*) FROM verdicts") -> int:
+    with db.cursor() as cur:
+        return int(cur.execute(sql).fetchone()[0])
+
+
+def test_16_threads_submit_1000_verdicts_each(db: Database) -> None:
+    import_bundle(db, make_bundle("t1", n_prompts=50, models=("m1", "m2", "m3")))
+    with db.cursor() as cur:
+        pairs = [r[0] for r in cur.execute("SELECT pair_id FROM pairs").fetchall()]
+    errors: list[BaseException] = []
+
+    def submit(k: int) -> None:
+        try:
+            for start in range(0, 1000, 50):  # 20 submissions of 50 verdicts per thread
+                batch = [JudgeVerdict("t1", pairs[(k + i) % len(pairs)], f"judge{k}", "a",
+                                      f"t{k}-{i}") for i in range(start, start + 50)]
+                record_judge_verdicts(db, batch)
+            record_judge_verdicts(db, batch)  # the last batch again: a double submit
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit, args=(k,)) for k in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert _count(db) == 16_000
+    assert _count(db, "SELECT count(DISTINCT verdict_id) FROM verdicts") == 16_000
+
+
+def test_raters_voting_at_once_one_by_one(db: Database) -> None:
+    import_bundle(db, make_bundle("t1", n_prompts=40, models=("m1", "m2"), overlap=2))
+    names = [f"r{k}" for k in range(6)]
+    for name in names:
+        raters.add_rater(db, name, tasks=["t1"])
+    seen: dict[str, list[str]] = {n: [] for n in names}
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            while (item := queue.next_assignment(db, name, "t1")) is not None:
+                seen[name].append(item.assignment_id)
+                v = VerdictInput(item.assignment_id, "left", uuid.uuid4().hex)
+                record_verdict(db, name, v)
+                record_verdict(db, name, v)  # double click
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert _count(db) == 80  # 40 pairs x overlap 2, each once
+    assert _count(db, "SELECT max(c) FROM (SELECT count(*) c FROM verdicts "
+                      "GROUP BY rater_id, pair_id)") == 1
+    mine = {a for ids in seen.values() for a in ids}
+    assert len(mine) == sum(len(ids) for ids in seen.values())  # nobody got another's item
+
+
+def test_two_processes_share_the_file(db: Database, tmp_path: Path) -> None:
+    """A second process keeps writing while this one imports: both succeed, nothing lost."""
+    import_bundle(db, make_bundle("t1", n_prompts=5, models=("m1", "m2")))
+    with db.cursor() as cur:
+        pair = cur.execute("SELECT pair_id FROM pairs LIMIT 1").fetchone()[0]
+    db.close()
+    script = textwrap.dedent(f"""
+        from judge_app.storage.schema import open_database
+        from judge_app.services.verdicts import JudgeVerdict, record_judge_verdicts
+        db = open_database({str(db.path)!r})
+        for i in range(200):
+            record_judge_verdicts(db, [JudgeVerdict("t1", {pair!r}, "other", "b", f"o{{i}}")])
+        print("done", db.opens)
+    """)
+    other = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for n in range(5):
+        import_bundle(db, make_bundle(f"mine{n}", n_prompts=200, models=("m1", "m2")))
+        record_judge_verdicts(db, [JudgeVerdict("t1", pair, "me", "a", f"m{n}")])
+    out, err = other.communicate(timeout=300)
+    assert other.returncode == 0, err
+    assert out.startswith("done")
+    assert _count(db, "SELECT count(*) FROM verdicts WHERE rater_id = 'other'") == 200
+    assert _count(db, "SELECT count(*) FROM verdicts WHERE rater_id = 'me'") == 5
+    assert _count(db, "SELECT count(*) FROM tasks") == 6
