@@ -50,7 +50,8 @@ _XMLNS = re.compile(r'\s+xmlns(:xlink)?="[^"]*"')
 def svg(chart: alt.TopLevelMixin) -> str:
     """The chart as inline SVG; namespace declarations (not needed inline) are dropped so the
     file holds no address at all."""
-    return f'<div class="figure">{_XMLNS.sub("", vl_convert.vegalite_to_svg(chart.to_json()))}</div>'
+    drawing = _XMLNS.sub("", vl_convert.vegalite_to_svg(chart.to_json()))
+    return f'<div class="figure">{drawing}</div>'
 
 
 def _cell(value: object, digits: int) -> str:
