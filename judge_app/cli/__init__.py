@@ -11,7 +11,9 @@ from judge_app import __version__
 from judge_app.errors import JudgeAppError
 
 # Module names under judge_app.cli, in the order `judge-app --help` lists them.
-COMMANDS = ["init", "import_cmd", "demo", "raters", "serve"]
+COMMANDS = [
+    "init", "import_cmd", "demo", "raters", "serve", "judge", "analysis", "report", "export",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

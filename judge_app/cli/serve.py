@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -42,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         sys.executable, "-m", "streamlit", "run", str(APP_FILE),
         "--server.address", args.host, "--server.port", str(args.port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
     ]
     print(f"serving {db.path} at http://{args.host}:{args.port}", flush=True)
-    return subprocess.call(cmd, env=env)
+    # Become the Streamlit server, so stopping this process stops the server (no orphan).
+    os.execve(sys.executable, cmd, env)

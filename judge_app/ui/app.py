@@ -14,11 +14,21 @@ if rater is None:
     st.stop()
 
 pages = {
-    "Rating": [st.Page("app_pages/rate.py", title="Rate pairs", icon="🗳️", default=True)],
+    "Rating": [st.Page("app_pages/rate.py", title="Rate pairs", icon=":material/how_to_vote:",
+                       default=True)],
 }
-if rater["is_admin"]:
+if rater["is_admin"]:  # every admin page also checks with require_admin()
     pages["Admin"] = [
-        st.Page("app_pages/admin_tasks.py", title="Tasks", icon="📋"),
+        st.Page("app_pages/admin_tasks.py", title="Tasks", icon=":material/dashboard:"),
+        st.Page("app_pages/admin_raters.py", title="Raters", icon=":material/group:"),
+        st.Page("app_pages/admin_import.py", title="Import", icon=":material/upload_file:"),
+    ]
+    pages["Analysis"] = [
+        st.Page("app_pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
+        st.Page("app_pages/agreement.py", title="Agreement", icon=":material/handshake:"),
+        st.Page("app_pages/bias.py", title="Bias", icon=":material/balance:"),
+        st.Page("app_pages/judge_runs.py", title="Judge runs", icon=":material/smart_toy:"),
+        st.Page("app_pages/export.py", title="Export", icon=":material/download:"),
     ]
 with st.sidebar:
     st.caption(f"Signed in as **{rater['rater_id']}**")

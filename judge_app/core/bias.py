@@ -1,0 +1,128 @@
+"""Bias figures: position (left wins), length (longer wins), swap consistency.
+
+Each is a share of successes with a Wilson score interval, per rater (judges are raters with
+source 'judge'), per source, or overall. Unlike agreement these use every verdict, re-tests and
+a judge's second order included: each showing of a pair is one more chance to favour a side.
+Every rater in the frame gets a row; one with no qualifying verdict has n = 0 and NaN figures.
+"""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from judge_app.core.verdict_frame import A, B, decisive, n_codes, prepare, raters, repeated
+
+By = Literal["rater_id", "source"] | None
+
+
+def wilson_interval(
+    successes: np.ndarray, n: np.ndarray, confidence: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a binomial share: inside [0, 1], exact at 0 and 1, NaN at n = 0.
+
+    Chosen over the normal approximation because rater counts are often small and shares
+    extreme (a rater who always clicks left), where the latter leaves [0, 1] or collapses.
+    """
+    k = np.asarray(successes, dtype=float)
+    m = np.asarray(n, dtype=float)
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / m
+        denom = 1 + z * z / m
+        centre = (p + z * z / (2 * m)) / denom
+        half = z * np.sqrt(p * (1 - p) / m + z * z / (4 * m * m)) / denom
+    lower = np.where(k == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    upper = np.where(k == m, 1.0, np.clip(centre + half, 0.0, 1.0))
+    undefined = m == 0
+    return np.where(undefined, np.nan, lower), np.where(undefined, np.nan, upper)
+
+
+def share_table(
+    frame: pd.DataFrame, valid: np.ndarray, hit: np.ndarray, by: By, hits_name: str,
+    share_name: str, confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Count `valid` rows and `valid & hit` rows per group of a prepared frame (with "source"),
+    and add the share and its interval. Columns: [by (+ source)], n, hits_name, share_name,
+    lower, upper; sorted by the group key."""
+    if by == "rater_id":
+        keys = raters(frame)
+        codes = frame["_r"].to_numpy()
+    elif by == "source":
+        codes, uniques = pd.factorize(frame["source"])
+        keys = pd.DataFrame({"source": np.asarray(uniques, dtype=object)})
+    elif by is None:
+        codes = np.zeros(len(frame), dtype=np.int64)
+        keys = pd.DataFrame(index=pd.RangeIndex(1))
+    else:
+        raise ValueError(f"cannot group by {by!r}")
+    size = n_codes(frame, "_r") if by == "rater_id" else len(keys)
+    n = np.bincount(codes[valid], minlength=size)
+    k = np.bincount(codes[valid & hit], minlength=size)
+    table = keys.assign(n=n[keys.index], **{hits_name: k[keys.index]})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table[share_name] = table[hits_name] / table["n"].replace(0, np.nan)
+    table["lower"], table["upper"] = wilson_interval(table[hits_name].to_numpy(),
+                                                     table["n"].to_numpy(), confidence)
+    return table.sort_values(by).reset_index(drop=True) if by else table
+
+
+def position_bias(
+    verdicts: pd.DataFrame, by: By = "rater_id", confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Share of decisive verdicts that chose the side shown on the left (0.5 = no bias).
+
+    Verdicts with an unknown left side are left out. Columns: [by, source], n, left_wins,
+    left_share, lower, upper.
+    """
+    frame = prepare(verdicts, ("source", "left_side"))
+    codes, left = frame["_c"].to_numpy(), frame["_left"].to_numpy()
+    valid = decisive(codes) & decisive(left)
+    return share_table(frame, valid, codes == left, by, "left_wins", "left_share", confidence)
+
+
+def length_bias(
+    verdicts: pd.DataFrame, by: By = "rater_id", confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Share of decisive verdicts won by the longer response (0.5 = no bias).
+
+    Needs `len_a` and `len_b`; pairs of equal or unknown length are left out. Columns:
+    [by, source], n, longer_wins, longer_share, lower, upper.
+    """
+    frame = prepare(verdicts, ("source", "len_a", "len_b"))
+    codes = frame["_c"].to_numpy()
+    len_a, len_b = frame["len_a"].to_numpy(), frame["len_b"].to_numpy()
+    valid = decisive(codes) & np.isfinite(len_a) & np.isfinite(len_b) & (len_a != len_b)
+    longer = np.where(len_a > len_b, A, B)
+    return share_table(frame, valid, codes == longer, by, "longer_wins", "longer_share",
+                       confidence)
+
+
+def swap_consistency(
+    verdicts: pd.DataFrame, by: By = "rater_id", confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Share of pairs on which a rater's two verdicts agree (canonical outcomes).
+
+    A rater judging one pair twice is a swap re-test for a person (the original verdict first,
+    the one with kind 'retest' second) or both orders for a judge (the first two in row order).
+    A pair judged once counts through its `consistent` flag when a judge run stored one.
+    Columns: [by, source], n, consistent, consistency, lower, upper.
+    """
+    frame = prepare(verdicts, ("source", "kind", "consistent"))
+    twice = repeated(frame)
+    # one row stands for each (rater, pair): the first of a repeated group, or a single verdict
+    valid = ~twice & ~np.isnan(frame["consistent"].to_numpy())
+    hit = frame["consistent"].to_numpy() == 1.0
+    multi = frame.loc[twice]
+    if len(multi):
+        r, u = multi["_r"].to_numpy(), multi["_u"].to_numpy()
+        order = np.lexsort((multi["_pos"].to_numpy(), multi["_retest"].to_numpy(), u, r))
+        r, u, c = r[order], u[order], multi["_c"].to_numpy()[order]
+        starts = np.flatnonzero(np.r_[True, (r[1:] != r[:-1]) | (u[1:] != u[:-1])])
+        rows = np.flatnonzero(twice)[order[starts]]
+        valid[rows] = True
+        hit[rows] = c[starts] == c[starts + 1]
+    return share_table(frame, valid, hit, by, "consistent", "consistency", confidence)

@@ -1,0 +1,155 @@
+"""Ratings, win rates, agreement and the release gate, read from the verdicts of a task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+
+from judge_app.core.agreement_report import AgreementReport, agreement_report
+from judge_app.core.bradley_terry import fit_bradley_terry
+from judge_app.core.counts import count_battles
+from judge_app.core.elo import online_elo
+from judge_app.core.gate import GateResult, gate
+from judge_app.core.intervals import rating_intervals
+from judge_app.core.leaderboard import leaderboard
+from judge_app.core.pareto import pareto_front
+from judge_app.core.style import add_style_features
+from judge_app.core.winrates import observed_win_rates, predicted_win_rates
+from judge_app.errors import NotFoundError, ValidationError
+from judge_app.storage import analytics, catalog
+from judge_app.storage.db import Database
+
+
+@dataclass(frozen=True)
+class LeaderboardQuery:
+    task_id: str
+    source: str = "all"
+    ci: str = "sandwich"
+    rounds: int = 1000
+    seed: int = 0
+    ties: str = "half"
+    anchor: tuple[str, float] | None = None
+    baseline: str | None = None
+    style_control: bool = False
+    strong_weight: float = 1.0
+    category: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    by_version: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def slice(self) -> analytics.Slice:
+        return analytics.Slice(self.task_id, self.source, self.category, self.since,
+                               self.until, self.by_version)
+
+
+@dataclass(frozen=True)
+class SliceOptions:
+    """The choices that make sense for one task's filters."""
+
+    sources: list[str]  # "all", then "human" and "judge:NAME" for those present
+    categories: list[str]
+    first: datetime | None
+    last: datetime | None
+    has_versions: bool
+
+
+def task_ids(db: Database) -> list[str]:
+    with db.cursor() as cur:
+        return [str(t["task_id"]) for t in catalog.list_tasks(cur)]
+
+
+def slice_options(db: Database, task_id: str) -> SliceOptions:
+    _check_task(db, task_id)
+    with db.cursor() as cur:
+        found = analytics.slice_options(cur, task_id)
+    sources = ["all"] + (["human"] if found["has_humans"] else [])
+    sources += [f"judge:{name}" for name in found["judges"]]
+    return SliceOptions(sources, found["categories"], found["first"], found["last"],
+                        found["has_versions"])
+
+
+def quality_vs_cost(db: Database, task_id: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Rated models with their mean cost and latency per output, and whether each lies on the
+    Pareto frontier of rating against cost (cost_front) and against latency (latency_front).
+    Models whose outputs carry no cost (or latency) have NaN there and are on no frontier."""
+    with db.cursor() as cur:
+        costs = analytics.output_costs(cur, task_id)
+    rated = table.loc[table["rated"], ["model", "rating", "lower", "upper"]]
+    frame = rated.merge(costs, on="model", how="left").reset_index(drop=True)
+    for col in ("cost_usd", "latency_ms", "output_tokens"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    frame["cost_front"] = pareto_front(frame["cost_usd"], frame["rating"])
+    frame["latency_front"] = pareto_front(frame["latency_ms"], frame["rating"])
+    return frame
+
+
+def _check_task(db: Database, task_id: str) -> None:
+    with db.cursor() as cur:
+        if catalog.get_task(cur, task_id) is None:
+            raise NotFoundError(f"no task named '{task_id}'")
+
+
+def _battles(db: Database, q: LeaderboardQuery, per_verdict: bool) -> pd.DataFrame:
+    _check_task(db, q.task_id)
+    with db.cursor() as cur:
+        frame = (analytics.battles(cur, q.slice()) if per_verdict
+                 else analytics.battle_counts(cur, q.slice()))
+    if frame.empty:
+        raise ValidationError(f"task '{q.task_id}' has no verdicts from source '{q.source}'",
+                              field="source")
+    return frame
+
+
+def compute_leaderboard(db: Database, task_id: str, **options: object) -> pd.DataFrame:
+    """The leaderboard table (see core.leaderboard); options are LeaderboardQuery fields."""
+    return run_leaderboard(db, LeaderboardQuery(task_id, **options))  # type: ignore[arg-type]
+
+
+def run_leaderboard(db: Database, q: LeaderboardQuery) -> pd.DataFrame:
+    # Counts from one GROUP BY suffice unless a figure needs each verdict (style, judge
+    # probabilities for the baseline win rate).
+    per_verdict = q.style_control or q.baseline is not None
+    battles = _battles(db, q, per_verdict)
+    if q.style_control:
+        battles = add_style_features(battles)
+    return leaderboard(
+        battles, ci=q.ci, rounds=q.rounds, seed=q.seed, ties=q.ties,  # type: ignore[arg-type]
+        anchor=q.anchor, baseline=q.baseline, style_control=q.style_control,
+        strong_weight=q.strong_weight,
+    )
+
+
+def win_rate_matrices(db: Database, q: LeaderboardQuery) -> dict[str, pd.DataFrame]:
+    """Observed win rates with counts, and the win rates the fitted model predicts."""
+    counts = count_battles(_battles(db, q, per_verdict=False), strong_weight=q.strong_weight)
+    observed, n = observed_win_rates(counts)
+    predicted = predicted_win_rates(fit_bradley_terry(counts))
+    return {"observed": observed, "battles": n, "predicted": predicted}
+
+
+def elo_history(db: Database, q: LeaderboardQuery) -> pd.Series:
+    """Online Elo (K = 4, in time order), for comparison with older leaderboards."""
+    return online_elo(_battles(db, q, per_verdict=True))
+
+
+def agreement(db: Database, task_id: str, source: str | None = "human") -> AgreementReport:
+    q = LeaderboardQuery(task_id)
+    _check_task(db, task_id)
+    with db.cursor() as cur:
+        frame = analytics.battles(cur, q.slice())
+    return agreement_report(frame, source=source)
+
+
+def release_gate(
+    db: Database, task_id: str, candidate: str, baseline: str, *,
+    min_win_rate: float = 0.5, confidence: float = 0.95, source: str = "all",
+) -> GateResult:
+    counts = count_battles(_battles(db, LeaderboardQuery(task_id, source=source), False))
+    for model in (candidate, baseline):
+        if model not in counts.models:
+            raise NotFoundError(f"model '{model}' has no verdicts in task '{task_id}'")
+    fit = fit_bradley_terry(counts)
+    return gate(fit, rating_intervals(fit), candidate, baseline, min_win_rate, confidence)

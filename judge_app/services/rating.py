@@ -1,0 +1,38 @@
+"""What the pair page needs in one call, and the client id that makes a submit idempotent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from judge_app.core.types import TaskConfig
+from judge_app.services.queue import (
+    BlindPair,
+    Progress,
+    load_task_config,
+    next_assignment,
+    progress,
+)
+from judge_app.storage import verdicts
+from judge_app.storage.db import Database
+
+
+@dataclass(frozen=True)
+class RatingView:
+    config: TaskConfig
+    pair: BlindPair | None  # None: nothing left for this rater in this task
+    progress: Progress
+
+
+def rating_view(db: Database, rater_id: str, task_id: str) -> RatingView:
+    pair = next_assignment(db, rater_id, task_id)
+    return RatingView(load_task_config(db, task_id), pair, progress(db, rater_id, task_id))
+
+
+def client_id(db: Database, assignment_id: str) -> str:
+    """Same id for every rerun and double click on an assignment; a new one after each undo.
+
+    Read from the database, so it survives a page refresh (session state does not).
+    """
+    with db.cursor() as cur:
+        attempt = verdicts.count_retractions(cur, assignment_id)
+    return f"{assignment_id}:{attempt}"

@@ -1,0 +1,83 @@
+"""Reads for the admin console: coverage, per-rater progress and flagged items of a task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+
+def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description or []]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def coverage(cur: duckdb.DuckDBPyConnection, task_id: str, overlap: int) -> dict[str, int]:
+    """Regular and gold pairs, human and judge verdicts, and pairs at the overlap target."""
+    cur.execute(
+        """
+        WITH per_pair AS (
+            SELECT pair_id, count(*) AS n FROM active_verdicts
+            WHERE task_id = $task AND source = 'human' GROUP BY pair_id
+        )
+        SELECT
+            count(*) FILTER (WHERE p.gold_outcome IS NULL) AS pairs,
+            count(*) FILTER (WHERE p.gold_outcome IS NOT NULL) AS gold_pairs,
+            count(*) FILTER (WHERE p.gold_outcome IS NULL AND coalesce(c.n, 0) >= $overlap)
+                AS pairs_at_target,
+            (SELECT count(*) FROM active_verdicts WHERE task_id = $task AND source = 'human')
+                AS human_verdicts,
+            (SELECT count(*) FROM active_verdicts WHERE task_id = $task AND source = 'judge')
+                AS judge_verdicts,
+            (SELECT count(*) FROM standing_verdicts WHERE task_id = $task AND flagged)
+                AS flagged
+        FROM pairs p LEFT JOIN per_pair c USING (pair_id)
+        WHERE p.task_id = $task
+        """,
+        {"task": task_id, "overlap": overlap},
+    )
+    return {k: int(v or 0) for k, v in _rows(cur)[0].items()}
+
+
+def rater_progress(cur: duckdb.DuckDBPyConnection, task_id: str) -> list[dict[str, Any]]:
+    """Per person on the task: verdicts, skips, median seconds per verdict, last activity."""
+    cur.execute(
+        """
+        WITH mine AS (
+            SELECT rater_id, outcome, duration_ms, created_at FROM standing_verdicts
+            WHERE task_id = $task AND source = 'human' AND assignment_id IS NOT NULL
+        )
+        SELECT r.rater_id,
+               count(m.outcome) AS verdicts,
+               count(m.rater_id) - count(m.outcome) AS skipped,
+               round(median(m.duration_ms) FILTER (WHERE m.outcome IS NOT NULL) / 1000.0, 1)
+                   AS median_seconds,
+               max(m.created_at) AS last_activity,
+               bool_or(r.disabled) AS disabled
+        FROM raters r
+        LEFT JOIN mine m USING (rater_id)
+        WHERE r.kind = 'human' AND (
+            r.rater_id IN (SELECT rater_id FROM rater_tasks WHERE task_id = $task)
+            OR r.rater_id IN (SELECT rater_id FROM mine))
+        GROUP BY r.rater_id ORDER BY r.rater_id
+        """,
+        {"task": task_id},
+    )
+    return _rows(cur)
+
+
+def flagged_items(cur: duckdb.DuckDBPyConnection, task_id: str) -> list[dict[str, Any]]:
+    """Standing verdicts and skips a rater flagged as problematic, newest first."""
+    cur.execute(
+        """
+        SELECT v.created_at, v.rater_id, v.prompt_id, v.model_a, v.model_b,
+               coalesce(v.outcome, 'skipped') AS outcome, v.rationale,
+               p.messages
+        FROM standing_verdicts v
+        JOIN prompts p ON p.task_id = v.task_id AND p.prompt_id = v.prompt_id
+        WHERE v.task_id = $task AND v.flagged
+        ORDER BY v.created_at DESC
+        """,
+        {"task": task_id},
+    )
+    return _rows(cur)

@@ -1,0 +1,160 @@
+"""The verdict controls of the pair page: outcomes, strength, criteria, rationale, flag, skip.
+
+Every widget key carries the assignment id, so nothing carries over to the next pair. The
+buttons act in callbacks, which run before the page script: one submit saves the verdict and
+the same run already shows the next pair.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import streamlit as st
+
+from judge_app.core.types import Criterion, RawChoice, TaskConfig, canonical_outcome
+from judge_app.errors import JudgeAppError
+from judge_app.services import queue, rating, verdicts
+from judge_app.storage.db import Database
+
+LABELS: dict[RawChoice, str] = {
+    "left": "A is better", "right": "B is better", "tie": "Tie", "both_bad": "Both bad",
+}
+SHORT: dict[RawChoice, str] = {"left": "A", "right": "B", "tie": "Tie", "both_bad": "Both bad"}
+KEYS: dict[RawChoice, str] = {"left": "1", "right": "2", "tie": "3", "both_bad": "4"}
+SUBMIT_KEY, SKIP_KEY, UNDO_KEY, MUCH_KEY = "Enter", "S", "U", "M"
+
+
+def allowed(outcomes: tuple[str, ...]) -> list[RawChoice]:
+    """The task's outcomes in left/right terms (left is 'a' when the rater sees A on the left)."""
+    return [c for c in LABELS if canonical_outcome(c, "a") in outcomes]
+
+
+def shortcut_help(config: TaskConfig) -> str:
+    keys = [f"`{KEYS[c]}` {LABELS[c]}" for c in allowed(config.outcomes)]
+    if config.strength:
+        keys.append(f"`{MUCH_KEY}` much better")
+    keys += [f"`{SUBMIT_KEY}` submit", f"`{SKIP_KEY}` skip", f"`{UNDO_KEY}` undo last verdict"]
+    return "Keyboard: " + " · ".join(keys)
+
+
+def mark_shown(assignment_id: str) -> None:
+    """Remember when this assignment first appeared in this tab (for the time per verdict)."""
+    st.session_state.setdefault("shown_at", {}).setdefault(assignment_id, time.monotonic())
+
+
+def _duration_ms(assignment_id: str) -> int | None:
+    shown = st.session_state.get("shown_at", {}).get(assignment_id)
+    return None if shown is None else int((time.monotonic() - shown) * 1000)
+
+
+def _choose(assignment_id: str, choice: RawChoice) -> None:
+    st.session_state[f"choice_{assignment_id}"] = choice
+
+
+def _toggle_much(assignment_id: str) -> None:
+    key = f"much_{assignment_id}"
+    st.session_state[key] = not st.session_state.get(key, False)
+
+
+def _criteria(config: TaskConfig, assignment_id: str) -> dict[str, str]:
+    picked = {c.name: st.session_state.get(f"crit_{c.name}_{assignment_id}")
+              for c in config.criteria}
+    return {name: choice for name, choice in picked.items() if choice}
+
+
+def _submit(db: Database, rater_id: str, config: TaskConfig, assignment_id: str) -> None:
+    state = st.session_state
+    choice = state.get(f"choice_{assignment_id}")
+    if choice is None:
+        state["rate_error"] = "Choose an outcome first (keys 1-4), then submit."
+        return
+    strength = None
+    if config.strength and choice in ("left", "right"):
+        strength = 2 if state.get(f"much_{assignment_id}") else 1
+    verdict = verdicts.VerdictInput(
+        assignment_id=assignment_id, choice=choice,
+        client_id=rating.client_id(db, assignment_id), strength=strength,
+        criteria=_criteria(config, assignment_id),  # type: ignore[arg-type]
+        rationale=state.get(f"rationale_{assignment_id}", "") or "",
+        flagged=bool(state.get(f"flag_{assignment_id}")),
+        duration_ms=_duration_ms(assignment_id),
+    )
+    try:
+        verdicts.record_verdict(db, rater_id, verdict)
+        state["reveal"] = queue.reveal(db, rater_id, assignment_id)
+    except JudgeAppError as exc:
+        state["rate_error"] = str(exc)
+
+
+def _skip(db: Database, rater_id: str, assignment_id: str) -> None:
+    try:
+        verdicts.skip(db, rater_id, assignment_id, rating.client_id(db, assignment_id),
+                      flagged=bool(st.session_state.get(f"flag_{assignment_id}")))
+    except JudgeAppError as exc:
+        st.session_state["rate_error"] = str(exc)
+
+
+def _undo(db: Database, rater_id: str, task_id: str) -> None:
+    undone = verdicts.undo_last(db, rater_id, task_id)
+    st.session_state["rate_notice"] = (
+        "Took back your last verdict: that pair is shown again." if undone
+        else "Nothing to undo in this task."
+    )
+    st.session_state.pop("reveal", None)
+
+
+def _criterion(c: Criterion, assignment_id: str) -> None:
+    st.radio(c.name, allowed(c.outcomes), format_func=lambda x: SHORT[x], index=None,
+             horizontal=True, key=f"crit_{c.name}_{assignment_id}", help=c.description or None)
+
+
+def show_controls(db: Database, rater_id: str, config: TaskConfig, assignment_id: str) -> None:
+    aid = assignment_id
+    chosen = st.session_state.get(f"choice_{aid}")
+    with st.container(horizontal=True):
+        for choice in allowed(config.outcomes):
+            st.button(
+                LABELS[choice], key=f"out_{choice}_{aid}", shortcut=KEYS[choice],
+                type="primary" if chosen == choice else "secondary",
+                on_click=_choose, args=(aid, choice),
+            )
+        if config.strength:
+            much = bool(st.session_state.get(f"much_{aid}"))
+            st.button("Much better" + (" ✓" if much else ""), key=f"much_btn_{aid}",
+                      shortcut=MUCH_KEY, type="primary" if much else "tertiary",
+                      on_click=_toggle_much, args=(aid,),
+                      help="Press again to take it back. Counts only when A or B wins.")
+    for row in range(0, len(config.criteria), 4):  # up to four criteria side by side
+        for column, criterion in zip(st.columns(4), config.criteria[row:row + 4], strict=False):
+            with column:
+                _criterion(criterion, aid)
+    if config.rationale != "off":
+        need = max(1, config.rationale_min_length)
+        label = ("Why? (optional)" if config.rationale == "optional"
+                 else f"Why? (required, at least {need} characters)")
+        st.text_area(label, key=f"rationale_{aid}", height=90)
+    st.checkbox("Flag this pair as problematic", key=f"flag_{aid}")
+    with st.container(horizontal=True):
+        st.button("Submit", key=f"submit_{aid}", type="primary", shortcut=SUBMIT_KEY,
+                  on_click=_submit, args=(db, rater_id, config, aid))
+        st.button("Skip", key=f"skip_{aid}", shortcut=SKIP_KEY,
+                  on_click=_skip, args=(db, rater_id, aid))
+        undo_button(db, rater_id, config.name)
+    st.caption(shortcut_help(config))
+
+
+def undo_button(db: Database, rater_id: str, task_id: str) -> None:
+    st.button("Undo last verdict", key=f"undo_{task_id}", shortcut=UNDO_KEY,
+              on_click=_undo, args=(db, rater_id, task_id))
+
+
+def show_messages() -> None:
+    """Errors and notices left by the callbacks of the previous click."""
+    state: dict[str, Any] = st.session_state  # type: ignore[assignment]
+    if message := state.pop("rate_error", None):
+        st.error(message)
+    if message := state.pop("rate_notice", None):
+        st.info(message)
+    if names := state.pop("reveal", None):
+        st.info(f"Previous pair: A was **{names['left']}**, B was **{names['right']}**.")

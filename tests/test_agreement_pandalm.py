@@ -1,0 +1,97 @@
+"""PandaLM's published figures (README and data/compute_metrics.py) from its own test set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from judge_app.core.agreement import (
+    judge_vs_humans,
+    krippendorff_alpha,
+    majority_labels,
+    rater_pairs,
+)
+from judge_app.core.agreement_report import agreement_report
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pandalm"
+ANNOTATORS = ("annotator1", "annotator2", "annotator3")
+HUMAN = {0: "tie", 1: "a", 2: "b"}  # response1 is model_a (it sorts first in cmp_key)
+JUDGES = {"gpt-3.5-turbo": ("judge-gpt-3.5-turbo-testset-v1.json", "gpt_result"),
+          "pandalm-7b": ("judge-pandalm-7b-testset-v1.json", "pandalm_result")}
+
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared PandaLM data not present")
+
+
+def _judge_outcome(answer: object) -> str:
+    # compute_metrics.py counts "Tie"/"tie" and unparseable "garbage" answers as 0 (tie)
+    return {"1": "a", "2": "b"}.get(str(answer).strip(), "tie")
+
+
+@pytest.fixture(scope="module")
+def verdicts() -> pd.DataFrame:
+    items = json.loads((DATA / "testset-v1.json").read_text())
+    rows = [{"pair_id": it["idx"], "rater_id": who, "source": "human",
+             "outcome": HUMAN[it[who]]} for it in items for who in ANNOTATORS]
+    for judge, (name, field) in JUDGES.items():
+        rows += [{"pair_id": it["idx"], "rater_id": judge, "source": "judge",
+                  "outcome": _judge_outcome(it[field])}
+                 for it in json.loads((DATA / name).read_text())]
+    return pd.DataFrame(rows)
+
+
+def test_cohen_kappa_between_annotators(verdicts: pd.DataFrame) -> None:
+    table = rater_pairs(verdicts[verdicts["source"] == "human"]).set_index(["rater_1", "rater_2"])
+    assert table["n"].tolist() == [999, 999, 999]
+    kappas = [round(table.loc[pair, "kappa"], 2) for pair in
+              [("annotator1", "annotator2"), ("annotator1", "annotator3"),
+               ("annotator2", "annotator3")]]
+    assert kappas == [0.85, 0.88, 0.86]
+
+
+def test_majority_label_counts(verdicts: pd.DataFrame) -> None:
+    counts = majority_labels(verdicts).value_counts()
+    assert (counts["tie"], counts["a"], counts["b"]) == (105, 422, 472)
+
+
+@pytest.mark.parametrize(("judge", "expected"), [
+    ("gpt-3.5-turbo", (0.7107, 0.5879, 0.5736, 0.5755)),
+    ("pandalm-7b", (0.6677, 0.5738, 0.5750, 0.5743)),
+])
+def test_judges_against_human_majority(
+    verdicts: pd.DataFrame, judge: str, expected: tuple[float, ...],
+) -> None:
+    row = judge_vs_humans(verdicts).set_index("judge").loc[judge]
+    assert row["n"] == 999
+    got = tuple(round(float(row[k]), 4) for k in ("accuracy", "precision", "recall", "f1"))
+    assert got == expected
+
+
+def test_without_ties_only_decisive_pairs_count(verdicts: pd.DataFrame) -> None:
+    table = judge_vs_humans(verdicts, include_ties=False).set_index("judge")
+    majority = majority_labels(verdicts)
+    for judge in JUDGES:
+        mine = verdicts[verdicts["rater_id"] == judge].set_index("pair_id")["outcome"]
+        both = majority.isin(["a", "b"]) & mine.reindex(majority.index).isin(["a", "b"])
+        assert table.loc[judge, "n"] == both.sum()
+        agree = (majority[both] == mine.reindex(majority.index)[both]).mean()
+        assert table.loc[judge, "accuracy"] == pytest.approx(agree)
+
+
+def test_krippendorff_alpha_nominal(verdicts: pd.DataFrame) -> None:
+    alpha = krippendorff_alpha(verdicts[verdicts["source"] == "human"], "nominal")
+    assert alpha is not None and round(alpha, 4) == 0.8642
+
+
+def test_report_gathers_the_same_figures(verdicts: pd.DataFrame) -> None:
+    report = agreement_report(verdicts)  # alpha among people by default
+    assert report.raters == 3 and report.pairs_rated_twice == 999
+    assert report.alpha_nominal == krippendorff_alpha(verdicts[verdicts["source"] == "human"])
+    pd.testing.assert_frame_equal(report.judges, judge_vs_humans(verdicts))
+    quality = report.rater_quality.set_index("rater_id")
+    # with no three-way splits, a judge's leave-one-out agreement is its accuracy
+    assert quality.loc["gpt-3.5-turbo", "loo_agreement"] == pytest.approx(
+        report.judges.set_index("judge").loc["gpt-3.5-turbo", "accuracy"])
+    assert json.loads(json.dumps(report.to_dict()))["alpha_nominal"] == report.alpha_nominal

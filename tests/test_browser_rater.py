@@ -1,0 +1,250 @@
+"""The rater's page in a real browser: keyboard judging, blinding, XSS, two raters, admin pages.
+
+A real `judge-app serve` on a free 127.0.0.1 port with a temporary database, driven by Debian's
+chromium through plain Playwright (never a downloaded browser).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from judge_app.core.types import Output, Prompt, TaskBundle, TaskConfig
+from judge_app.services import raters
+from judge_app.services.imports import import_bundle
+from judge_app.storage.db import Database
+from judge_app.storage.schema import open_database
+
+pytestmark = pytest.mark.browser
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+expect.set_options(timeout=30_000)
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+SECRET_MODELS = ("zeta-secret-model", "omega-hidden-model")
+XSS = '<script>window.__xss=1</script> and <img src=x onerror="window.__xss=2"> end'
+TIMEOUT = 30_000
+
+
+def task(name: str, n_prompts: int, models: tuple[str, str], text: str = "",
+         **config: object) -> TaskBundle:
+    prompts = [Prompt(f"q{i}", ({"role": "user", "content": f"Question number {i}?"},))
+               for i in range(n_prompts)]
+    outputs = [Output(f"q{i}", m, ({"role": "assistant",
+                                    "content": text or f"Answer {i} from {'AB'[j]}side."},))
+               for i in range(n_prompts) for j, m in enumerate(models)]
+    return TaskBundle(TaskConfig(name=name, title=f"Task {name}", **config),  # type: ignore[arg-type]
+                      prompts, outputs)
+
+
+@dataclass
+class Server:
+    url: str
+    db: Database
+    tokens: dict[str, str]
+
+    def link(self, who: str, path: str = "") -> str:
+        return f"{self.url}/{path}?token={self.tokens[who]}"
+
+    def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        with self.db.cursor() as cur:
+            return cur.execute(sql, params).fetchall()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    path = tmp_path_factory.mktemp("browser") / "judge.duckdb"
+    db = open_database(path)
+    import_bundle(db, task("kb", 4, SECRET_MODELS))
+    import_bundle(db, task("xss", 1, ("m1", "m2"), text=XSS))
+    import_bundle(db, task("duo", 6, ("m1", "m2")))
+    tokens = {
+        "kim": raters.add_rater(db, "kim", tasks=["kb"]).token,
+        "xavier": raters.add_rater(db, "xavier", tasks=["xss"]).token,
+        "r1": raters.add_rater(db, "r1", tasks=["duo"]).token,
+        "r2": raters.add_rater(db, "r2", tasks=["duo"]).token,
+        "boss": raters.add_rater(db, "boss", admin=True).token,
+    }
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "judge_app.cli", "serve", "--db", str(path), "--port", str(port)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield Server(url, db, tokens)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT)
+    yield context.new_page()
+    context.close()
+
+
+def wait_idle(page: Any) -> None:
+    """Until the script run finished, so no key lands on a button that is being replaced."""
+    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
+           ).to_have_count(1)
+
+
+def open_rater_page(page: Any, link: str, done: str) -> None:
+    page.goto(link)
+    expect(page.get_by_text(done)).to_be_visible(timeout=60_000)
+    wait_idle(page)
+
+
+def judge_with_keys(page: Any, key: str, label: str, done_after: str | re.Pattern[str]
+                    ) -> str:
+    """Press an outcome key, wait until it shows as chosen, press Enter; the prompt judged."""
+    wait_idle(page)
+    prompt = page.get_by_text("Question number").first.inner_text()
+    page.keyboard.press(key)
+    expect(page.locator('[data-testid="stBaseButton-primary"]', has_text=label)).to_be_visible()
+    wait_idle(page)
+    page.keyboard.press("Enter")
+    expect(page.get_by_text(done_after)).to_be_visible()
+    wait_idle(page)
+    return prompt
+
+
+def test_keyboard_only_judging_and_undo(server: Server, page: Any) -> None:
+    open_rater_page(page, server.link("kim"), "0 / 4 done")
+    assert "token" not in page.url  # the token leaves the address bar
+    judge_with_keys(page, "1", "A is better", "1 / 4 done")
+    judge_with_keys(page, "2", "B is better", "2 / 4 done")
+    judge_with_keys(page, "3", "Tie", "3 / 4 done")
+    page.keyboard.press("u")
+    expect(page.get_by_text("2 / 4 done")).to_be_visible()
+
+    standing = server.rows(
+        "SELECT raw_choice, duration_ms, left_side, outcome FROM active_verdicts "
+        "WHERE rater_id = ? ORDER BY created_at", ["kim"])
+    assert [r[0] for r in standing] == ["left", "right"]
+    assert all(r[1] is not None and r[1] >= 0 for r in standing)
+    for raw, _, left, outcome in standing:  # stored in the pair's canonical order
+        assert outcome == (left if raw == "left" else ("b" if left == "a" else "a"))
+    retracted = server.rows(
+        "SELECT v.raw_choice FROM verdicts v JOIN verdicts u ON u.retracts = v.verdict_id "
+        "WHERE v.rater_id = ?", ["kim"])
+    assert retracted == [("tie",)]
+
+
+def test_model_names_are_not_in_the_page_before_the_vote(server: Server, page: Any) -> None:
+    frames: list[bytes] = []
+    page.on("websocket", lambda ws: ws.on(
+        "framereceived", lambda f: frames.append(f if isinstance(f, bytes) else f.encode())))
+    open_rater_page(page, server.link("kim"), "/ 4 done")
+    expect(page.get_by_text("Question number").first).to_be_visible()
+    html = page.content()
+    for model in SECRET_MODELS:
+        assert model not in html
+        assert not any(model.encode() in frame for frame in frames)
+    assert frames  # the check above looked at what the server sent
+
+
+def test_html_in_an_output_is_shown_as_text_and_never_runs(server: Server, page: Any) -> None:
+    open_rater_page(page, server.link("xavier"), "0 / 1 done")
+    expect(page.get_by_text("<script>window.__xss=1</script>").first).to_be_visible()
+    expect(page.get_by_text('onerror="window.__xss=2"').first).to_be_visible()
+    page.wait_for_timeout(500)  # give an injected image time to fail and fire onerror
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.locator('img[src="x"]').count() == 0
+
+
+def test_two_raters_at_once_never_get_each_others_assignments(
+    server: Server, browser: Any,
+) -> None:
+    contexts = [browser.new_context() for _ in range(2)]
+    pages = {}
+    for context, who in zip(contexts, ("r1", "r2"), strict=True):
+        context.set_default_timeout(TIMEOUT)
+        pages[who] = context.new_page()
+        pages[who].goto(server.link(who))  # both load at the same time
+    seen: dict[str, list[str]] = {"r1": [], "r2": []}
+    try:
+        for page in pages.values():
+            expect(page.get_by_text(re.compile(r"^0 / \d+ done$"))).to_be_visible(
+                timeout=60_000)
+        for _ in range(6):  # take turns until all six pairs are judged
+            if len(seen["r1"]) + len(seen["r2"]) == 6:
+                break
+            for who, page in pages.items():
+                if page.get_by_text("All done").count() == 0:
+                    done = re.compile(rf"^{len(seen[who]) + 1} / \d+ done$")
+                    seen[who].append(judge_with_keys(page, "1", "A is better", done))
+        for page in pages.values():
+            expect(page.get_by_text("All done")).to_be_visible()
+    finally:
+        for context in contexts:
+            context.close()
+    assert seen["r1"] and seen["r2"]
+    assert not set(seen["r1"]) & set(seen["r2"])  # overlap 1: each pair to one rater only
+    rows = server.rows(
+        "SELECT v.rater_id, a.rater_id, v.pair_id FROM active_verdicts v "
+        "JOIN assignments a USING (assignment_id) WHERE v.task_id = 'duo'", [])
+    assert len(rows) == 6 and all(v == a for v, a, _ in rows)
+    assert len({pair for *_, pair in rows}) == 6
+
+
+def test_a_rater_token_cannot_open_admin_pages(server: Server, page: Any) -> None:
+    for path in ("admin_tasks", "admin_raters", "admin_import", "export"):
+        page.goto(server.link("kim", path))
+        expect(page.get_by_text("/ 4 done")).to_be_visible(timeout=60_000)  # the rater's page
+        body = page.inner_text("body")
+        assert "Tasks overview" not in body and "Add a rater" not in body
+        assert "Import a task" not in body
+    page.goto(server.link("boss", "admin_tasks"))  # the same address works for an admin
+    expect(page.get_by_text("Tasks overview")).to_be_visible(timeout=60_000)
+    assert json.dumps(server.tokens["kim"]) not in page.content()
