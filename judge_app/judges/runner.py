@@ -70,12 +70,18 @@ class Plan:
 
     @property
     def to_call(self) -> list[PlannedCall]:
-        return [c for c in self.calls if c.key not in self.cached]
+        """Calls not cached, each key once (two pairs can ask the very same question)."""
+        seen = set(self.cached)
+        out = []
+        for c in self.calls:
+            if c.key not in seen:
+                seen.add(c.key)
+                out.append(c)
+        return out
 
     def messages(self, call: PlannedCall) -> list[dict[str, str]]:
         pair = self.pairs[call.pair]
-        first, second = (pair["text_a"], pair["text_b"]) if call.first_side == "a" else (
-            pair["text_b"], pair["text_a"])
+        first, second = shown_order(pair, call.first_side)
         cfg = self.config
         return render(cfg.system, cfg.user, conversation=conversation_text(pair["messages"]),
                       first=first, second=second, reference=pair["reference"],
@@ -91,6 +97,12 @@ class Plan:
                 "max_output_tokens": max_output, "input_cost_usd": input_cost,
                 "max_cost_usd": input_cost + cost_usd(0, max_output, 0.0,
                                                       cfg.output_price_per_million)}
+
+
+def shown_order(pair: Mapping[str, Any], first_side: Side) -> tuple[str, str]:
+    """The two response texts in the order the judge sees them."""
+    a, b = pair["text_a"], pair["text_b"]
+    return (a, b) if first_side == "a" else (b, a)
 
 
 def first_sides(config: JudgeConfig, pair_id: str) -> list[Side]:
@@ -125,8 +137,7 @@ def plan_run(db: Database, task_id: str, config: JudgeConfig, *,
         conversation = conversation_text(pair["messages"])
         reference = pair["reference"] if config.needs_reference else None
         for side in first_sides(config, pair["pair_id"]):
-            first, second = (pair["text_a"], pair["text_b"]) if side == "a" else (
-                pair["text_b"], pair["text_a"])
+            first, second = shown_order(pair, side)
             key = call_key(config_hash, conversation=conversation, first=first, second=second,
                            reference=reference)
             calls.append(PlannedCall(key, i, side))
@@ -156,7 +167,8 @@ def verdict_for_pair(plan: Plan, pair: dict[str, Any], rows: Sequence[Mapping[st
         return None
     cfg = plan.config
     keys = sorted(r["call_key"] for r in rows)
-    verdict_id = "j" + hashlib.sha256("\x1f".join([cfg.name, *keys]).encode()).hexdigest()[:31]
+    seed = "\x1f".join([cfg.name, pair["pair_id"], *keys])
+    verdict_id = "j" + hashlib.sha256(seed.encode()).hexdigest()[:31]
     single = rows[0] if len(rows) == 1 else None
     raw_choice = None
     if single is not None:
