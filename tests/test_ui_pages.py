@@ -14,7 +14,7 @@ from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
 
 UI = Path(__file__).resolve().parents[1] / "judge_app" / "ui"
-ADMIN_PAGES = ["admin_tasks", "admin_raters", "admin_import", "leaderboard", "agreement",
+ADMIN_PAGES = ["admin_tasks", "admin_raters", "admin_import", "leaderboard", "agreement", "bias",
                "judge_runs", "export"]
 
 

@@ -14,6 +14,7 @@ from judge_app.core.elo import online_elo
 from judge_app.core.gate import GateResult, gate
 from judge_app.core.intervals import rating_intervals
 from judge_app.core.leaderboard import leaderboard
+from judge_app.core.pareto import pareto_front
 from judge_app.core.style import add_style_features
 from judge_app.core.winrates import observed_win_rates, predicted_win_rates
 from judge_app.errors import NotFoundError, ValidationError
@@ -42,6 +43,47 @@ class LeaderboardQuery:
     def slice(self) -> analytics.Slice:
         return analytics.Slice(self.task_id, self.source, self.category, self.since,
                                self.until, self.by_version)
+
+
+@dataclass(frozen=True)
+class SliceOptions:
+    """The choices that make sense for one task's filters."""
+
+    sources: list[str]  # "all", then "human" and "judge:NAME" for those present
+    categories: list[str]
+    first: datetime | None
+    last: datetime | None
+    has_versions: bool
+
+
+def task_ids(db: Database) -> list[str]:
+    with db.cursor() as cur:
+        return [str(t["task_id"]) for t in catalog.list_tasks(cur)]
+
+
+def slice_options(db: Database, task_id: str) -> SliceOptions:
+    _check_task(db, task_id)
+    with db.cursor() as cur:
+        found = analytics.slice_options(cur, task_id)
+    sources = ["all"] + (["human"] if found["has_humans"] else [])
+    sources += [f"judge:{name}" for name in found["judges"]]
+    return SliceOptions(sources, found["categories"], found["first"], found["last"],
+                        found["has_versions"])
+
+
+def quality_vs_cost(db: Database, task_id: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Rated models with their mean cost and latency per output, and whether each lies on the
+    Pareto frontier of rating against cost (cost_front) and against latency (latency_front).
+    Models whose outputs carry no cost (or latency) have NaN there and are on no frontier."""
+    with db.cursor() as cur:
+        costs = analytics.output_costs(cur, task_id)
+    rated = table.loc[table["rated"], ["model", "rating", "lower", "upper"]]
+    frame = rated.merge(costs, on="model", how="left").reset_index(drop=True)
+    for col in ("cost_usd", "latency_ms", "output_tokens"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    frame["cost_front"] = pareto_front(frame["cost_usd"], frame["rating"])
+    frame["latency_front"] = pareto_front(frame["latency_ms"], frame["rating"])
+    return frame
 
 
 def _check_task(db: Database, task_id: str) -> None:

@@ -110,3 +110,22 @@ def output_costs(cur: duckdb.DuckDBPyConnection, task_id: str) -> pd.DataFrame:
         """,
         [task_id],
     ).df()
+
+
+def slice_options(cur: duckdb.DuckDBPyConnection, task_id: str) -> dict[str, Any]:
+    """What a task's verdicts can be sliced by: judges present, humans or not, categories,
+    first and last verdict time, whether any output carries a model version."""
+    judges = [r[0] for r in cur.execute(
+        "SELECT DISTINCT rater_id FROM active_verdicts WHERE task_id = ? AND source = 'judge' "
+        "ORDER BY 1", [task_id]).fetchall()]
+    humans, first, last = cur.execute(
+        "SELECT count(*) FILTER (WHERE source = 'human'), min(created_at), max(created_at) "
+        "FROM active_verdicts WHERE task_id = ?", [task_id]).fetchall()[0]
+    categories = [r[0] for r in cur.execute(
+        "SELECT DISTINCT category FROM prompts WHERE task_id = ? AND category IS NOT NULL "
+        "AND category <> '' ORDER BY 1", [task_id]).fetchall()]
+    versions = cur.execute(
+        "SELECT count(*) FROM outputs WHERE task_id = ? AND model_version <> ''",
+        [task_id]).fetchall()[0][0]
+    return {"judges": judges, "has_humans": humans > 0, "categories": categories,
+            "first": first, "last": last, "has_versions": versions > 0}

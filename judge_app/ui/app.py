@@ -26,6 +26,7 @@ if rater["is_admin"]:  # every admin page also checks with require_admin()
     pages["Analysis"] = [
         st.Page("app_pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
         st.Page("app_pages/agreement.py", title="Agreement", icon=":material/handshake:"),
+        st.Page("app_pages/bias.py", title="Bias", icon=":material/balance:"),
         st.Page("app_pages/judge_runs.py", title="Judge runs", icon=":material/smart_toy:"),
         st.Page("app_pages/export.py", title="Export", icon=":material/download:"),
     ]

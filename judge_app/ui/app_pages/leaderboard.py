@@ -1,11 +1,80 @@
-"""Leaderboard: a placeholder until its own branch lands."""
+"""Leaderboard: ratings with intervals, win rates and cost for one slice of a task's verdicts."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
-from judge_app.ui.session import require_admin
+from judge_app.core.scale import parse_anchor
+from judge_app.export import charts
+from judge_app.services.leaderboard import (
+    LeaderboardQuery,
+    elo_history,
+    quality_vs_cost,
+    run_leaderboard,
+    win_rate_matrices,
+)
+from judge_app.ui.components.analysis import pick_task, run_or_stop, slice_filters
+from judge_app.ui.session import database, require_admin
 
 require_admin()
+db = database()
 st.title("Leaderboard")
-st.info("Coming soon: model ratings with confidence intervals.")
+task_id = pick_task(db)
+slice_ = slice_filters(db, task_id)
+cols = st.columns(4)
+ci = cols[0].selectbox("Intervals", ["sandwich", "bootstrap"],
+                       help="sandwich: analytic, fast; bootstrap: 1,000 seeded count-space "
+                            "resamples, percentile intervals")
+ties = cols[1].selectbox("Ties", ["half", "davidson"],
+                         help="half: a tie is half a win; davidson: a tie-aware model")
+style = cols[2].checkbox("Style control", help="control for length and markdown; the raw "
+                                               "rating is shown beside the controlled one")
+anchor_text = cols[3].text_input("Anchor", placeholder="MODEL=1000",
+                                 help="pin one model's rating")
+anchor = run_or_stop(parse_anchor, anchor_text) if anchor_text.strip() else None
+
+query = LeaderboardQuery(task_id, ci=ci, ties=ties, style_control=style, anchor=anchor,
+                         **slice_)  # type: ignore[arg-type]
+table = run_or_stop(run_leaderboard, db, query)
+baseline = st.selectbox("Win rate against", ["(none)", *table["model"]],
+                        help="AlpacaEval's rule: ties count half; in percent, with its SE")
+if baseline != "(none)":
+    query = replace(query, baseline=baseline)
+    table = run_or_stop(run_leaderboard, db, query)
+if st.checkbox("Compare with online Elo (K = 4, in time order)"):
+    table["elo"] = table["model"].map(run_or_stop(elo_history, db, query))
+
+shown = table.drop(columns=["se", "rated"])
+shown.loc[~table["rated"], "rating"] = None
+st.dataframe(shown, hide_index=True, width="stretch", column_config={
+    c: st.column_config.NumberColumn(format="%.1f")
+    for c in ("rating", "lower", "upper", "raw_rating", "elo")} | {
+    c: st.column_config.NumberColumn(format="%.2f") for c in ("win_rate", "win_rate_se")})
+if not table["rated"].all():
+    st.caption("Models with no wins or no losses are unrated: their rating does not exist.")
+if table["rated"].any():
+    st.altair_chart(charts.interval_chart(table), width="stretch")
+
+st.subheader("Win rates")
+matrices = run_or_stop(win_rate_matrices, db, query)
+observed, predicted = st.tabs(["Observed", "Predicted by the fit"])
+with observed:
+    st.altair_chart(charts.win_rate_heatmap(matrices["observed"], matrices["battles"],
+                                            table["model"].tolist()))
+with predicted:
+    st.dataframe(matrices["predicted"].loc[table["model"], table["model"]],
+                 column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                for c in table["model"]})
+
+st.subheader("Quality against cost and latency")
+costs = quality_vs_cost(db, task_id, table)
+shown_any = False
+for col, title, front in (("cost_usd", "mean cost per output (USD)", "cost_front"),
+                          ("latency_ms", "mean latency per output (ms)", "latency_front")):
+    if (costs[col] > 0).any():
+        st.altair_chart(charts.cost_chart(costs, col, title, front), width="stretch")
+        shown_any = True
+if not shown_any:
+    st.caption("This task's outputs carry no cost or latency.")

@@ -1,0 +1,212 @@
+"""One self-contained HTML report of a task: leaderboard, win rates, agreement, bias, cost.
+
+Works offline: charts are inline SVG rendered by vl-convert, styles are inline, nothing is
+fetched. Every piece of user data (model, rater and task names) goes through html.escape.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import vl_convert
+
+from judge_app import __version__
+from judge_app.core.agreement_report import AgreementReport
+from judge_app.errors import ValidationError
+from judge_app.export import charts
+from judge_app.services.leaderboard import (
+    LeaderboardQuery,
+    agreement,
+    quality_vs_cost,
+    run_leaderboard,
+    win_rate_matrices,
+)
+from judge_app.storage.db import Database
+
+HEATMAP_MODELS = 30  # beyond this a heatmap is unreadable; the report shows the top ones
+
+STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;
+color:#222;line-height:1.4}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.8em 0;font-size:.9em}
+th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right;white-space:nowrap}
+th{background:#f3f3f3}td.text,th.text{text-align:left}
+.note{color:#555;font-size:.9em}.figure{margin:1em 0;overflow-x:auto}
+.stats span{display:inline-block;margin-right:2em}
+"""
+
+_XMLNS = re.compile(r'\s+xmlns(:xlink)?="[^"]*"')
+
+
+def svg(chart: alt.TopLevelMixin) -> str:
+    """The chart as inline SVG; namespace declarations (not needed inline) are dropped so the
+    file holds no address at all."""
+    drawing = _XMLNS.sub("", vl_convert.vegalite_to_svg(chart.to_json()))
+    return f'<div class="figure">{drawing}</div>'
+
+
+def _cell(value: object, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return html.escape(str(value))
+
+
+def table_html(frame: pd.DataFrame, columns: Sequence[str] | None = None,
+               digits: dict[str, int] | None = None) -> str:
+    """An escaped HTML table; numbers to `digits` places (3 unless given per column)."""
+    columns = [c for c in (columns or frame.columns) if c in frame.columns]
+    digits = digits or {}
+    text = {c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])}
+    head = "".join(f'<th class="{"text" if c in text else ""}">{html.escape(c)}</th>'
+                   for c in columns)
+    rows = []
+    for record in frame[columns].to_dict(orient="records"):
+        cells = "".join(
+            f'<td class="{"text" if c in text else ""}">{_cell(record[c], digits.get(c, 3))}</td>'
+            for c in columns)
+        rows.append(f"<tr>{cells}</tr>")
+    return (f'<div class="figure"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def _p(text: str) -> str:
+    return f'<p class="note">{html.escape(text)}</p>'
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _leaderboard_sections(db: Database, q: LeaderboardQuery) -> list[str]:
+    try:
+        table = run_leaderboard(db, q)
+    except ValidationError as exc:
+        if "no verdicts" not in str(exc):
+            raise
+        return ["<h2>Leaderboard</h2>",
+                _p(f"No verdicts from source '{q.source}' yet: nothing to rate.")]
+    shown = table.copy()
+    shown["rating"] = shown["rating"].where(shown["rated"])
+    rated = table[table["rated"]]
+    parts = [
+        "<h2>Leaderboard</h2>",
+        _p("Bradley-Terry ratings (400/ln 10 scale around 1000) with 95% intervals "
+           f"({q.ci}); rank = 1 + the number of models whose lower bound is above this "
+           "model's upper bound. Models with no wins or no losses are unrated (shown last)."),
+        table_html(shown, ["rank", "model", "rating", "lower", "upper", "raw_rating",
+                           "battles", "wins", "ties", "losses", "win_rate", "win_rate_se"],
+                   {"rating": 1, "lower": 1, "upper": 1, "raw_rating": 1, "win_rate": 2,
+                    "win_rate_se": 2}),
+    ]
+    if not rated.empty:
+        parts.append(svg(charts.interval_chart(table)))
+    matrices = win_rate_matrices(db, q)
+    order = table["model"].tolist()[:HEATMAP_MODELS]
+    parts += ["<h2>Win rates</h2>",
+              _p("Share of battles the row model won against the column model (ties count "
+                 "half); n is the number of battles. Blank cells: the two never met."
+                 + (f" Top {HEATMAP_MODELS} models only." if len(table) > HEATMAP_MODELS
+                    else "")),
+              svg(charts.win_rate_heatmap(matrices["observed"], matrices["battles"], order))]
+    parts += _cost_section(db, q, table)
+    return parts
+
+
+def _cost_section(db: Database, q: LeaderboardQuery, table: pd.DataFrame) -> list[str]:
+    parts = ["<h2>Quality against cost and latency</h2>"]
+    frame = quality_vs_cost(db, q.task_id, table)
+    shown = 0
+    for col, title, front in (("cost_usd", "mean cost per output (USD)", "cost_front"),
+                              ("latency_ms", "mean latency per output (ms)", "latency_front")):
+        if (frame[col] > 0).any():
+            parts.append(svg(charts.cost_chart(frame, col, title, front)))
+            shown += 1
+        else:
+            parts.append(_p(f"No {title.split(' per')[0]} recorded for this task's outputs."))
+    if shown:
+        parts.insert(1, _p("Dashed line: the Pareto frontier, models no other model beats on "
+                           "both rating and cost. Vertical bars: rating intervals."))
+        parts.append(table_html(frame, ["model", "rating", "cost_usd", "latency_ms",
+                                        "output_tokens", "cost_front", "latency_front"],
+                                {"rating": 1, "cost_usd": 6, "latency_ms": 0,
+                                 "output_tokens": 0}))
+    return parts
+
+
+def _agreement_sections(report: AgreementReport, source: str | None) -> list[str]:
+    whose = "all raters" if source is None else f"raters of source '{source}'"
+    parts = [
+        "<h2>Agreement</h2>",
+        '<p class="stats">'
+        f"<span>Krippendorff's alpha (nominal): <b>{_fmt(report.alpha_nominal)}</b></span>"
+        f"<span>alpha (ordinal): <b>{_fmt(report.alpha_ordinal)}</b></span>"
+        f"<span>percent agreement: <b>{_fmt(report.percent_agreement)}</b></span></p>",
+        _p(f"Among {whose}: {report.raters} raters, {report.pairs_rated_twice} pairs rated at "
+           "least twice. Alpha is n/a when undefined (no pair rated twice, or no variation)."),
+    ]
+    for title, frame, note in (
+        ("Rater pairs (Cohen's kappa)", report.rater_pairs, "No two raters share a pair."),
+        ("Judges against the human majority", report.judges,
+         "No judge verdicts on pairs with a human majority."),
+        ("Judges against the human majority, decisive pairs only", report.judges_decisive, ""),
+        ("Rater quality", report.rater_quality, "No raters."),
+    ):
+        if frame.empty and not note:
+            continue
+        parts.append(f"<h3>{html.escape(title)}</h3>")
+        parts.append(table_html(frame, digits={"median_duration_ms": 0}) if not frame.empty
+                     else _p(note))
+    return parts
+
+
+def _bias_sections(report: AgreementReport) -> list[str]:
+    parts = ["<h2>Bias</h2>",
+             _p("Shares with 95% Wilson intervals; 0.5 (dashed) is no bias. Position: share of "
+                "decisive verdicts for the side shown on the left. Length: share won by the "
+                "longer response. Swap consistency: share of pairs judged twice with the "
+                "same outcome.")]
+    for title, frame, share in (("Position bias", report.position_bias, "left_share"),
+                                ("Length bias", report.length_bias, "longer_share"),
+                                ("Swap consistency", report.swap_consistency, "consistency")):
+        parts.append(f"<h3>{title}</h3>")
+        if (frame["n"] > 0).any():
+            parts.append(svg(charts.share_chart(frame, share, title)))
+            parts.append(table_html(frame))
+        else:
+            parts.append(_p("No verdicts this figure can use."))
+    return parts
+
+
+def build_report(db: Database, q: LeaderboardQuery, agreement_source: str | None = "human",
+                 title: str | None = None) -> str:
+    """The whole report as one HTML string."""
+    report = agreement(db, q.task_id, agreement_source)
+    body = [*_leaderboard_sections(db, q), *_agreement_sections(report, agreement_source),
+            *_bias_sections(report)]
+    name = html.escape(title or q.task_id)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    meta = html.escape(f"task {q.task_id} · source {q.source} · generated {stamp} by "
+                       f"judge_app {__version__}")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{name} – judge_app report</title><style>{STYLE}</style></head><body>"
+            f"<h1>{name}</h1><p class=\"note\">{meta}</p>{''.join(body)}</body></html>\n")
+
+
+def write_report(db: Database, q: LeaderboardQuery, out: Path,
+                 agreement_source: str | None = "human") -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(build_report(db, q, agreement_source), encoding="utf-8")
+    return out
