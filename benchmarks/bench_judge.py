@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import re
@@ -118,6 +119,7 @@ def runner(base_url: str, calls: int, concurrency: int) -> tuple[float, float]:
                             "base_url": base_url, "concurrency": concurrency,
                             "input_price_per_million": 1.0, "output_price_per_million": 4.0})
         plan = plan_run(db, "bench", cfg)
+        gc.freeze()  # as `judge-app judge` does
         wall, cpu = time.perf_counter(), time.process_time()
         summary = run_plan(db, plan)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

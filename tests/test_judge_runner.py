@@ -225,3 +225,18 @@ def test_a_judge_cannot_take_a_person_s_name(task_db: Database,
     with pytest.raises(ValidationError, match="human rater") as info:
         plan_run(task_db, "t1", config(server, name="ann"))
     assert info.value.field == "name"
+
+
+def test_the_same_question_in_two_pairs_is_asked_once(db: Database,
+                                                      server: FakeOpenAIServer) -> None:
+    """Two models gave the very same answer: their pairs against a third share the calls."""
+    from judge_app.core.types import Output, Prompt, TaskBundle, TaskConfig
+
+    prompt = Prompt("q", ({"role": "user", "content": "Say hi"},))
+    outputs = [Output("q", m, ({"role": "assistant", "content": text},))
+               for m, text in (("m1", "hi"), ("m2", "hi"), ("m3", "hello there"))]
+    import_bundle(db, TaskBundle(TaskConfig(name="t1"), [prompt], outputs))
+    summary = run(db, config(server))
+    # m1-m3 and m2-m3 ask the same two questions; m1-m2 asks "hi" vs "hi" in both orders
+    assert summary.planned_calls == 6 and summary.new_calls == 3 == server.count
+    assert rows(db, "SELECT count(*) FROM active_verdicts") == [(3,)]

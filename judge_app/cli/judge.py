@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 from judge_app.cli.common import add_db_option, database
@@ -64,6 +65,9 @@ def _judge(args: argparse.Namespace) -> int:
     _print_plan(plan, args)
     if args.dry_run:
         return 0
+    # The plan (every pair's texts) lives as long as the run: keep the cycle collector from
+    # walking it again and again (measured pauses of 100+ ms in a 64-call event loop).
+    gc.freeze()
     summary = run_plan(db, plan, max_cost=args.max_cost, concurrency=args.concurrency,
                        progress=not args.quiet)
     _print_summary(summary)

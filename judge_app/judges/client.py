@@ -28,7 +28,7 @@ from judge_app.errors import JudgeAppError
 from judge_app.judges.config import JudgeConfig
 from judge_app.judges.cost import estimate_prompt_tokens, estimate_tokens
 
-CONNECTIONS_PER_POOL = 4
+CONNECTIONS_PER_POOL = 16
 MAX_RETRY_AFTER_S = 600.0
 
 Sleep = Callable[[float], Awaitable[None]]

@@ -70,12 +70,18 @@ class Plan:
 
     @property
     def to_call(self) -> list[PlannedCall]:
-        return [c for c in self.calls if c.key not in self.cached]
+        """Calls not cached, each key once (two pairs can ask the very same question)."""
+        seen = set(self.cached)
+        out = []
+        for c in self.calls:
+            if c.key not in seen:
+                seen.add(c.key)
+                out.append(c)
+        return out
 
     def messages(self, call: PlannedCall) -> list[dict[str, str]]:
         pair = self.pairs[call.pair]
-        first, second = (pair["text_a"], pair["text_b"]) if call.first_side == "a" else (
-            pair["text_b"], pair["text_a"])
+        first, second = shown_order(pair, call.first_side)
         cfg = self.config
         return render(cfg.system, cfg.user, conversation=conversation_text(pair["messages"]),
                       first=first, second=second, reference=pair["reference"],
@@ -91,6 +97,12 @@ class Plan:
                 "max_output_tokens": max_output, "input_cost_usd": input_cost,
                 "max_cost_usd": input_cost + cost_usd(0, max_output, 0.0,
                                                       cfg.output_price_per_million)}
+
+
+def shown_order(pair: Mapping[str, Any], first_side: Side) -> tuple[str, str]:
+    """The two response texts in the order the judge sees them."""
+    a, b = pair["text_a"], pair["text_b"]
+    return (a, b) if first_side == "a" else (b, a)
 
 
 def first_sides(config: JudgeConfig, pair_id: str) -> list[Side]:
@@ -125,8 +137,7 @@ def plan_run(db: Database, task_id: str, config: JudgeConfig, *,
         conversation = conversation_text(pair["messages"])
         reference = pair["reference"] if config.needs_reference else None
         for side in first_sides(config, pair["pair_id"]):
-            first, second = (pair["text_a"], pair["text_b"]) if side == "a" else (
-                pair["text_b"], pair["text_a"])
+            first, second = shown_order(pair, side)
             key = call_key(config_hash, conversation=conversation, first=first, second=second,
                            reference=reference)
             calls.append(PlannedCall(key, i, side))
@@ -156,7 +167,8 @@ def verdict_for_pair(plan: Plan, pair: dict[str, Any], rows: Sequence[Mapping[st
         return None
     cfg = plan.config
     keys = sorted(r["call_key"] for r in rows)
-    verdict_id = "j" + hashlib.sha256("\x1f".join([cfg.name, *keys]).encode()).hexdigest()[:31]
+    seed = "\x1f".join([cfg.name, pair["pair_id"], *keys])
+    verdict_id = "j" + hashlib.sha256(seed.encode()).hexdigest()[:31]
     single = rows[0] if len(rows) == 1 else None
     raw_choice = None
     if single is not None:
@@ -228,9 +240,9 @@ class _Run:
                              cfg.output_price_per_million, cfg.max_tokens)
         self.run_id = uuid.uuid4().hex
         self.results: dict[str, dict[str, Any]] = dict(plan.cached)
-        self.keys_of_pair: dict[int, list[str]] = {}
+        self.calls_of_pair: dict[int, list[PlannedCall]] = {}
         for c in plan.calls:
-            self.keys_of_pair.setdefault(c.pair, []).append(c.key)
+            self.calls_of_pair.setdefault(c.pair, []).append(c)
         self.pending: list[dict[str, Any]] = []
         self.stored: asyncio.Future[None] | None = None  # resolves when `pending` is stored
         self.wake = asyncio.Event()
@@ -328,14 +340,19 @@ class _Run:
             if pairs:
                 await asyncio.to_thread(self._record_verdicts, sorted(pairs))
 
+    def answers(self, pair: int) -> list[dict[str, Any]]:
+        """The pair's answered calls, oriented by this pair's own order (a stored answer may
+        have been asked for another pair with the same texts)."""
+        return [{**self.results[c.key], "first_side": c.first_side}
+                for c in self.calls_of_pair.get(pair, []) if c.key in self.results]
+
     def _record_verdicts(self, pair_indexes: list[int]) -> int:
         items = []
         for i in pair_indexes:
-            keys = self.keys_of_pair.get(i, [])
-            if not keys or any(k not in self.results for k in keys):
+            rows = self.answers(i)
+            if not rows or len(rows) < len(self.calls_of_pair[i]):
                 continue
-            verdict = verdict_for_pair(self.plan, self.plan.pairs[i],
-                                       [self.results[k] for k in keys], self.run_id)
+            verdict = verdict_for_pair(self.plan, self.plan.pairs[i], rows, self.run_id)
             if verdict is not None:
                 items.append(verdict)
         if not items:
@@ -394,7 +411,7 @@ def run_plan(db: Database, plan: Plan, *, max_cost: float | None = None,
     try:
         if plan.to_call:
             asyncio.run(run.execute())
-        run._record_verdicts(sorted(run.keys_of_pair))  # cached pairs and any left behind
+        run._record_verdicts(sorted(run.calls_of_pair))  # cached pairs and any left behind
         unanswered = sum(1 for c in plan.calls if c.key not in run.results)
         status = "done" if unanswered == 0 else "stopped"
         message = run.stop_reason or (f"{len(run.failed)} calls failed" if run.failed else "")
@@ -414,16 +431,16 @@ def summarise(run: _Run, status: str, message: str, elapsed: float) -> RunSummar
     plan = run.plan
     counts: dict[str, int] = {}
     consistent = both = decided = first = parse_failures = 0
-    total_cost = 0.0
-    for keys in run.keys_of_pair.values():
-        rows = [run.results[k] for k in keys if k in run.results]
-        total_cost += sum(float(r["cost_usd"]) for r in rows)
+    keys = {c.key for c in plan.calls if c.key in run.results}
+    total_cost = sum(float(run.results[k]["cost_usd"]) for k in keys)
+    for pair, calls in run.calls_of_pair.items():
+        rows = run.answers(pair)
         parse_failures += sum(1 for r in rows if r["shown_outcome"] is None)
         for r in rows:
             if r["shown_outcome"] in ("a", "b"):
                 decided += 1
                 first += r["shown_outcome"] == "a"
-        if len(rows) != len(keys):
+        if len(rows) != len(calls):
             continue
         combined = combined_verdict(rows)
         if combined is None:
@@ -433,7 +450,7 @@ def summarise(run: _Run, status: str, message: str, elapsed: float) -> RunSummar
             both += 1
             consistent += combined.consistent
     latencies = [float(r["latency_ms"]) for r in run.new_rows]
-    answered = sum(1 for c in plan.calls if c.key in run.results)
+    answered = sum(1 for c in plan.calls if c.key in keys)
     return RunSummary(
         run_id=run.run_id, status=status, message=message, planned_calls=len(plan.calls),
         cached_calls=len(plan.cached), new_calls=len(run.new_rows),

@@ -65,8 +65,25 @@ def escalate(db: Database, task_id: str, judge_name: str, *, max_pairs: int | No
 
 
 def list_runs(db: Database, task_id: str | None = None) -> list[dict[str, Any]]:
+    """Runs, newest first, with progress = answered calls (cached included) / planned."""
     with db.cursor() as cur:
-        return store.list_runs(cur, task_id)
+        runs = store.list_runs(cur, task_id)
+    for run in runs:
+        total = run["total_calls"] or 0
+        answered = run["cached_calls"] + run["done_calls"]
+        run["progress"] = answered / total if total else 1.0
+    return runs
+
+
+def estimate(db: Database, task_id: str, judge_file: str | Path) -> dict[str, Any]:
+    """What a run of this judge on this task would do: calls, cached, tokens, cost."""
+    from judge_app.judges.config import load_config
+    from judge_app.judges.runner import plan_run
+
+    plan = plan_run(db, task_id, load_config(judge_file))
+    return {"judge": plan.config.name, "model": plan.config.model, "endpoint": plan.endpoint,
+            "pairs": len(plan.pairs), "planned_calls": len(plan.calls),
+            "cached_calls": len(plan.cached), **plan.estimate()}
 
 
 def start_run(db_path: str | Path, task_id: str, judge_file: str | Path, *,

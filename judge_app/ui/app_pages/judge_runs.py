@@ -1,11 +1,92 @@
-"""Judge runs: a placeholder until its own branch lands."""
+"""Judge runs: status, progress and cost; start a run from a config; judges against people."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
 
-from judge_app.ui.session import require_admin
+from judge_app.errors import JudgeAppError
+from judge_app.services import judges
+from judge_app.services.leaderboard import agreement
+from judge_app.services.overview import task_overview
+from judge_app.ui.session import database, require_admin
 
 require_admin()
+db = database()
 st.title("Judge runs")
-st.info("Coming soon: LLM-judge batches and their costs.")
+
+runs = judges.list_runs(db)
+if runs:
+    columns = ["judge_name", "task_id", "status", "progress", "total_calls", "cached_calls",
+               "done_calls", "failed_calls", "cost_usd", "max_cost_usd", "started_at",
+               "finished_at", "message"]
+    st.dataframe(
+        pd.DataFrame(runs)[columns], hide_index=True, width="stretch",
+        column_config={
+            "progress": st.column_config.ProgressColumn(
+                "progress", help="Answered calls (cached included) / planned calls",
+                min_value=0.0, max_value=1.0, format="percent"),
+            "cost_usd": st.column_config.NumberColumn("cost (USD)", format="$%.4f"),
+        },
+    )
+    st.button("Refresh", key="judge_runs_refresh")
+else:
+    st.info("No judge runs yet. Start one below or with `judge-app judge --task T --judge "
+            "FILE.toml` (docs/judges.md).")
+
+tasks = [row["task"] for row in task_overview(db)]
+if not tasks:
+    st.stop()
+
+st.subheader("Start a run")
+st.caption("The run is its own process: it goes on when this tab closes, and a run stopped "
+           "for any reason resumes from its stored answers when started again.")
+with st.form("judge_run_form"):
+    task_id = st.selectbox("Task", tasks, key="judge_run_task")
+    path = st.text_input("Judge config on the server (TOML)", key="judge_run_path",
+                         placeholder="judges/my-judge.toml")
+    uploaded = st.file_uploader("or upload a judge config", type=["toml"],
+                                key="judge_run_upload")
+    max_cost = st.number_input("Budget in USD (0 = none)", min_value=0.0, value=0.0,
+                               step=1.0, key="judge_run_budget")
+    estimate_clicked = st.form_submit_button("Estimate")
+    start_clicked = st.form_submit_button("Start run", type="primary")
+
+if estimate_clicked or start_clicked:
+    config_file: Path | None = None
+    if uploaded is not None:  # kept beside the database, so the run's process can read it
+        config_file = db.path.parent / "judges" / Path(uploaded.name).name
+        config_file.parent.mkdir(parents=True, exist_ok=True)
+        config_file.write_bytes(uploaded.getvalue())
+    elif path.strip():
+        config_file = Path(path.strip())
+    if config_file is None:
+        st.error("Give the path of a judge config or upload one.")
+    else:
+        try:
+            plan = judges.estimate(db, task_id, config_file)
+            st.write(
+                f"**{plan['judge']}** ({plan['model']} at {plan['endpoint']}): "
+                f"{plan['pairs']} pairs, {plan['planned_calls']} calls, "
+                f"{plan['cached_calls']} cached, {plan['calls']} to make; about "
+                f"{plan['input_tokens']:,} input tokens; cost ${plan['input_cost_usd']:.4f} "
+                f"input, at most ${plan['max_cost_usd']:.4f} in all.")
+            if start_clicked:
+                pid, log = judges.start_run(db.path, task_id, config_file,
+                                            max_cost=max_cost or None)
+                st.success(f"Started (process {pid}). Log: {log}. Refresh to follow it.")
+        except JudgeAppError as exc:
+            st.error(str(exc))
+
+st.subheader("Judges against people")
+chosen = st.selectbox("Task", tasks, key="judge_agreement_task")
+report = agreement(db, chosen)
+table = report.judges[report.judges["n"] > 0] if len(report.judges) else report.judges
+if len(table):
+    st.caption("Each judge's verdicts scored against the human majority on the pairs both "
+               "judged (ties included).")
+    st.dataframe(table, hide_index=True, width="stretch")
+else:
+    st.caption("No pair of this task has verdicts from both a judge and people yet.")
