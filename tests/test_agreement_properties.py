@@ -155,3 +155,41 @@ def test_both_kappa_routes_agree(df: pd.DataFrame, chunk: int) -> None:
         agreement._CHUNK = old
     for x, y in zip(grid, pairs, strict=True):
         assert np.array_equal(x, y)
+
+
+@settings(max_examples=60, deadline=None)
+@given(verdict_frames())
+def test_majority_matches_a_plain_count(df: pd.DataFrame) -> None:
+    votes: dict[str, dict[str, int]] = {}
+    seen: set[tuple[str, str]] = set()
+    for row in df.itertuples():
+        if row.kind == "retest" or row.source != "human" or (row.rater_id, row.pair_id) in seen:
+            continue
+        seen.add((row.rater_id, row.pair_id))
+        tally = votes.setdefault(row.pair_id, {})  # insertion order: PandaLM's tie-break
+        tally[row.outcome] = tally.get(row.outcome, 0) + 1
+    expected = {pair: max(tally, key=tally.__getitem__) for pair, tally in votes.items()}
+    assert agreement.majority_labels(df).to_dict() == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(verdict_frames())
+def test_leave_one_out_matches_a_plain_count(df: pd.DataFrame) -> None:
+    first: dict[tuple[str, str], tuple[str, str]] = {}  # (rater, pair) -> (outcome, source)
+    for row in df.itertuples():
+        if row.kind != "retest":
+            first.setdefault((row.rater_id, row.pair_id), (row.outcome, row.source))
+    expected: dict[str, list[int]] = {}
+    for (rater, pair), (outcome, _) in first.items():
+        others = [o for (r, p), (o, s) in first.items()
+                  if p == pair and r != rater and s == "human"]
+        tally = {label: others.count(label) for label in set(others)}
+        best = max(tally.values(), default=0)
+        leaders = [label for label, n in tally.items() if n == best]
+        n, hits = expected.setdefault(rater, [0, 0])
+        if best and len(leaders) == 1:
+            expected[rater] = [n + 1, hits + (leaders[0] == outcome)]
+    table = rater_quality(df).set_index("rater_id")
+    for rater, (n, hits) in expected.items():
+        assert table.loc[rater, "loo_n"] == n
+        assert same(table.loc[rater, "loo_agreement"], hits / n if n else None)

@@ -79,7 +79,10 @@ def test_raters_commands(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no rater named 'nobody'" in missing.stderr
 
 
-@pytest.mark.parametrize("command", ["init", "import", "demo", "raters", "serve"])
+@pytest.mark.parametrize("command", [
+    "init", "import", "demo", "raters", "serve", "judge", "escalate", "leaderboard", "agreement",
+    "gate", "report", "export",
+])
 def test_every_command_has_help(command: str) -> None:
     result = subprocess.run([sys.executable, "-m", "judge_app.cli", command, "--help"],
                             capture_output=True, text=True, cwd=ROOT)

@@ -9,10 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from judge_app.core.bradley_terry import expected_score, fit_bradley_terry
+from judge_app.core.bradley_terry import expected_score, fit_bradley_terry, pair_table
 from judge_app.core.counts import count_battles
 from judge_app.core.elo import online_elo
-from judge_app.core.intervals import bootstrap_thetas, difference_se, rating_intervals
+from judge_app.core.intervals import (
+    _BatchSolver,
+    bootstrap_thetas,
+    difference_se,
+    multinomial,
+    rating_intervals,
+)
 from judge_app.core.leaderboard import LEADERBOARD_COLUMNS, leaderboard
 from judge_app.core.scale import RATING_SCALE, interval_ranks, parse_anchor, to_rating
 from judge_app.core.style import add_style_features, fit_style_controlled, style_counts
@@ -43,8 +49,8 @@ def test_counts_tables_and_both_bad_as_tie() -> None:
 def test_grouped_frame_counts_like_battle_rows() -> None:
     battles = simulate_battles(np.array([0.0, 0.5, -0.3, 1.0]), 500, seed=4, nu=0.5)
     battles["strength"] = np.where(np.arange(500) % 3 == 0, 2.0, np.nan)
-    grouped = (battles.fillna({"strength": 0}).groupby(["model_a", "model_b", "outcome", "strength"])
-               .size().rename("n").reset_index())
+    keys = ["model_a", "model_b", "outcome", "strength"]
+    grouped = battles.fillna({"strength": 0}).groupby(keys).size().rename("n").reset_index()
     per_row, per_group = (count_battles(f, strong_weight=2.0) for f in (battles, grouped))
     for name in ("wins", "ties", "wins_sq", "ties_sq", "n_wins", "n_ties"):
         np.testing.assert_allclose(getattr(per_row, name), getattr(per_group, name))
@@ -168,14 +174,30 @@ def test_sandwich_matches_binomial_variance_for_two_models() -> None:
     assert iv.se[0] == pytest.approx(difference_se(iv, 0, 1) / 2)
 
 
+@pytest.mark.parametrize("total", [1, 7, 400])
+def test_multinomial_sampler_is_exact(total: int) -> None:
+    prob = np.array([0.5, 0.3, 0.15, 0.05])
+    draws = multinomial(np.random.default_rng(total), total, prob, 100_000)
+    assert (draws.sum(1) == total).all() and (draws >= 0).all()
+    # each cell is Binomial(total, p): compare the whole distribution, not just the mean
+    for cell, p in enumerate(prob):
+        k = np.arange(total + 1)
+        log_pmf = ([math.lgamma(total + 1) - math.lgamma(i + 1) - math.lgamma(total - i + 1)
+                    for i in k] + k * math.log(p) + (total - k) * math.log1p(-p))
+        seen = np.bincount(draws[:, cell], minlength=total + 1) / len(draws)
+        assert 0.5 * np.abs(seen - np.exp(log_pmf)).sum() < 0.01
+    np.testing.assert_allclose(np.cov(draws.T), total * (np.diag(prob) - np.outer(prob, prob)),
+                               atol=0.02 * total)
+
+
 def test_bootstrap_is_seeded_and_close_to_sandwich() -> None:
     battles = simulate_battles(np.linspace(-1, 1, 6), 20_000, seed=5, nu=0.4)
     fit = fit_bradley_terry(count_battles(battles))
     one = bootstrap_thetas(fit, rounds=120, seed=7)
     assert np.array_equal(one, bootstrap_thetas(fit, rounds=120, seed=7, workers=1))
     assert not np.array_equal(one, bootstrap_thetas(fit, rounds=120, seed=8))
-    boot, sandwich = (rating_intervals(fit, method=m, rounds=400) for m in ("bootstrap", "sandwich"))
-    np.testing.assert_allclose(boot.se, sandwich.se, rtol=0.15)
+    boot = rating_intervals(fit, method="bootstrap", rounds=400)
+    np.testing.assert_allclose(boot.se, rating_intervals(fit).se, rtol=0.15)
 
 
 def test_bootstrap_replicates_are_exact_fits() -> None:
@@ -184,11 +206,9 @@ def test_bootstrap_replicates_are_exact_fits() -> None:
         fit = fit_bradley_terry(count_battles(battles), ties=ties)  # type: ignore[arg-type]
         reps = bootstrap_thetas(fit, rounds=3, seed=1)
         # redraw the same multinomial counts and fit each replicate on its own
-        from judge_app.core.intervals import _BatchSolver
-        from judge_app.core.bradley_terry import pair_table
         solver = _BatchSolver(fit, pair_table(fit.counts, fit.rated))
-        draws = np.random.default_rng(np.random.SeedSequence(1).spawn(1)[0]).multinomial(
-            solver.total, solver.prob, size=3)
+        rng = np.random.default_rng(np.random.SeedSequence(1).spawn(1)[0])
+        draws = multinomial(rng, solver.total, solver.prob, 3)
         for r in range(3):
             cells = np.zeros(3 * len(solver.table.ia))
             cells[solver.cells] = draws[r]
@@ -253,7 +273,7 @@ def test_leaderboard_columns_counts_and_baseline() -> None:
     assert row["battles"] == row["wins"] + row["ties"] + row["losses"]
     assert lb["battles"].sum() == 2 * len(battles)
     assert np.isnan(lb.set_index("model").loc["model-000", "win_rate"])
-    assert (lb["upper"] - lb["lower"]).round(9).eq((2 * 1.959963984540054 * lb["se"]).round(9)).all()
+    np.testing.assert_allclose(lb["upper"] - lb["lower"], 2 * 1.959963984540054 * lb["se"])
     assert lb.attrs["ci"] == "sandwich"
 
 

@@ -11,7 +11,9 @@ from judge_app import __version__
 from judge_app.errors import JudgeAppError
 
 # Module names under judge_app.cli, in the order `judge-app --help` lists them.
-COMMANDS = ["init", "import_cmd", "demo", "raters", "serve", "analysis", "report"]
+COMMANDS = [
+    "init", "import_cmd", "demo", "raters", "serve", "judge", "analysis", "report", "export",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,6 +26,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
 from judge_app.core.counts import FloatArray, IntArray, PairCounts
+from judge_app.core.threads import single_threaded_blas
 from judge_app.errors import ValidationError
 
 TieModel = Literal["half", "davidson"]
@@ -83,6 +84,7 @@ def pair_table(counts: PairCounts, rated: BoolArray) -> PairTable:
     )
 
 
+@single_threaded_blas()
 def fit_bradley_terry(
     counts: PairCounts,
     *,
@@ -140,7 +142,8 @@ def _largest_connected_group(counts: PairCounts, played: BoolArray) -> BoolArray
     labels = np.where(played, labels, -1)
     groups, sizes = np.unique(labels[played], return_counts=True)
     weight = counts.wins.sum(1) + counts.wins.sum(0) + counts.ties.sum(1)
-    keys = sorted(((int(size), float(weight[labels == g].sum())), g) for g, size in zip(groups, sizes))
+    keys = sorted(((int(size), float(weight[labels == g].sum())), g)
+                  for g, size in zip(groups, sizes, strict=True))
     # The one largest group (by models, then battles); a tie for largest has no honest winner.
     if not keys or keys[-1][0][0] < 2 or (len(keys) > 1 and keys[-1][0] == keys[-2][0]):
         return np.zeros(len(counts.models), dtype=bool)
@@ -237,7 +240,7 @@ def pair_terms(
 
 def scatter(k: int, ia: IntArray, ib: IntArray, values: FloatArray) -> FloatArray:
     """Sum per-pair values into per-model totals: +value for a, -value for b."""
-    return np.bincount(ia, values, k) - np.bincount(ib, values, k)
+    return np.asarray(np.bincount(ia, values, k) - np.bincount(ib, values, k), dtype=np.float64)
 
 
 def pair_matrix(k: int, ia: IntArray, ib: IntArray, values: FloatArray) -> FloatArray:

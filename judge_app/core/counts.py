@@ -81,12 +81,13 @@ def count_battles(
     unknown = [v for v in outcome_values if v not in _OUTCOME_COLUMN]
     if unknown or (outcome_codes < 0).any():
         raise ValidationError(f"unknown outcome values {unknown or [None]}", field="outcome")
-    column = np.array([_OUTCOME_COLUMN[v] for v in outcome_values], dtype=np.int64)[outcome_codes]
+    slot = np.array([_OUTCOME_COLUMN[v] for v in outcome_values], dtype=np.int64)[outcome_codes]
 
     names = _model_order(battles, models)
     ia, ib = _model_codes(battles["model_a"], names), _model_codes(battles["model_b"], names)
     if (ia < 0).any() or (ib < 0).any():
-        raise ValidationError("battle frame names models missing from the model list", field="model")
+        raise ValidationError("battle frame names models missing from the model list",
+                              field="model")
 
     n = _column(battles, "n", 1.0)
     if (n < 0).any() or not np.array_equal(n, np.round(n)):
@@ -100,12 +101,12 @@ def count_battles(
 
     keep = ia != ib
     m = len(names)
-    cell = (ia[keep] * m + ib[keep]) * 3 + column[keep]
+    cell = (ia[keep] * m + ib[keep]) * 3 + slot[keep]
     size = m * m * 3
     n, weight = n[keep], weight[keep]
 
     def table(values: FloatArray) -> FloatArray:
-        return np.bincount(cell, weights=values, minlength=size).reshape(m, m, 3)
+        return np.bincount(cell, weights=values, minlength=size).astype(np.float64).reshape(m, m, 3)
 
     w, w_sq, raw = table(n * weight), table(n * weight**2), table(n)
     wins, wins_sq, n_wins = (t[:, :, 0] + t[:, :, 1].T for t in (w, w_sq, raw))
@@ -141,7 +142,8 @@ def _model_order(battles: pd.DataFrame, models: Sequence[str] | None) -> list[st
 def _as_series(column: pd.Series) -> pd.Series:
     # Categorical columns (DuckDB/Arrow dictionaries) are decoded through their small category list.
     if isinstance(column.dtype, pd.CategoricalDtype):
-        return pd.Series(column.cat.categories[pd.unique(column.cat.codes[column.cat.codes >= 0])])
+        codes = column.cat.codes.to_numpy()
+        return pd.Series(column.cat.categories.take(np.unique(codes[codes >= 0])))
     return column
 
 

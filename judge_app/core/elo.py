@@ -35,8 +35,8 @@ def online_elo(
     if "created_at" in battles.columns:
         battles = battles.sort_values("created_at", kind="stable")
     index = pd.Index(counts.models)
-    ia = index.get_indexer(battles["model_a"].astype(str)).tolist()
-    ib = index.get_indexer(battles["model_b"].astype(str)).tolist()
+    ia = index.get_indexer(pd.Index(battles["model_a"].astype(str))).tolist()
+    ib = index.get_indexer(pd.Index(battles["model_b"].astype(str))).tolist()
     score = battles["outcome"].map(_SCORE).tolist()
     rating = [initial] * len(index)
     for a, b, s in zip(ia, ib, score, strict=True):

@@ -13,6 +13,7 @@ from judge_app.core.counts import FloatArray, PairCounts, count_battles
 from judge_app.core.intervals import IntervalMethod, rating_intervals
 from judge_app.core.scale import RATING_SCALE, anchor_shift, interval_ranks, to_rating
 from judge_app.core.style import STYLE_FEATURES, fit_style_controlled
+from judge_app.core.threads import single_threaded_blas
 from judge_app.core.winrates import baseline_win_rates
 from judge_app.errors import ValidationError
 
@@ -22,6 +23,7 @@ LEADERBOARD_COLUMNS = (
 )
 
 
+@single_threaded_blas()
 def leaderboard(
     battles: pd.DataFrame,
     *,

@@ -17,20 +17,37 @@ COLUMNS = [
 
 def _leave_one_out(frame: pd.DataFrame, reference_source: str | None) -> tuple[np.ndarray, ...]:
     """Per primary verdict: is there a unique majority among the other reference raters, and
-    does this verdict match it. Raters outside the reference set are compared with all of it."""
+    does this verdict match it. Raters outside the reference set are compared with all of it.
+
+    A unit has only 2K situations (this verdict's label, and whether it is among the counted
+    ones), so they are solved per unit first and then looked up per verdict."""
     in_ref = np.ones(len(frame), dtype=bool)
     if reference_source is not None:
         in_ref = (frame["source"] == reference_source).to_numpy(dtype=bool)
+    k = N_OUTCOMES
     u = frame["_u"].to_numpy(np.int64)
     c = frame["_c"].to_numpy(np.int64)
     n_units = n_codes(frame, "_u")
-    counts = np.bincount(u[in_ref] * N_OUTCOMES + c[in_ref], minlength=n_units * N_OUTCOMES)
-    others = counts.reshape(n_units, N_OUTCOMES)[u]
-    rows = np.arange(len(frame))
-    others[rows[in_ref], c[in_ref]] -= 1
-    top = others.max(axis=1, initial=0)
-    valid = (top > 0) & ((others == top[:, None]).sum(axis=1) == 1)
-    return valid, valid & (others[rows, c] == top)
+    counts = np.bincount(c[in_ref] * n_units + u[in_ref], minlength=k * n_units)
+    counts = counts.reshape(k, n_units)  # labels x units: each label a contiguous row
+
+    def unique_top(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        top = rows.max(axis=0, initial=0)
+        return top, (top > 0) & ((rows == top).sum(axis=0) == 1)
+
+    top_all, valid_all = unique_top(counts)
+    hit_all = valid_all & (counts == top_all)
+    valid_rm = np.empty_like(hit_all)
+    hit_rm = np.empty_like(hit_all)
+    for j in range(k):  # this verdict (label j) is among the counted ones: take it out
+        others = counts.copy()
+        others[j] -= 1
+        top, valid_rm[j] = unique_top(others)
+        hit_rm[j] = valid_rm[j] & (others[j] == top)
+    cell = c * n_units + u
+    valid = np.where(in_ref, valid_rm.ravel()[cell], valid_all[u])
+    hit = np.where(in_ref, hit_rm.ravel()[cell], hit_all.ravel()[cell])
+    return valid, hit
 
 
 def rater_quality(verdicts: pd.DataFrame, reference_source: str | None = "human") -> pd.DataFrame:

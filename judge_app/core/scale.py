@@ -19,7 +19,9 @@ def to_rating(theta: FloatArray, shift: float = 0.0) -> FloatArray:
     return BASE_RATING + RATING_SCALE * np.asarray(theta, dtype=np.float64) + shift
 
 
-def anchor_shift(models: Sequence[str], theta: FloatArray, anchor: tuple[str, float] | None) -> float:
+def anchor_shift(
+    models: Sequence[str], theta: FloatArray, anchor: tuple[str, float] | None,
+) -> float:
     """The constant that puts the anchor model at its given rating (0 without an anchor).
 
     Only the whole scale moves: intervals keep their widths, and the anchor model keeps its

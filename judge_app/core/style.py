@@ -17,6 +17,7 @@ import pandas as pd
 
 from judge_app.core.bradley_terry import RatingFit, fit_bradley_terry, scatter, solvable
 from judge_app.core.counts import FloatArray, count_battles
+from judge_app.core.threads import single_threaded_blas
 from judge_app.errors import ValidationError
 
 STYLE_FEATURES: tuple[str, ...] = ("len", "header", "list", "bold")
@@ -64,6 +65,7 @@ class StyleFit:
     raw: RatingFit
 
 
+@single_threaded_blas()
 def fit_style_controlled(
     battles: pd.DataFrame,
     *,
@@ -85,8 +87,8 @@ def fit_style_controlled(
     counts = count_battles(battles, models=models, strong_weight=strong_weight)
     raw = fit_bradley_terry(counts, prior=prior)
     index = pd.Index(counts.models)
-    ia_all = index.get_indexer(battles["model_a"].astype(str))
-    ib_all = index.get_indexer(battles["model_b"].astype(str))
+    ia_all = index.get_indexer(pd.Index(battles["model_a"].astype(str)))
+    ib_all = index.get_indexer(pd.Index(battles["model_b"].astype(str)))
     keep = raw.rated[ia_all] & raw.rated[ib_all] & (ia_all != ib_all)
     rows = battles[keep]
     rated_pos = np.cumsum(raw.rated) - 1  # model index -> position among rated models
@@ -136,7 +138,9 @@ def _numbers(rows: pd.DataFrame, name: str, default: float) -> FloatArray:
     return np.where(np.isnan(values), default, values)
 
 
-def _design(rows: pd.DataFrame, features: Sequence[str], n: FloatArray) -> tuple[FloatArray, list[str]]:
+def _design(
+    rows: pd.DataFrame, features: Sequence[str], n: FloatArray,
+) -> tuple[FloatArray, list[str]]:
     """Standardised normalised differences; constant features are left out (no information)."""
     columns, used = [], []
     for name in features:

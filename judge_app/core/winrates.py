@@ -71,7 +71,7 @@ def baseline_win_rates(battles: pd.DataFrame, baseline: str) -> pd.DataFrame:
     dev = frame.groupby("model", sort=True)["dev"].sum()
     total = sums["n"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        se = np.sqrt(dev / (total - 1) / total).where(total > 1)
+        se = (dev / (total - 1) / total).pow(0.5).where(total > 1)
     out = pd.DataFrame({
         "win_rate": 100 * mean,
         "win_rate_se": 100 * se,

@@ -15,7 +15,15 @@ from pathlib import Path
 
 from judge_app.core.types import TaskBundle
 from judge_app.errors import ValidationError
-from judge_app.ingest import alpaca_eval, pandalm
+from judge_app.ingest import (
+    alpaca_annotations,
+    alpaca_eval,
+    arena_hard,
+    fastchat_battles,
+    mt_bench,
+    pandalm,
+    trl_prefs,
+)
 from judge_app.ingest.jsonl import SUFFIXES, peek_first_record
 from judge_app.ingest.task_format import TASK_FILE, TASK_NAME, read_task_folder
 
@@ -63,6 +71,22 @@ register(Reader(
     reads_folders=True,
 ))
 register(Reader(
+    name="mt-bench",
+    expects="an MT-Bench folder: question.jsonl, model_answer/*.jsonl, "
+    "model_judgment/*_pair.jsonl",
+    sniff=mt_bench.looks_like,
+    read=mt_bench.read_mt_bench,
+    reads_folders=True,
+))
+register(Reader(
+    name="arena-hard",
+    expects="an Arena-Hard folder: question.jsonl, model_answer/*.jsonl, "
+    "model_judgment/<judge>/*.jsonl",
+    sniff=arena_hard.looks_like,
+    read=arena_hard.read_arena_hard,
+    reads_folders=True,
+))
+register(Reader(
     name="alpaca-eval",
     expects="AlpacaEval model_outputs.json[.gz]: a list of {instruction, output, generator}",
     sniff=_sniff_record(alpaca_eval.looks_like),
@@ -74,6 +98,27 @@ register(Reader(
     "response1, response2, annotator1..3}",
     sniff=_sniff_record(pandalm.looks_like),
     read=pandalm.read_pandalm,
+))
+register(Reader(
+    name="alpaca-eval-annotations",
+    expects="AlpacaEval annotations.json[.gz]: a list of {instruction, output_1, generator_1, "
+    "output_2, generator_2, preference}",
+    sniff=_sniff_record(alpaca_annotations.looks_like),
+    read=alpaca_annotations.read_alpaca_annotations,
+))
+register(Reader(
+    name="fastchat-battles",
+    expects="FastChat clean battle records: {question_id, model_a, model_b, winner, judge, "
+    "conversation_a, conversation_b, turn, tstamp}",
+    sniff=_sniff_record(fastchat_battles.looks_like),
+    read=fastchat_battles.read_battles,
+))
+register(Reader(
+    name="trl",
+    expects="a TRL preference dataset (.jsonl, .json or .parquet): {prompt, chosen, rejected}, "
+    "plain text or conversational",
+    sniff=lambda p: trl_prefs.sniff_parquet(p) or _sniff_record(trl_prefs.looks_like)(p),
+    read=trl_prefs.read_trl,
 ))
 
 

@@ -1,0 +1,1 @@
+"""LLM-as-judge: configs, templates, the OpenAI-compatible client, cache keys, cost, runs."""

@@ -10,7 +10,7 @@ from typing import Any
 from judge_app.core.pairing import choose_left_side, choose_next_pair, draw_kind
 from judge_app.core.types import Message, TaskConfig, task_config_from_dict
 from judge_app.errors import NotFoundError, PermissionDenied
-from judge_app.storage import catalog, queue, raters, verdicts
+from judge_app.storage import catalog, judges, queue, raters, verdicts
 from judge_app.storage.db import Database
 
 _task_locks: dict[str, threading.Lock] = {}
@@ -92,8 +92,10 @@ def _new_assignment(cur: Any, config: TaskConfig, rater_id: str, task_id: str) -
         earlier = retests[0]
         pair, retest_of = earlier["pair_id"], earlier["assignment_id"]
         left = "b" if earlier["left_side"] == "a" else "a"
-    else:
-        candidates = queue.candidate_pairs(cur, task_id, rater_id, config.overlap)
+    else:  # pairs a judge escalated to people come first
+        candidates = judges.escalated_candidates(
+            cur, task_id, rater_id, config.overlap) or queue.candidate_pairs(
+            cur, task_id, rater_id, config.overlap)
         pair = choose_next_pair(candidates, set(), config.overlap, rater_id, config.seed)
         if pair is None:
             return None

@@ -6,9 +6,39 @@ from typing import Any
 
 import duckdb
 
-_DONE = (
-    "EXISTS (SELECT 1 FROM standing_verdicts v WHERE v.assignment_id = a.assignment_id)"
-)
+# The rater flow reads only the rows it needs, never the whole standing_verdicts view (whose
+# retraction check scans every verdict). Rows with an assignment id are people's verdicts,
+# skips and their undos; an undo row carries the assignment id, rater and task of the row it
+# takes back (services.verdicts.undo_last), so retractions are found among the same rows.
+# Row groups of bulk judge verdicts have no assignment id and are skipped by zone maps.
+_DONE = """
+    done AS (  -- the rater's assignments with a standing verdict or skip
+        SELECT v.assignment_id, v.outcome FROM verdicts v
+        WHERE v.assignment_id IS NOT NULL AND v.rater_id = $rater AND v.task_id = $task
+          AND v.retracts IS NULL
+          AND NOT EXISTS (
+              SELECT 1 FROM verdicts r
+              WHERE r.assignment_id IS NOT NULL AND r.rater_id = $rater AND r.task_id = $task
+                AND r.retracts = v.verdict_id)
+    )
+"""
+# Coverage of each pair: normal assignments plus standing human verdicts that came with an
+# import (no assignment). Imported human rows and their retractions share task and source.
+_COVERAGE = """
+    imported AS (
+        SELECT verdict_id, pair_id, retracts, outcome FROM verdicts
+        WHERE task_id = $task AND source = 'human' AND assignment_id IS NULL
+    ),
+    coverage AS (
+        SELECT pair_id, count(*) AS n FROM (
+            SELECT pair_id FROM assignments WHERE task_id = $task AND kind = 'normal'
+            UNION ALL
+            SELECT pair_id FROM imported
+            WHERE outcome IS NOT NULL AND retracts IS NULL
+              AND verdict_id NOT IN (SELECT retracts FROM imported WHERE retracts IS NOT NULL)
+        ) GROUP BY pair_id
+    )
+"""
 
 
 def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -27,9 +57,10 @@ def open_assignment(
 ) -> dict[str, Any] | None:
     """The rater's oldest assignment in the task without a standing verdict or skip."""
     cur.execute(
-        f"SELECT * FROM assignments a WHERE rater_id = ? AND task_id = ? AND NOT {_DONE} "  # noqa: S608
+        f"WITH {_DONE} SELECT * FROM assignments WHERE rater_id = $rater AND task_id = $task "  # noqa: S608
+        "AND assignment_id NOT IN (SELECT assignment_id FROM done) "
         "ORDER BY created_at, assignment_id LIMIT 1",
-        [rater_id, task_id],
+        {"rater": rater_id, "task": task_id},
     )
     rows = _rows(cur)
     return rows[0] if rows else None
@@ -38,9 +69,10 @@ def open_assignment(
 def count_open_assignments(cur: duckdb.DuckDBPyConnection, rater_id: str, task_id: str) -> int:
     """Assignments the rater holds without a standing verdict (more than one after an undo)."""
     row = cur.execute(
-        f"SELECT count(*) FROM assignments a WHERE rater_id = ? AND task_id = ? "  # noqa: S608
-        f"AND NOT {_DONE}",
-        [rater_id, task_id],
+        f"WITH {_DONE} SELECT count(*) FROM assignments "  # noqa: S608
+        "WHERE rater_id = $rater AND task_id = $task "
+        "AND assignment_id NOT IN (SELECT assignment_id FROM done)",
+        {"rater": rater_id, "task": task_id},
     ).fetchone()
     return int(row[0]) if row else 0
 
@@ -53,15 +85,8 @@ def candidate_pairs(
     Coverage counts assignments plus human verdicts that came with an import (no assignment).
     """
     cur.execute(
-        """
-        WITH coverage AS (
-            SELECT pair_id, count(*) AS n FROM (
-                SELECT pair_id FROM assignments WHERE task_id = $task AND kind = 'normal'
-                UNION ALL
-                SELECT pair_id FROM active_verdicts
-                WHERE task_id = $task AND assignment_id IS NULL AND source = 'human'
-            ) GROUP BY pair_id
-        ),
+        f"""
+        WITH {_COVERAGE},
         open_pairs AS (
             SELECT p.pair_id, coalesce(c.n, 0) AS n
             FROM pairs p LEFT JOIN coverage c USING (pair_id)
@@ -72,7 +97,7 @@ def candidate_pairs(
         SELECT pair_id, n FROM open_pairs
         WHERE n = (SELECT min(n) FROM open_pairs)
         ORDER BY pair_id LIMIT $limit
-        """,
+        """,  # noqa: S608
         {"task": task_id, "rater": rater_id, "overlap": overlap, "limit": limit},
     )
     return {str(pid): int(n) for pid, n in cur.fetchall()}
@@ -83,20 +108,13 @@ def count_open_pairs(
 ) -> int:
     """How many more regular pairs this rater could still be given."""
     cur.execute(
-        """
-        WITH coverage AS (
-            SELECT pair_id, count(*) AS n FROM (
-                SELECT pair_id FROM assignments WHERE task_id = $task AND kind = 'normal'
-                UNION ALL
-                SELECT pair_id FROM active_verdicts
-                WHERE task_id = $task AND assignment_id IS NULL AND source = 'human'
-            ) GROUP BY pair_id
-        )
+        f"""
+        WITH {_COVERAGE}
         SELECT count(*) FROM pairs p LEFT JOIN coverage c USING (pair_id)
         WHERE p.task_id = $task AND p.gold_outcome IS NULL AND coalesce(c.n, 0) < $overlap
           AND p.pair_id NOT IN (
               SELECT pair_id FROM assignments WHERE rater_id = $rater AND task_id = $task)
-        """,
+        """,  # noqa: S608
         {"task": task_id, "rater": rater_id, "overlap": overlap},
     )
     row = cur.fetchone()
@@ -119,8 +137,10 @@ def retest_candidates(
     """The rater's finished regular assignments that have not come back swapped yet."""
     cur.execute(
         f"""
+        WITH {_DONE}
         SELECT a.* FROM assignments a
-        WHERE a.rater_id = $rater AND a.task_id = $task AND a.kind = 'normal' AND {_DONE}
+        WHERE a.rater_id = $rater AND a.task_id = $task AND a.kind = 'normal'
+          AND a.assignment_id IN (SELECT assignment_id FROM done)
           AND a.assignment_id NOT IN (
               SELECT retest_of FROM assignments
               WHERE rater_id = $rater AND task_id = $task AND retest_of IS NOT NULL)
@@ -142,8 +162,7 @@ def insert_assignment(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> No
 
 def count_done(cur: duckdb.DuckDBPyConnection, rater_id: str, task_id: str) -> int:
     row = cur.execute(
-        "SELECT count(*) FROM active_verdicts WHERE rater_id = ? AND task_id = ? "
-        "AND assignment_id IS NOT NULL",
-        [rater_id, task_id],
+        f"WITH {_DONE} SELECT count(*) FROM done WHERE outcome IS NOT NULL",  # noqa: S608
+        {"rater": rater_id, "task": task_id},
     ).fetchone()
     return int(row[0]) if row else 0

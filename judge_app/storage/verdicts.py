@@ -54,9 +54,14 @@ def get_verdict(cur: duckdb.DuckDBPyConnection, verdict_id: str) -> dict[str, An
 def standing_verdict_for_assignment(
     cur: duckdb.DuckDBPyConnection, assignment_id: str
 ) -> dict[str, Any] | None:
+    # Not the standing_verdicts view: its retraction check scans every verdict. An undo row
+    # carries the assignment id of the row it takes back, so the assignment's rows suffice.
     return _one(
         cur,
-        "SELECT * FROM standing_verdicts WHERE assignment_id = ? ORDER BY created_at DESC LIMIT 1",
+        "WITH rows AS (SELECT * FROM verdicts WHERE assignment_id = ?) "
+        "SELECT * FROM rows WHERE retracts IS NULL "
+        "AND verdict_id NOT IN (SELECT retracts FROM rows WHERE retracts IS NOT NULL) "
+        "ORDER BY created_at DESC LIMIT 1",
         [assignment_id],
     )
 
@@ -67,13 +72,18 @@ def last_standing_verdict(
     """The rater's most recent verdict or skip that has not been taken back (for undo)."""
     return _one(
         cur,
-        "SELECT * FROM standing_verdicts WHERE rater_id = ? AND task_id = ? "
-        "AND assignment_id IS NOT NULL ORDER BY created_at DESC, verdict_id DESC LIMIT 1",
-        [rater_id, task_id],
+        "SELECT * FROM verdicts v WHERE assignment_id IS NOT NULL AND rater_id = $rater "
+        "AND task_id = $task AND retracts IS NULL AND NOT EXISTS (SELECT 1 FROM verdicts r "
+        "WHERE r.assignment_id IS NOT NULL AND r.rater_id = $rater AND r.task_id = $task "
+        "AND r.retracts = v.verdict_id) "
+        "ORDER BY created_at DESC, verdict_id DESC LIMIT 1",
+        {"rater": rater_id, "task": task_id},
     )
 
 
-def _one(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> dict[str, Any] | None:
+def _one(
+    cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any]
+) -> dict[str, Any] | None:
     cur.execute(sql, params)
     row = cur.fetchone()
     if row is None:

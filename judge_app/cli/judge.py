@@ -1,0 +1,123 @@
+"""judge-app judge | escalate: LLM-judge batches over a task, and handing doubts to people."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from judge_app.cli.common import add_db_option, database
+from judge_app.errors import ValidationError
+from judge_app.judges.config import load_config
+from judge_app.judges.runner import Plan, RunSummary, plan_run, run_plan
+from judge_app.services import judges
+
+EXIT_STOPPED = 2  # the run ended with calls unanswered (budget reached or calls failed)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "judge", help="run an LLM judge over a task's pairs",
+        description="Judge every pair of a task with an LLM judge (both orders by default). "
+        "Answers are cached by content: a re-run pays only for what is missing, and a run "
+        "killed at any moment resumes where it stopped. See docs/judges.md.",
+    )
+    p.add_argument("--task", required=True, metavar="T")
+    p.add_argument("--judge", required=True, metavar="FILE.toml", help="judge config")
+    p.add_argument("--models", metavar="A,B,...", help="only pairs between these models")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N pairs")
+    p.add_argument("--concurrency", type=int, metavar="N", help="calls in flight (config's)")
+    p.add_argument("--max-cost", type=float, metavar="USD",
+                   help="never spend more than this in this run; stops before the call that "
+                   "could")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print calls, estimated tokens and cost; call nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_db_option(p)
+    p.set_defaults(func=_judge)
+
+    e = sub.add_parser(
+        "escalate", help="send pairs the judge doubted to human raters",
+        description="Put the pairs where the judge was inconsistent across orders or unsure "
+        "(small probability margin) first in the human raters' queue.",
+    )
+    e.add_argument("--task", required=True, metavar="T")
+    e.add_argument("--judge", required=True, metavar="NAME", help="the judge's name")
+    e.add_argument("--max-pairs", type=int, metavar="N")
+    e.add_argument("--margin", type=float, default=judges.DEFAULT_MARGIN,
+                   help="unsure when |2p - 1| is below this (default %(default)s)")
+    add_db_option(e)
+    e.set_defaults(func=_escalate)
+
+
+def _positive(value: int | float | None, name: str) -> None:
+    if value is not None and value <= 0:
+        raise ValidationError("must be positive", field=name)
+
+
+def _judge(args: argparse.Namespace) -> int:
+    for name in ("limit", "concurrency", "max_cost"):
+        _positive(getattr(args, name), "--" + name.replace("_", "-"))
+    config = load_config(args.judge)
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    db = database(args)
+    plan = plan_run(db, args.task, config, models=models, limit=args.limit)
+    _print_plan(plan, args)
+    if args.dry_run:
+        return 0
+    summary = run_plan(db, plan, max_cost=args.max_cost, concurrency=args.concurrency,
+                       progress=not args.quiet)
+    _print_summary(summary)
+    return 0 if summary.status == "done" else EXIT_STOPPED
+
+
+def _print_plan(plan: Plan, args: argparse.Namespace) -> None:
+    cfg = plan.config
+    est = plan.estimate()
+    print(f"judge '{cfg.name}' ({cfg.model} at {plan.endpoint}, template {cfg.template}, "
+          f"order {cfg.order}) on task '{plan.task_id}'")
+    print(f"{len(plan.pairs)} pairs, {len(plan.calls)} calls: {len(plan.cached)} cached, "
+          f"{est['calls']} to make")
+    if plan.skipped_no_reference:
+        print(f"skipped {plan.skipped_no_reference} pairs without a reference answer")
+    if est["calls"]:
+        print(f"estimated tokens: {est['input_tokens']:,} input (about 4 characters a token), "
+              f"at most {est['max_output_tokens']:,} output (max_tokens {cfg.max_tokens})")
+        print(f"estimated cost: ${est['input_cost_usd']:.4f} input, at most "
+              f"${est['max_cost_usd']:.4f} in all")
+        if args.max_cost is not None:
+            print(f"budget: ${args.max_cost:g}")
+    sys.stdout.flush()
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _ms(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.0f} ms"
+
+
+def _print_summary(s: RunSummary) -> None:
+    print(f"run {s.run_id}: {s.status}" + (f" ({s.message})" if s.message else ""))
+    print(f"calls: {s.planned_calls} planned, {s.cached_calls} cached, {s.new_calls} new, "
+          f"{s.failed_calls} failed, {s.not_started} not started")
+    counts = ", ".join(f"{k} {v}" for k, v in s.verdicts.items()) or "none"
+    print(f"verdicts: {counts} ({sum(s.verdicts.values())} pairs)")
+    print(f"swap consistency: {_pct(s.consistency)}; first-position share: "
+          f"{_pct(s.first_position_share)}; parse failures: {s.parse_failures}")
+    print(f"cost: ${s.cost_usd:.4f} this run, ${s.total_cost_usd:.4f} for all answers used")
+    print(f"latency: p50 {_ms(s.latency_p50_ms)}, p95 {_ms(s.latency_p95_ms)}; "
+          f"{s.elapsed_s:.1f} s")
+
+
+def _escalate(args: argparse.Namespace) -> int:
+    _positive(args.max_pairs, "--max-pairs")
+    result = judges.escalate(database(args), args.task, args.judge, max_pairs=args.max_pairs,
+                             margin=args.margin)
+    print(f"escalated {result.escalated} pairs to human raters ({result.inconsistent} "
+          f"inconsistent across orders, {result.unsure} unsure)")
+    if result.eligible > result.escalated:
+        print(f"{result.eligible - result.escalated} more qualify (raise --max-pairs)")
+    if result.already:
+        print(f"{result.already} were escalated before")
+    return 0

@@ -1,0 +1,67 @@
+"""Gather prompts and outputs that arrive repeated across records (annotations, battles).
+
+Community formats repeat the same prompt and the same model's answer in many records. The
+first occurrence defines it; a later one with different content is an error that names where
+both came from, so nothing contradictory is imported.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from judge_app.core.types import Message, Output, Prompt
+from judge_app.errors import ValidationError
+from judge_app.ingest.jsonl import Record, json_type
+
+
+def epoch_timestamp(rec: Record, file: str, line: int, key: str = "tstamp") -> str | None:
+    """An optional time in seconds since 1970 (FastChat's ``tstamp``) as ISO 8601 UTC."""
+    value = rec.get(key)
+    if value is None:
+        return None
+    if type(value) not in (int, float):
+        raise ValidationError(f"expected seconds since 1970, found {json_type(value)}",
+                              file=file, line=line, field=key)
+    return datetime.fromtimestamp(value, UTC).isoformat()
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.prompts: dict[str, Prompt] = {}
+        self.outputs: dict[tuple[str, str], Output] = {}
+        self._where: dict[object, str] = {}
+
+    def prompt(
+        self, prompt_id: str, messages: tuple[Message, ...], file: str, line: int, field: str,
+        category: str = "", reference: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        known = self.prompts.get(prompt_id)
+        if known is None:
+            self.prompts[prompt_id] = Prompt(prompt_id, messages, category, reference,
+                                             metadata or {})
+            self._where[prompt_id] = f"{file}:{line}"
+        elif list(known.messages) != list(messages):
+            raise ValidationError(
+                f"prompt {prompt_id!r} differs from the one at {self._where[prompt_id]}",
+                file=file, line=line, field=field,
+            )
+
+    def output(
+        self, prompt_id: str, model: str, response: tuple[Message, ...], file: str, line: int,
+        field: str, metadata: dict[str, Any] | None = None,
+    ) -> None:
+        key = (prompt_id, model)
+        known = self.outputs.get(key)
+        if known is None:
+            self.outputs[key] = Output(prompt_id, model, response, metadata=metadata or {})
+            self._where[key] = f"{file}:{line}"
+        elif list(known.response) != list(response):
+            raise ValidationError(
+                f"model {model!r} has a different answer to prompt {prompt_id!r} at "
+                f"{self._where[key]}", file=file, line=line, field=field,
+            )
+
+    def has_output(self, prompt_id: str, model: str) -> bool:
+        return (prompt_id, model) in self.outputs

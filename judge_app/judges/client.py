@@ -1,0 +1,304 @@
+"""Async client for any OpenAI-compatible chat-completions endpoint, built for batches.
+
+Around openai's AsyncOpenAI with its own retries switched off (max_retries=0): we retry 429,
+5xx, timeouts and connection errors ourselves, so every attempt is counted, Retry-After is
+honoured by all workers at once, and the runner's budget sees each call. A concurrency
+semaphore and token buckets for requests and tokens per minute keep within the provider's
+limits.
+
+Speed: the body is posted as a plain dict and the answer read as plain JSON (no pydantic
+models), and the connections are spread over several small client pools, because httpcore
+scans every pooled connection for each request. Measured in benchmarks/bench_judge.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+
+from judge_app.errors import JudgeAppError
+from judge_app.judges.config import JudgeConfig
+from judge_app.judges.cost import estimate_prompt_tokens, estimate_tokens
+
+CONNECTIONS_PER_POOL = 4
+MAX_RETRY_AFTER_S = 600.0
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class JudgeCallError(JudgeAppError):
+    """A call that failed for good: not retryable, or out of retries."""
+
+    def __init__(self, message: str, *, attempts: int, status: int | None = None) -> None:
+        super().__init__(message)
+        self.attempts, self.status = attempts, status
+
+
+@dataclass(frozen=True)
+class CallResult:
+    text: str
+    input_tokens: int
+    output_tokens: int
+    latency_ms: float  # of the attempt that answered
+    attempts: int
+    logprobs: list[dict[str, Any]] | None = None
+    finish_reason: str | None = None
+    usage_estimated: bool = False  # the endpoint reported no usage; counted from characters
+
+
+@dataclass
+class ClientStats:
+    attempts: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    server_errors: int = 0
+    timeouts: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+class TokenBucket:
+    """`per_minute` units refilled continuously; a request larger than the bucket waits for
+    a full bucket and then drives it negative, so it neither deadlocks nor jumps the queue."""
+
+    def __init__(self, per_minute: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Sleep = asyncio.sleep) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self.level = self.capacity
+        self._clock, self._sleep = clock, sleep
+        self._stamp = clock()
+        self._lock = asyncio.Lock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self.level = min(self.capacity, self.level + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    async def take(self, amount: float) -> None:
+        async with self._lock:  # waiters are served in arrival order
+            need = min(amount, self.capacity)
+            self._refill()
+            while self.level < need:
+                await self._sleep((need - self.level) / self.rate)
+                self._refill()
+            self.level -= amount
+
+    def adjust(self, amount: float) -> None:
+        """Charge (or refund) the difference once the real token count is known."""
+        self._refill()
+        self.level = min(self.capacity, self.level - amount)
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None, *, now: float | None = None,
+                        ) -> float | None:
+    """Seconds to wait from retry-after-ms, or Retry-After in seconds or as an HTTP date."""
+    if not headers:
+        return None
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class JudgeClient:
+    """Sends chat completions with limits and retries; one instance per judge run."""
+
+    def __init__(
+        self, *, model: str, base_url: str, api_key: str, temperature: float = 0.0,
+        max_tokens: int = 1024, logprobs: bool = False, top_logprobs: int = 5,
+        concurrency: int = 8, rpm: int | None = None, tpm: int | None = None,
+        timeout_s: float = 120.0, retries: int = 6, backoff_base_s: float = 0.5,
+        backoff_max_s: float = 60.0, sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic, seed: int | None = None,
+    ) -> None:
+        self.model, self.base_url = model, base_url
+        self.temperature, self.max_tokens = temperature, max_tokens
+        self.logprobs, self.top_logprobs = logprobs, top_logprobs
+        self.timeout_s, self.retries = timeout_s, retries
+        self.concurrency = concurrency
+        self.backoff_base_s, self.backoff_max_s = backoff_base_s, backoff_max_s
+        self.stats = ClientStats()
+        self._sleep, self._clock = sleep, clock
+        self._rng = random.Random(seed)
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._rpm = TokenBucket(rpm, clock=clock, sleep=sleep) if rpm else None
+        self._tpm = TokenBucket(tpm, clock=clock, sleep=sleep) if tpm else None
+        self._paused_until = 0.0
+        pools = max(1, math.ceil(concurrency / CONNECTIONS_PER_POOL))
+        self._pools = [
+            openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0,
+                               timeout=timeout_s)
+            for _ in range(pools)
+        ]
+        self._next_pool = 0
+
+    @classmethod
+    def from_config(cls, config: JudgeConfig, *, environ: Mapping[str, str] | None = None,
+                    concurrency: int | None = None, **overrides: Any) -> JudgeClient:
+        return cls(
+            model=config.model, base_url=config.endpoint(environ),
+            api_key=config.api_key(environ), temperature=config.temperature,
+            max_tokens=config.max_tokens, logprobs=config.logprobs,
+            top_logprobs=config.top_logprobs, concurrency=concurrency or config.concurrency,
+            rpm=config.rpm, tpm=config.tpm, timeout_s=config.timeout_s,
+            retries=config.retries, **overrides,
+        )
+
+    async def aclose(self) -> None:
+        for pool in self._pools:
+            await pool.close()
+
+    async def __aenter__(self) -> JudgeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "messages": messages,
+                                "temperature": self.temperature, "max_tokens": self.max_tokens}
+        if self.logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = self.top_logprobs
+        return body
+
+    async def complete(self, messages: list[dict[str, str]]) -> CallResult:
+        """One judge answer; raises JudgeCallError when it cannot get one."""
+        body = self.body(messages)
+        est_input = estimate_prompt_tokens(messages)
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._wait_for_pause()
+            if self._rpm:
+                await self._rpm.take(1)
+            if self._tpm:
+                await self._tpm.take(est_input + min(self.max_tokens, 256))
+            try:
+                data, latency_ms = await self._send(body)
+                result = _read_completion(data, messages, latency_ms, attempt)
+            except _Retryable as exc:
+                self._count_error(exc.kind)
+                if attempt > self.retries:
+                    raise JudgeCallError(f"gave up after {attempt} attempts: {exc}",
+                                         attempts=attempt, status=exc.status) from None
+                self.stats.retries += 1
+                await self._sleep(self._delay(attempt, exc.retry_after))
+                continue
+            except JudgeCallError as exc:
+                exc.attempts = attempt
+                raise
+            if self._tpm:
+                used = result.input_tokens + result.output_tokens
+                self._tpm.adjust(used - est_input - min(self.max_tokens, 256))
+            return result
+
+    async def _send(self, body: dict[str, Any]) -> tuple[Any, float]:
+        pool = self._pools[self._next_pool]
+        self._next_pool = (self._next_pool + 1) % len(self._pools)
+        async with self._semaphore:
+            stats = self.stats
+            stats.attempts += 1
+            stats.in_flight += 1
+            stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+            start = self._clock()
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    data = await pool.post("/chat/completions", cast_to=object, body=body)
+            except TimeoutError:
+                raise _Retryable("timeout", f"no answer within {self.timeout_s:g}s") from None
+            except openai.APITimeoutError:
+                raise _Retryable("timeout", "request timed out") from None
+            except openai.APIConnectionError as exc:
+                raise _Retryable("connection", str(exc)) from None
+            except openai.APIStatusError as exc:
+                raise self._status_error(exc) from None
+            finally:
+                stats.in_flight -= 1
+            return data, (self._clock() - start) * 1000
+
+    def _status_error(self, exc: openai.APIStatusError) -> Exception:
+        status = exc.status_code
+        if status == 429:
+            wait = retry_after_seconds(exc.response.headers)
+            if wait is not None:  # everyone waits, not just this call
+                wait = min(wait, MAX_RETRY_AFTER_S)
+                self._paused_until = max(self._paused_until, self._clock() + wait)
+            return _Retryable("rate_limited", f"429 {exc.message}", status, wait)
+        if status >= 500 or status in (408, 409):
+            wait = retry_after_seconds(exc.response.headers)
+            return _Retryable("server_error", f"{status} {exc.message}", status, wait)
+        return JudgeCallError(f"HTTP {status}: {exc.message}", attempts=1, status=status)
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """Exponential backoff with jitter, never shorter than the server's Retry-After."""
+        backoff = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
+        backoff *= 0.5 + 0.5 * self._rng.random()
+        return max(backoff, retry_after or 0.0)
+
+    async def _wait_for_pause(self) -> None:
+        while (wait := self._paused_until - self._clock()) > 0:
+            await self._sleep(wait)
+
+    def _count_error(self, kind: str) -> None:
+        self.stats.errors[kind] = self.stats.errors.get(kind, 0) + 1
+        if kind == "rate_limited":
+            self.stats.rate_limited += 1
+        elif kind == "server_error":
+            self.stats.server_errors += 1
+        elif kind == "timeout":
+            self.stats.timeouts += 1
+
+
+class _Retryable(Exception):
+    def __init__(self, kind: str, message: str, status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind, self.status, self.retry_after = kind, status, retry_after
+
+
+def _read_completion(data: Any, messages: list[dict[str, str]], latency_ms: float,
+                     attempts: int) -> CallResult:
+    """The answer text, usage and logprobs from a chat.completion JSON object."""
+    try:
+        choice = data["choices"][0]
+        message = choice.get("message") or {}
+        text = message.get("content") or ""
+    except (KeyError, IndexError, TypeError, AttributeError):
+        raise _Retryable("malformed", "the endpoint's answer is not a chat completion") from None
+    usage = data.get("usage") or {}
+    input_tokens, output_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    estimated = not isinstance(input_tokens, int) or not isinstance(output_tokens, int)
+    if not isinstance(input_tokens, int) or not isinstance(output_tokens, int):
+        input_tokens = estimate_prompt_tokens(messages)
+        output_tokens = estimate_tokens(text)
+    logprobs = (choice.get("logprobs") or {}).get("content") or None
+    return CallResult(
+        text=text, input_tokens=int(input_tokens), output_tokens=int(output_tokens),
+        latency_ms=latency_ms, attempts=attempts, logprobs=logprobs,
+        finish_reason=choice.get("finish_reason"), usage_estimated=estimated,
+    )

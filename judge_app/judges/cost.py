@@ -1,0 +1,75 @@
+"""Money: cost from the usage an endpoint reports, estimates before a run, a hard budget.
+
+Tokenizer files cannot be downloaded here, so estimates count characters (about four per
+token for English). The budget never trusts the estimate to be an upper bound: it reserves
+a call's worst case (max_tokens of output, a generous input count) before the call starts and
+replaces the reservation by the real cost when the call ends.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+CHARS_PER_TOKEN = 4.0
+MESSAGE_OVERHEAD_TOKENS = 4  # role and separators, per message
+
+
+def estimate_tokens(text: str) -> int:
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def estimate_prompt_tokens(messages: list[dict[str, str]]) -> int:
+    return sum(estimate_tokens(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in messages)
+
+
+def cost_usd(input_tokens: int, output_tokens: int, input_price_per_million: float,
+             output_price_per_million: float) -> float:
+    return (input_tokens * input_price_per_million
+            + output_tokens * output_price_per_million) / 1_000_000
+
+
+@dataclass
+class Budget:
+    """Admits a call only if, even at its worst, the total stays within `max_cost`.
+
+    The input worst case starts at one token per two characters (twice the usual count) and
+    then follows the highest tokens-per-character ratio seen, with a 25% margin.
+    """
+
+    max_cost: float | None
+    input_price_per_million: float
+    output_price_per_million: float
+    max_output_tokens: int
+    spent: float = 0.0
+    reserved: float = 0.0
+    ratio: float = 0.5  # tokens per character assumed for the input's worst case
+    seen_ratio: float = 0.0
+    seen_calls: int = 0
+
+    def worst_case(self, prompt_chars: int) -> float:
+        tokens = math.ceil(prompt_chars * self.ratio) + 16
+        return cost_usd(tokens, self.max_output_tokens, self.input_price_per_million,
+                        self.output_price_per_million)
+
+    def reserve(self, prompt_chars: int) -> float | None:
+        """The amount reserved for one call, or None if the call could break the budget."""
+        amount = self.worst_case(prompt_chars)
+        if self.max_cost is not None and self.spent + self.reserved + amount > self.max_cost:
+            return None
+        self.reserved += amount
+        return amount
+
+    def settle(self, reserved: float, actual: float, *, prompt_chars: int = 0,
+               input_tokens: int = 0) -> None:
+        """Replace a reservation by what the call really cost (0 for a call that failed)."""
+        self.reserved = max(0.0, self.reserved - reserved)
+        self.spent += actual
+        if prompt_chars > 0 and input_tokens > 0:
+            self.seen_ratio = max(self.seen_ratio, input_tokens / prompt_chars)
+            self.seen_calls += 1
+            if self.seen_calls >= 20:
+                self.ratio = self.seen_ratio * 1.25
+
+    def add_spent(self, amount: float) -> None:
+        self.spent += amount

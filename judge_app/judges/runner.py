@@ -1,0 +1,447 @@
+"""Judge batches: plan the calls a task needs, make the ones not cached, record verdicts.
+
+Safety rules, in order of importance:
+- every answered call is stored (group commit) before it counts, and a worker starts its next
+  call only once its last answer is stored: a SIGKILL loses at most `concurrency` paid calls;
+  a re-run re-uses everything stored;
+- a call starts only if the budget holds even if it and every call in flight cost their worst
+  case (see judges/cost.py);
+- verdict ids are derived from the judge and the call keys, so re-running never duplicates a
+  verdict, and a judge's verdict made with an older template is retracted, not left standing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tqdm import tqdm
+
+from judge_app.core.types import Side
+from judge_app.core.verdict_parsing import (
+    CombinedVerdict,
+    OrientedVerdict,
+    ParsedAnswer,
+    combine_orders,
+    parse_answer,
+)
+from judge_app.errors import JudgeAppError, ValidationError
+from judge_app.judges.cache_key import call_key
+from judge_app.judges.client import JudgeCallError, JudgeClient
+from judge_app.judges.config import JudgeConfig
+from judge_app.judges.cost import Budget, cost_usd, estimate_prompt_tokens
+from judge_app.judges.prompt import conversation_text, render
+from judge_app.services.queue import load_task_config
+from judge_app.services.verdicts import JudgeVerdict, record_judge_verdicts
+from judge_app.storage import judges as store
+from judge_app.storage import raters
+from judge_app.storage.db import Database
+
+FATAL_STATUSES = (401, 403, 404)  # every other call would fail the same way
+VERDICT_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    key: str
+    pair: int  # index into Plan.pairs
+    first_side: Side
+
+
+@dataclass
+class Plan:
+    task_id: str
+    config: JudgeConfig
+    config_hash: str
+    endpoint: str
+    pairs: list[dict[str, Any]]
+    calls: list[PlannedCall]
+    cached: dict[str, dict[str, Any]]
+    skipped_no_reference: int = 0
+
+    @property
+    def to_call(self) -> list[PlannedCall]:
+        return [c for c in self.calls if c.key not in self.cached]
+
+    def messages(self, call: PlannedCall) -> list[dict[str, str]]:
+        pair = self.pairs[call.pair]
+        first, second = (pair["text_a"], pair["text_b"]) if call.first_side == "a" else (
+            pair["text_b"], pair["text_a"])
+        cfg = self.config
+        return render(cfg.system, cfg.user, conversation=conversation_text(pair["messages"]),
+                      first=first, second=second, reference=pair["reference"],
+                      criteria=cfg.criteria)
+
+    def estimate(self) -> dict[str, float]:
+        """Tokens and cost of the calls still to make, from characters (before any call)."""
+        input_tokens = sum(estimate_prompt_tokens(self.messages(c)) for c in self.to_call)
+        max_output = self.config.max_tokens * len(self.to_call)
+        cfg = self.config
+        input_cost = cost_usd(input_tokens, 0, cfg.input_price_per_million, 0.0)
+        return {"calls": len(self.to_call), "input_tokens": input_tokens,
+                "max_output_tokens": max_output, "input_cost_usd": input_cost,
+                "max_cost_usd": input_cost + cost_usd(0, max_output, 0.0,
+                                                      cfg.output_price_per_million)}
+
+
+def first_sides(config: JudgeConfig, pair_id: str) -> list[Side]:
+    if config.order == "both":
+        return ["a", "b"]
+    if config.order == "fixed":
+        return ["a"]
+    digest = hashlib.sha256(f"{config.seed}\x1f{pair_id}".encode()).digest()
+    return ["a" if digest[0] < 128 else "b"]
+
+
+def plan_run(db: Database, task_id: str, config: JudgeConfig, *,
+             models: list[str] | None = None, limit: int | None = None,
+             environ: Mapping[str, str] | None = None) -> Plan:
+    load_task_config(db, task_id)  # NotFoundError for an unknown task
+    with db.cursor() as cur:
+        rater = raters.get_rater(cur, config.name)
+        pairs = store.pairs_to_judge(cur, task_id, models)
+    if rater is not None and rater["kind"] != "judge":
+        raise ValidationError(f"'{config.name}' is already the name of a {rater['kind']} rater; "
+                              "give the judge another name", file=config.source or None,
+                              field="name")
+    skipped = 0
+    if config.needs_reference:
+        kept = [p for p in pairs if p["reference"]]
+        skipped, pairs = len(pairs) - len(kept), kept
+    if limit is not None:
+        pairs = pairs[:limit]
+    config_hash = config.config_hash(environ)
+    calls = []
+    for i, pair in enumerate(pairs):
+        conversation = conversation_text(pair["messages"])
+        reference = pair["reference"] if config.needs_reference else None
+        for side in first_sides(config, pair["pair_id"]):
+            first, second = (pair["text_a"], pair["text_b"]) if side == "a" else (
+                pair["text_b"], pair["text_a"])
+            key = call_key(config_hash, conversation=conversation, first=first, second=second,
+                           reference=reference)
+            calls.append(PlannedCall(key, i, side))
+    with db.cursor() as cur:
+        cached = store.cached_calls(cur, [c.key for c in calls])
+    return Plan(task_id, config, config_hash, config.endpoint(environ), pairs, calls, cached,
+                skipped)
+
+
+# ---------------------------------------------------------------- verdicts from calls
+
+def _parsed(row: Mapping[str, Any]) -> ParsedAnswer:
+    return ParsedAnswer(row["raw_answer"], row["shown_outcome"], row["strength"],
+                        row["probability"], row["parse_error"])
+
+
+def combined_verdict(rows: Sequence[Mapping[str, Any]]) -> CombinedVerdict | None:
+    oriented: list[OrientedVerdict | None] = [
+        _parsed(r).oriented(r["first_side"]) for r in rows]
+    return combine_orders(*(oriented + [None] * (2 - len(oriented)))[:2])
+
+
+def verdict_for_pair(plan: Plan, pair: dict[str, Any], rows: Sequence[Mapping[str, Any]],
+                     run_id: str) -> JudgeVerdict | None:
+    combined = combined_verdict(rows)
+    if combined is None:
+        return None
+    cfg = plan.config
+    keys = sorted(r["call_key"] for r in rows)
+    verdict_id = "j" + hashlib.sha256("\x1f".join([cfg.name, *keys]).encode()).hexdigest()[:31]
+    single = rows[0] if len(rows) == 1 else None
+    raw_choice = None
+    if single is not None:
+        raw_choice = {"a": "left", "b": "right", "tie": "tie"}.get(single["shown_outcome"])
+    extra = {
+        "judge_run_id": run_id, "judge_model": cfg.model, "judge_endpoint": plan.endpoint,
+        "judge_template": cfg.template, "judge_config_hash": plan.config_hash,
+        "input_tokens": sum(int(r["input_tokens"]) for r in rows),
+        "output_tokens": sum(int(r["output_tokens"]) for r in rows),
+        "cost_usd": sum(float(r["cost_usd"]) for r in rows),
+        "latency_ms": sum(float(r["latency_ms"]) for r in rows),
+        "raw_answer": "\n\n".join(
+            f"--- shown first: {r['first_side']} ---\n{r['raw_answer']}" for r in rows),
+        "raw_choice": raw_choice,
+    }
+    return JudgeVerdict(
+        task_id=plan.task_id, pair_id=pair["pair_id"], rater_id=cfg.name,
+        outcome=combined.outcome, client_id=verdict_id,
+        left_side=single["first_side"] if single is not None else None,
+        probability=combined.probability, consistent=combined.consistent,
+        strength=combined.strength, extra=extra,
+    )
+
+
+# ---------------------------------------------------------------- the run
+
+@dataclass
+class RunSummary:
+    run_id: str
+    status: str
+    message: str = ""
+    planned_calls: int = 0
+    cached_calls: int = 0
+    new_calls: int = 0
+    failed_calls: int = 0
+    not_started: int = 0
+    parse_failures: int = 0
+    verdicts: dict[str, int] = field(default_factory=dict)
+    consistency: float | None = None  # share of pairs whose two orders agreed
+    first_position_share: float | None = None  # share of decided calls picking the first shown
+    cost_usd: float = 0.0  # paid in this run
+    total_cost_usd: float = 0.0  # of all answers behind this run's verdicts, cached included
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    skipped_no_reference: int = 0
+    elapsed_s: float = 0.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+class _Run:
+    """One execution of a plan; holds the state its workers and its writer share."""
+
+    def __init__(self, db: Database, plan: Plan, *, max_cost: float | None,
+                 progress: bool, client_factory: Callable[[], JudgeClient]) -> None:
+        self.db, self.plan, self.max_cost = db, plan, max_cost
+        self.client_factory = client_factory
+        cfg = plan.config
+        self.budget = Budget(max_cost, cfg.input_price_per_million,
+                             cfg.output_price_per_million, cfg.max_tokens)
+        self.run_id = uuid.uuid4().hex
+        self.results: dict[str, dict[str, Any]] = dict(plan.cached)
+        self.keys_of_pair: dict[int, list[str]] = {}
+        for c in plan.calls:
+            self.keys_of_pair.setdefault(c.pair, []).append(c.key)
+        self.pending: list[dict[str, Any]] = []
+        self.stored: asyncio.Future[None] | None = None  # resolves when `pending` is stored
+        self.wake = asyncio.Event()
+        self.finished_workers = False
+        self.stop_reason = ""
+        self.failed: list[str] = []
+        self.new_rows: list[dict[str, Any]] = []
+        self.completed_pairs: set[int] = set()
+        self.bar = tqdm(total=len(plan.to_call), unit="call", file=sys.stderr,
+                        disable=not progress, dynamic_ncols=True)
+
+    # Workers ---------------------------------------------------------------
+    async def work(self, client: JudgeClient, calls: Any) -> None:
+        cfg = self.plan.config
+        for call in calls:
+            if self.stop_reason:
+                return
+            messages = self.plan.messages(call)
+            chars = sum(len(m["content"]) for m in messages)
+            reserved = self.budget.reserve(chars)
+            if reserved is None:
+                self.stop_reason = (f"stopped before the call that could exceed "
+                                    f"--max-cost ${self.max_cost:g}")
+                return
+            try:
+                result = await client.complete(messages)
+            except JudgeCallError as exc:
+                self.budget.settle(reserved, 0.0)
+                self.failed.append(str(exc))
+                if exc.status in FATAL_STATUSES:
+                    self.stop_reason = f"the endpoint refused the calls: {exc}"
+                continue
+            cost = cost_usd(result.input_tokens, result.output_tokens,
+                            cfg.input_price_per_million, cfg.output_price_per_million)
+            self.budget.settle(reserved, cost, prompt_chars=chars,
+                               input_tokens=result.input_tokens)
+            parsed = parse_answer(result.text, cfg.format, result.logprobs)
+            self.pending.append({
+                "call_key": call.key, "run_id": self.run_id, "config_hash": self.plan.config_hash,
+                "judge_model": cfg.model, "judge_endpoint": self.plan.endpoint,
+                "task_id": self.plan.task_id, "pair_id": self.plan.pairs[call.pair]["pair_id"],
+                "first_side": call.first_side, "raw_answer": result.text,
+                "shown_outcome": parsed.outcome, "strength": parsed.strength,
+                "probability": parsed.probability, "parse_error": parsed.error,
+                "input_tokens": result.input_tokens, "output_tokens": result.output_tokens,
+                "usage_estimated": result.usage_estimated, "cost_usd": cost,
+                "latency_ms": result.latency_ms, "attempts": result.attempts,
+                "finish_reason": result.finish_reason, "created_at": _now(),
+                "_pair": call.pair,
+            })
+            if self.stored is None:
+                self.stored = asyncio.get_running_loop().create_future()
+            stored = self.stored
+            self.wake.set()
+            # A worker's next call waits until this answer is stored: so at any moment at
+            # most `concurrency` calls are paid for but not yet kept (what a SIGKILL can lose).
+            await stored
+
+    # Writers --------------------------------------------------------------
+    async def write(self) -> None:
+        """Group commit: whatever answered while the last write ran goes in the next one."""
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            batch, self.pending = self.pending, []
+            stored, self.stored = self.stored, None
+            if batch and stored is not None:
+                rows = [{k: v for k, v in r.items() if k != "_pair"} for r in batch]
+                try:
+                    await asyncio.to_thread(self._store_calls, rows)
+                except BaseException as exc:
+                    stored.set_exception(exc)
+                    raise
+                stored.set_result(None)
+                for row in rows:  # counted only now that they are stored
+                    self.results[row["call_key"]] = row
+                self.new_rows.extend(rows)
+                self.completed_pairs.update(r["_pair"] for r in batch)
+                self.bar.update(len(batch))
+                self.bar.set_postfix_str(f"${self.budget.spent:.4f}", refresh=False)
+            if self.finished_workers and not self.pending:
+                return
+
+    def _store_calls(self, rows: list[dict[str, Any]]) -> None:
+        with self.db.transaction() as cur:
+            store.insert_calls(cur, rows)
+            store.update_run(cur, self.run_id, done_calls=len(self.new_rows) + len(rows),
+                             failed_calls=len(self.failed), cost_usd=self.budget.spent)
+
+    async def record_periodically(self) -> None:
+        """Verdicts follow the stored calls about once a second, off the calls' path."""
+        while not self.finished_workers:
+            await asyncio.sleep(VERDICT_INTERVAL_S)
+            pairs, self.completed_pairs = self.completed_pairs, set()
+            if pairs:
+                await asyncio.to_thread(self._record_verdicts, sorted(pairs))
+
+    def _record_verdicts(self, pair_indexes: list[int]) -> int:
+        items = []
+        for i in pair_indexes:
+            keys = self.keys_of_pair.get(i, [])
+            if not keys or any(k not in self.results for k in keys):
+                continue
+            verdict = verdict_for_pair(self.plan, self.plan.pairs[i],
+                                       [self.results[k] for k in keys], self.run_id)
+            if verdict is not None:
+                items.append(verdict)
+        if not items:
+            return 0
+        added = record_judge_verdicts(self.db, items)
+        keep = {v.pair_id: v.client_id for v in items}
+        with self.db.transaction() as cur:
+            standing = store.standing_verdict_ids(cur, self.plan.config.name, self.plan.task_id,
+                                                  sorted(keep))
+            stale = [vid for pair, ids in standing.items() if pair in keep
+                     for vid in ids if vid != keep[pair]]
+            store.retract_verdicts(cur, stale)
+        return added
+
+    # Driver ----------------------------------------------------------------
+    async def execute(self) -> None:
+        calls = iter(self.plan.to_call)
+        writer = asyncio.create_task(self.write())
+        recorder = asyncio.create_task(self.record_periodically())
+        async with self.client_factory() as client:
+            workers = [asyncio.create_task(self.work(client, calls))
+                       for _ in range(max(1, client.concurrency))]
+            try:
+                await asyncio.gather(*workers)
+            finally:
+                for w in workers:
+                    w.cancel()
+                self.finished_workers = True
+                self.wake.set()
+                await writer
+                recorder.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await recorder
+
+
+def run_plan(db: Database, plan: Plan, *, max_cost: float | None = None,
+             concurrency: int | None = None, progress: bool = False,
+             environ: Mapping[str, str] | None = None,
+             client_factory: Callable[[], JudgeClient] | None = None) -> RunSummary:
+    """Make the plan's uncached calls and record the judge's verdicts; returns the summary."""
+    cfg = plan.config
+    factory = client_factory or (lambda: JudgeClient.from_config(
+        cfg, environ=environ, concurrency=concurrency))
+    if plan.to_call:
+        cfg.api_key(environ)  # a missing key fails before anything is recorded
+    run = _Run(db, plan, max_cost=max_cost, progress=progress, client_factory=factory)
+    with db.transaction() as cur:
+        store.create_run(cur, {
+            "run_id": run.run_id, "task_id": plan.task_id, "judge_name": cfg.name,
+            "config_hash": plan.config_hash, "config": cfg.describe(),
+            "total_calls": len(plan.calls), "cached_calls": len(plan.cached),
+            "max_cost_usd": max_cost, "pid": os.getpid(),
+        })
+    started = time.monotonic()
+    status, message = "stopped", "interrupted"
+    try:
+        if plan.to_call:
+            asyncio.run(run.execute())
+        run._record_verdicts(sorted(run.keys_of_pair))  # cached pairs and any left behind
+        unanswered = sum(1 for c in plan.calls if c.key not in run.results)
+        status = "done" if unanswered == 0 else "stopped"
+        message = run.stop_reason or (f"{len(run.failed)} calls failed" if run.failed else "")
+    except JudgeAppError as exc:
+        status, message = "failed", str(exc)
+        raise
+    finally:
+        run.bar.close()
+        with db.transaction() as cur:
+            store.update_run(cur, run.run_id, status=status, message=message,
+                             done_calls=len(run.new_rows), failed_calls=len(run.failed),
+                             cost_usd=run.budget.spent, finished_at=_now())
+    return summarise(run, status, message, time.monotonic() - started)
+
+
+def summarise(run: _Run, status: str, message: str, elapsed: float) -> RunSummary:
+    plan = run.plan
+    counts: dict[str, int] = {}
+    consistent = both = decided = first = parse_failures = 0
+    total_cost = 0.0
+    for keys in run.keys_of_pair.values():
+        rows = [run.results[k] for k in keys if k in run.results]
+        total_cost += sum(float(r["cost_usd"]) for r in rows)
+        parse_failures += sum(1 for r in rows if r["shown_outcome"] is None)
+        for r in rows:
+            if r["shown_outcome"] in ("a", "b"):
+                decided += 1
+                first += r["shown_outcome"] == "a"
+        if len(rows) != len(keys):
+            continue
+        combined = combined_verdict(rows)
+        if combined is None:
+            continue
+        counts[combined.outcome] = counts.get(combined.outcome, 0) + 1
+        if combined.consistent is not None:
+            both += 1
+            consistent += combined.consistent
+    latencies = [float(r["latency_ms"]) for r in run.new_rows]
+    answered = sum(1 for c in plan.calls if c.key in run.results)
+    return RunSummary(
+        run_id=run.run_id, status=status, message=message, planned_calls=len(plan.calls),
+        cached_calls=len(plan.cached), new_calls=len(run.new_rows),
+        failed_calls=len(run.failed), not_started=len(plan.calls) - answered - len(run.failed),
+        parse_failures=parse_failures, verdicts=dict(sorted(counts.items())),
+        consistency=consistent / both if both else None,
+        first_position_share=first / decided if decided else None,
+        cost_usd=run.budget.spent, total_cost_usd=total_cost,
+        latency_p50_ms=_percentile(latencies, 0.5), latency_p95_ms=_percentile(latencies, 0.95),
+        skipped_no_reference=plan.skipped_no_reference, elapsed_s=elapsed,
+    )

@@ -1,0 +1,89 @@
+"""Judge use-cases shared by the CLI and the admin page: runs and escalation to people."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from judge_app.errors import NotFoundError
+from judge_app.services.queue import load_task_config
+from judge_app.storage import judges as store
+from judge_app.storage.db import Database
+
+DEFAULT_MARGIN = 0.2
+
+
+@dataclass(frozen=True)
+class Escalation:
+    escalated: int
+    inconsistent: int
+    unsure: int
+    already: int  # pairs that qualified but were escalated before
+    eligible: int  # qualifying pairs not escalated yet, before --max-pairs
+
+
+def escalate(db: Database, task_id: str, judge_name: str, *, max_pairs: int | None = None,
+             margin: float = DEFAULT_MARGIN) -> Escalation:
+    """Put the pairs the judge was inconsistent or unsure about first in the human queue.
+
+    Unsure: |2p - 1| < margin, p being the judge's probability that output a is better.
+    Inconsistent pairs come first, then the least sure; --max-pairs caps the number.
+    """
+    load_task_config(db, task_id)
+    with db.cursor() as cur:
+        verdicts = store.judge_verdicts(cur, task_id, judge_name)
+        before = store.escalated_pairs(cur, task_id)
+    if not verdicts:
+        raise NotFoundError(f"judge '{judge_name}' has no verdicts in task '{task_id}'")
+    candidates: list[dict[str, Any]] = []
+    for v in verdicts:
+        p = v["probability"]
+        sure = abs(2 * p - 1) if p is not None else None
+        if v["consistent"] is False:
+            candidates.append({**v, "reason": "inconsistent", "margin": sure})
+        elif sure is not None and sure < margin:
+            candidates.append({**v, "reason": "unsure", "margin": sure})
+    candidates.sort(key=lambda c: (c["reason"] != "inconsistent",
+                                   c["margin"] if c["margin"] is not None else 0.0,
+                                   c["pair_id"]))
+    fresh = [c for c in candidates if c["pair_id"] not in before]
+    chosen = fresh[:max_pairs] if max_pairs is not None else fresh
+    with db.transaction() as cur:
+        store.insert_escalations(cur, [
+            {"task_id": task_id, "pair_id": c["pair_id"], "judge_name": judge_name,
+             "reason": c["reason"], "margin": c["margin"]} for c in chosen])
+    return Escalation(
+        escalated=len(chosen),
+        inconsistent=sum(c["reason"] == "inconsistent" for c in chosen),
+        unsure=sum(c["reason"] == "unsure" for c in chosen),
+        already=len(candidates) - len(fresh), eligible=len(fresh),
+    )
+
+
+def list_runs(db: Database, task_id: str | None = None) -> list[dict[str, Any]]:
+    with db.cursor() as cur:
+        return store.list_runs(cur, task_id)
+
+
+def start_run(db_path: str | Path, task_id: str, judge_file: str | Path, *,
+              max_cost: float | None = None, concurrency: int | None = None,
+              ) -> tuple[int, Path]:
+    """Start `judge-app judge` as its own process (for the admin page): it survives the page,
+    the browser tab and a restart of the app server. Returns its pid and its log file; its
+    progress is in judge_runs."""
+    db_path = Path(db_path)
+    log = db_path.with_name(f"{db_path.name}.judge-{task_id}-{int(time.time())}.log")
+    args = [sys.executable, "-m", "judge_app.cli", "judge", "--task", task_id,
+            "--judge", str(judge_file), "--db", str(db_path), "--quiet"]
+    if max_cost is not None:
+        args += ["--max-cost", str(max_cost)]
+    if concurrency is not None:
+        args += ["--concurrency", str(concurrency)]
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    return proc.pid, log

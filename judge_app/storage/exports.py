@@ -1,0 +1,83 @@
+"""The reads behind exports: votes to aggregate, texts of pairs, battle logs, verdict rows."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from judge_app.core.preferences import VOTE_COLUMNS
+from judge_app.storage.analytics import Slice
+from judge_app.storage.analytics import _where as slice_where
+
+# Every verdict column an export may carry. Never: tokens of raters (they live in `raters`),
+# and endpoints lose user:password@ and query strings (where API keys hide) on the way out.
+_ENDPOINT = (
+    "regexp_replace(regexp_replace(v.judge_endpoint, '//[^/@]*@', '//'), '[?#].*$', '')"
+)
+VERDICT_EXPORT_COLUMNS = [
+    "verdict_id", "task_id", "pair_id", "prompt_id", "assignment_id", "rater_id", "source",
+    "output_a", "output_b", "model_a", "model_b", "left_side", "outcome", "raw_choice",
+    "strength", "criteria", "rationale", "flagged", "probability", "consistent", "duration_ms",
+    "judge_run_id", "judge_model", "judge_endpoint", "judge_template", "judge_config_hash",
+    "input_tokens", "output_tokens", "cost_usd", "latency_ms", "raw_answer", "created_at",
+]
+
+
+def votes(cur: duckdb.DuckDBPyConnection, s: Slice) -> pd.DataFrame:
+    """Verdicts that count, one row each, with what the majority and margins need."""
+    where, params = slice_where(s)
+    cols = ", ".join(f"v.{c}" for c in VOTE_COLUMNS)
+    return cur.execute(
+        f"SELECT {cols} FROM active_verdicts v WHERE {where}",  # noqa: S608 - fixed fragments
+        params,
+    ).df()
+
+
+def pair_texts(cur: duckdb.DuckDBPyConnection, task_id: str) -> pd.DataFrame:
+    """Prompt conversation and both responses (JSON text) of every pair of a task."""
+    return cur.execute(
+        """
+        SELECT p.pair_id, pr.messages, pr.category, oa.response AS response_a,
+               ob.response AS response_b
+        FROM pairs p
+        JOIN prompts pr ON pr.task_id = p.task_id AND pr.prompt_id = p.prompt_id
+        JOIN outputs oa ON oa.output_id = p.output_a
+        JOIN outputs ob ON ob.output_id = p.output_b
+        WHERE p.task_id = ?
+        """,
+        [task_id],
+    ).df()
+
+
+def battle_rows(cur: duckdb.DuckDBPyConnection, s: Slice) -> pd.DataFrame:
+    """Verdicts in time order with the texts a FastChat battle record carries."""
+    where, params = slice_where(s)
+    return cur.execute(
+        f"""
+        SELECT v.prompt_id, v.model_a, v.model_b, v.outcome, v.rater_id, v.source,
+               v.created_at, pr.messages, oa.response AS response_a, ob.response AS response_b
+        FROM active_verdicts v
+        JOIN prompts pr ON pr.task_id = v.task_id AND pr.prompt_id = v.prompt_id
+        JOIN outputs oa ON oa.output_id = v.output_a
+        JOIN outputs ob ON ob.output_id = v.output_b
+        WHERE {where}
+        ORDER BY v.created_at, v.verdict_id
+        """,  # noqa: S608
+        params,
+    ).df()
+
+
+def verdict_table(cur: duckdb.DuckDBPyConnection, s: Slice) -> pa.Table:
+    """Standing verdicts with their provenance, as Arrow (no pandas detour for a million rows)."""
+    where, params = slice_where(s)
+    cols = ", ".join(
+        f"{_ENDPOINT} AS judge_endpoint" if c == "judge_endpoint" else f"v.{c}"
+        for c in VERDICT_EXPORT_COLUMNS
+    )
+    cur.complete()  # DuckDB 2: a relation query needs no unfinished result on the cursor
+    return cur.sql(
+        f"SELECT {cols} FROM active_verdicts v WHERE {where} "  # noqa: S608
+        "ORDER BY v.created_at, v.verdict_id",
+        params=params,
+    ).to_arrow_table()

@@ -1,0 +1,196 @@
+"""Judge runs, the content-keyed call cache, and escalations to people."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from judge_app.storage.frames import registered
+
+CALL_COLUMNS = [
+    "call_key", "run_id", "config_hash", "judge_model", "judge_endpoint", "task_id", "pair_id",
+    "first_side", "raw_answer", "shown_outcome", "strength", "probability", "parse_error",
+    "input_tokens", "output_tokens", "usage_estimated", "cost_usd", "latency_ms", "attempts",
+    "finish_reason", "created_at",
+]
+RUN_PROGRESS = ("status", "done_calls", "failed_calls", "cost_usd", "message", "finished_at")
+
+
+def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description or []]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def pairs_to_judge(cur: duckdb.DuckDBPyConnection, task_id: str,
+                   models: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every pair of the task (both models in `models`, when given) with the texts a judge
+    reads; gold pairs included. Ordered by pair id, so --limit picks the same pairs again."""
+    cur.execute(
+        """
+        SELECT p.pair_id, p.prompt_id, p.model_a, p.model_b, p.output_a, p.output_b,
+               pr.messages, pr.reference, oa.response_text AS text_a, ob.response_text AS text_b
+        FROM pairs p
+        JOIN prompts pr ON pr.task_id = p.task_id AND pr.prompt_id = p.prompt_id
+        JOIN outputs oa ON oa.output_id = p.output_a
+        JOIN outputs ob ON ob.output_id = p.output_b
+        WHERE p.task_id = $task
+          AND ($models IS NULL OR (list_contains($models, p.model_a)
+                                   AND list_contains($models, p.model_b)))
+        ORDER BY p.pair_id
+        """,
+        {"task": task_id, "models": models},
+    )
+    rows = _rows(cur)
+    for row in rows:
+        row["messages"] = json.loads(row["messages"])
+    return rows
+
+
+def cached_calls(cur: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, dict[str, Any]]:
+    if not keys:
+        return {}
+    with registered(cur, "wanted_keys", pd.DataFrame({"call_key": keys})):
+        cur.execute(
+            f"SELECT {', '.join(CALL_COLUMNS)} FROM judge_calls "  # noqa: S608
+            "WHERE call_key IN (SELECT call_key FROM wanted_keys)"
+        )
+        return {row["call_key"]: row for row in _rows(cur)}
+
+
+def insert_calls(cur: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> int:
+    """Store answered calls; a key already stored (another run paid first) is kept as is."""
+    if not rows:
+        return 0
+    if len(rows) <= 64:  # one plain statement: much cheaper than a DataFrame for a few rows
+        values = ", ".join(["(" + ", ".join("?" * len(CALL_COLUMNS)) + ")"] * len(rows))
+        cur.execute(
+            f"INSERT INTO judge_calls ({', '.join(CALL_COLUMNS)}) "  # noqa: S608
+            f"VALUES {values} ON CONFLICT DO NOTHING",
+            [row.get(c) for row in rows for c in CALL_COLUMNS],
+        )
+        inserted = cur.fetchone()
+        return int(inserted[0]) if inserted else 0
+    frame = pd.DataFrame(rows).reindex(columns=CALL_COLUMNS)
+    with registered(cur, "incoming_calls", frame):
+        cur.execute(
+            f"INSERT INTO judge_calls ({', '.join(CALL_COLUMNS)}) "  # noqa: S608
+            f"SELECT {', '.join(CALL_COLUMNS)} FROM incoming_calls ON CONFLICT DO NOTHING"
+        )
+        row = cur.fetchone()
+        return int(row[0]) if row else 0
+
+
+def create_run(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
+    cur.execute(
+        "INSERT INTO judge_runs (run_id, task_id, judge_name, config_hash, config, status, "
+        "total_calls, cached_calls, max_cost_usd, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [row["run_id"], row["task_id"], row["judge_name"], row["config_hash"],
+         json.dumps(row["config"]), row.get("status", "running"), row["total_calls"],
+         row.get("cached_calls", 0), row.get("max_cost_usd"), row.get("pid")],
+    )
+
+
+def update_run(cur: duckdb.DuckDBPyConnection, run_id: str, **fields: Any) -> None:
+    """Progress of a run; only the process running it writes its row."""
+    names = [k for k in RUN_PROGRESS if k in fields]
+    sets = ", ".join(f"{k} = ?" for k in names)  # names come from RUN_PROGRESS only
+    cur.execute(
+        f"UPDATE judge_runs SET {sets}, updated_at = current_timestamp "  # noqa: S608
+        "WHERE run_id = ?",
+        [fields[k] for k in names] + [run_id],
+    )
+
+
+def list_runs(cur: duckdb.DuckDBPyConnection, task_id: str | None = None,
+              ) -> list[dict[str, Any]]:
+    cur.execute(
+        "SELECT * EXCLUDE (config) FROM judge_runs WHERE $task IS NULL OR task_id = $task "
+        "ORDER BY started_at DESC, run_id",
+        {"task": task_id},
+    )
+    return _rows(cur)
+
+
+def standing_verdict_ids(cur: duckdb.DuckDBPyConnection, rater_id: str, task_id: str,
+                         pair_ids: list[str]) -> dict[str, list[str]]:
+    """pair_id -> ids of the rater's standing verdicts on it, for the given pairs."""
+    cur.execute(
+        "SELECT pair_id, verdict_id FROM standing_verdicts WHERE rater_id = ? AND task_id = ? "
+        "AND pair_id IN (SELECT unnest(?)) ORDER BY verdict_id",
+        [rater_id, task_id, pair_ids],
+    )
+    out: dict[str, list[str]] = {}
+    for pair, verdict in cur.fetchall():
+        out.setdefault(pair, []).append(verdict)
+    return out
+
+
+def judge_verdicts(cur: duckdb.DuckDBPyConnection, task_id: str, judge_name: str,
+                   ) -> list[dict[str, Any]]:
+    cur.execute(
+        "SELECT pair_id, outcome, probability, consistent FROM active_verdicts "
+        "WHERE task_id = ? AND rater_id = ? AND source = 'judge' ORDER BY pair_id",
+        [task_id, judge_name],
+    )
+    return _rows(cur)
+
+
+def escalated_pairs(cur: duckdb.DuckDBPyConnection, task_id: str) -> set[str]:
+    cur.execute("SELECT pair_id FROM escalations WHERE task_id = ?", [task_id])
+    return {r[0] for r in cur.fetchall()}
+
+
+def insert_escalations(cur: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        cur.execute(
+            "INSERT INTO escalations (task_id, pair_id, judge_name, reason, margin) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [row["task_id"], row["pair_id"], row["judge_name"], row["reason"], row["margin"]],
+        )
+
+
+def escalated_candidates(cur: duckdb.DuckDBPyConnection, task_id: str, rater_id: str,
+                         overlap: int) -> dict[str, int]:
+    """Escalated pairs this rater never had, still short of `overlap` human looks."""
+    cur.execute(
+        """
+        WITH coverage AS (
+            SELECT pair_id, count(*) AS n FROM (
+                SELECT a.pair_id FROM assignments a JOIN raters r USING (rater_id)
+                WHERE a.task_id = $task AND a.kind = 'normal' AND r.kind = 'human'
+                UNION ALL
+                SELECT pair_id FROM active_verdicts
+                WHERE task_id = $task AND assignment_id IS NULL AND source = 'human'
+            ) GROUP BY pair_id
+        )
+        SELECT e.pair_id, coalesce(c.n, 0) AS n
+        FROM escalations e LEFT JOIN coverage c USING (pair_id)
+        WHERE e.task_id = $task AND coalesce(c.n, 0) < $overlap
+          AND e.pair_id NOT IN (
+              SELECT pair_id FROM assignments WHERE rater_id = $rater AND task_id = $task)
+        ORDER BY n, e.pair_id
+        """,
+        {"task": task_id, "rater": rater_id, "overlap": max(1, overlap)},
+    )
+    return {str(pid): int(n) for pid, n in cur.fetchall()}
+
+
+_RETRACT_COPY = ("task_id, pair_id, prompt_id, assignment_id, rater_id, source, output_a, "
+                 "output_b, model_a, model_b, left_side")
+
+
+def retract_verdicts(cur: duckdb.DuckDBPyConnection, verdict_ids: list[str]) -> int:
+    """Take verdicts back with retraction rows (ids 'undo:<id>', so twice is once)."""
+    if not verdict_ids:
+        return 0
+    cur.execute(
+        f"INSERT INTO verdicts (verdict_id, {_RETRACT_COPY}, flagged, retracts, created_at) "  # noqa: S608
+        f"SELECT 'undo:' || verdict_id, {_RETRACT_COPY}, false, verdict_id, current_timestamp "
+        "FROM verdicts WHERE verdict_id IN (SELECT unnest(?)) ON CONFLICT DO NOTHING",
+        [verdict_ids],
+    )
+    row = cur.fetchone()
+    return int(row[0]) if row else 0
