@@ -13,6 +13,9 @@ import pandas as pd
 WIDTH = 560
 # Heights as a step per row: Streamlit ignores a fixed height on layered charts.
 ROW = alt.Step(22)
+# (column of services.leaderboard.quality_vs_cost, axis title, its frontier column)
+COST_AXES = (("cost_usd", "mean cost per output (USD)", "cost_front"),
+             ("latency_ms", "mean latency per output (ms)", "latency_front"))
 
 
 def interval_chart(table: pd.DataFrame) -> alt.Chart:
