@@ -142,6 +142,11 @@ async def plain_openai(base_url: str, prompts: list[list[dict[str, str]]], concu
         await client.close()
 
 
+def best_of(repeat: int, measure: Callable[[], tuple[float, float]]) -> tuple[float, float]:
+    """The fastest of `repeat` runs (the machine is shared: others only ever slow us down)."""
+    return min((measure() for _ in range(repeat)), key=lambda r: r[0])
+
+
 def report(name: str, calls: int, concurrency: int, wall: float, cpu: float, ideal: float,
            load: float) -> str:
     rate = calls / wall
@@ -157,7 +162,9 @@ def write_section(rows: list[str]) -> None:
         "`benchmarks/bench_judge.py`: judge calls against the local fake chat-completions "
         f"server (`tests/fake_openai_server.py`, {LATENCY_MS:g} ms per answer, its own "
         "process). Ideal rate = concurrency / latency. CPU = client process CPU time / calls "
-        "(building, sending, reading and parsing). Targets: >= 90% of ideal, < 2 ms CPU per call.",
+        "(building, sending, reading and parsing). Best of 3 runs; load avg = the machine's "
+        "1-minute load when the row started (2 cores, shared with other jobs). "
+        "Targets: >= 90% of ideal, < 2 ms CPU per call.",
         "", "| client | calls | concurrency | calls/s | % of ideal | CPU ms/call | load avg |",
         "|---|---|---|---|---|---|---|", *rows, "",
     ])
@@ -175,6 +182,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--skip-runner", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="report the best of N runs")
     args = parser.parse_args()
     prompts = workload(args.calls)
     ideal = args.concurrency / (LATENCY_MS / 1000)
@@ -188,12 +196,13 @@ def main() -> None:
             runs.append(("plain AsyncOpenAI create()", plain_openai))
         for name, fn in runs:
             load = os.getloadavg()[0]
-            wall, cpu = asyncio.run(fn(base_url, prompts, args.concurrency))
+            wall, cpu = best_of(args.repeat, lambda fn=fn: asyncio.run(
+                fn(base_url, prompts, args.concurrency)))
             rows.append(report(name, args.calls, args.concurrency, wall, cpu, ideal, load))
         if not args.skip_runner:
             load = os.getloadavg()[0]
             n = args.calls // 6 * 6
-            wall, cpu = runner(base_url, n, args.concurrency)
+            wall, cpu = best_of(args.repeat, lambda: runner(base_url, n, args.concurrency))
             rows.append(report("judge_app runner (+ DuckDB, verdicts)", n, args.concurrency,
                                wall, cpu, ideal, load))
         print("server saw at most", server_stats(port)["max_in_flight"], "requests at once")
