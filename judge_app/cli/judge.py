@@ -62,6 +62,9 @@ def _judge(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     db = database(args)
     plan = plan_run(db, args.task, config, models=models, limit=args.limit)
+    if models and not plan.pairs:
+        raise ValidationError(f"no pair of task '{args.task}' is between the models "
+                              f"{', '.join(models)}", field="--models")
     _print_plan(plan, args)
     if args.dry_run:
         return 0
