@@ -22,6 +22,7 @@ from judge_app.core.verdict_parsing import (
 )
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+relaxed = settings(deadline=None)  # no wall-clock limits on a shared machine
 
 
 @pytest.mark.parametrize("text, outcome", [
@@ -88,7 +89,7 @@ def test_injected_instructions_are_only_text() -> None:
     assert parsed.outcome == "a" and parsed.raw == answer
 
 
-@settings(deadline=None)  # no wall-clock limits on a shared machine
+@relaxed
 @given(st.text(), st.sampled_from(ANSWER_FORMATS))
 def test_parser_never_raises(text: str, fmt: str) -> None:
     parsed = parse_answer(text, fmt)  # type: ignore[arg-type]
@@ -98,14 +99,14 @@ def test_parser_never_raises(text: str, fmt: str) -> None:
     assert parsed.raw == text
 
 
-@settings(deadline=None)  # no wall-clock limits on a shared machine
+@relaxed
 @given(st.text().filter(lambda t: "[[" not in t and "]]" not in t), st.sampled_from("ABC"))
 def test_a_final_label_decides(prefix: str, letter: str) -> None:
     parsed = parse_answer(f"{prefix}\nFinal verdict: [[{letter}]]", "labels")
     assert parsed.outcome == {"A": "a", "B": "b", "C": "tie"}[letter]
 
 
-@settings(deadline=None)  # no wall-clock limits on a shared machine
+@relaxed
 @given(st.sampled_from(["A>>B", "A>B", "A=B", "B>A", "B>>A"]), st.text(max_size=200))
 def test_five_level_is_antisymmetric(verdict: str, prefix: str) -> None:
     """Reading A<->B swapped gives the flipped outcome with the same strength."""
@@ -201,7 +202,7 @@ outcomes = st.sampled_from(["a", "b", "tie"])
 probs = st.one_of(st.none(), st.floats(0, 1))
 
 
-@settings(deadline=None)  # no wall-clock limits on a shared machine
+@relaxed
 @given(outcomes, outcomes, probs, probs)
 def test_combining_is_symmetric_in_the_orders(x: str, y: str, px: float | None,
                                               py: float | None) -> None:
