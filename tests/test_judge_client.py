@@ -252,3 +252,13 @@ def test_the_budget_reserves_the_worst_case() -> None:
     assert budget.reserve(4000) is not None
     unlimited = Budget(None, 1.0, 1.0, 10)
     assert all(unlimited.reserve(10**6) is not None for _ in range(100))
+
+
+def test_random_server_errors_are_absorbed_by_retries() -> None:
+    async def go(server: FakeOpenAIServer) -> list[CallResult]:
+        async with client(server, concurrency=8, retries=20) as c:
+            return await asyncio.gather(*(c.complete(messages()) for _ in range(30)))
+
+    with FakeOpenAIServer(longer_wins, error_rate=0.3, fail_status=502, seed=5) as server:
+        results = run(go(server))
+        assert len(results) == 30 and server.count == sum(r.attempts for r in results) > 30
