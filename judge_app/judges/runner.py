@@ -327,18 +327,23 @@ class _Run:
                 return
 
     def _store_calls(self, rows: list[dict[str, Any]]) -> None:
-        with self.db.transaction() as cur:
+        with self.db.cursor() as cur:  # one statement: atomic without BEGIN/COMMIT round trips
             store.insert_calls(cur, rows)
-            store.update_run(cur, self.run_id, done_calls=len(self.new_rows) + len(rows),
-                             failed_calls=len(self.failed), cost_usd=self.budget.spent)
 
     async def record_periodically(self) -> None:
-        """Verdicts follow the stored calls about once a second, off the calls' path."""
+        """Verdicts and the run's progress follow the stored calls about once a second, off
+        the calls' path (each write there delays the workers waiting for it)."""
         while not self.finished_workers:
             await asyncio.sleep(VERDICT_INTERVAL_S)
             pairs, self.completed_pairs = self.completed_pairs, set()
             if pairs:
                 await asyncio.to_thread(self._record_verdicts, sorted(pairs))
+            await asyncio.to_thread(self._update_progress)
+
+    def _update_progress(self) -> None:
+        with self.db.transaction() as cur:
+            store.update_run(cur, self.run_id, done_calls=len(self.new_rows),
+                             failed_calls=len(self.failed), cost_usd=self.budget.spent)
 
     def answers(self, pair: int) -> list[dict[str, Any]]:
         """The pair's answered calls, oriented by this pair's own order (a stored answer may
