@@ -246,6 +246,7 @@ class _Run:
         self.pending: list[dict[str, Any]] = []
         self.stored: asyncio.Future[None] | None = None  # resolves when `pending` is stored
         self.wake = asyncio.Event()
+        self.settled = asyncio.Event()  # a call gave back its budget reservation
         self.finished_workers = False
         self.stop_reason = ""
         self.failed: list[str] = []
@@ -263,14 +264,21 @@ class _Run:
             messages = self.plan.messages(call)
             chars = sum(len(m["content"]) for m in messages)
             reserved = self.budget.reserve(chars)
+            while reserved is None and self.budget.held and not self.stop_reason:
+                # Near the budget: wait for calls in flight to settle (their real cost is
+                # usually far below the worst case reserved), then try again.
+                self.settled.clear()
+                await self.settled.wait()
+                reserved = self.budget.reserve(chars)
             if reserved is None:
-                self.stop_reason = (f"stopped before the call that could exceed "
-                                    f"--max-cost ${self.max_cost:g}")
+                self.stop_reason = self.stop_reason or (
+                    f"stopped before the call that could exceed --max-cost ${self.max_cost:g}")
                 return
             try:
                 result = await client.complete(messages)
             except JudgeCallError as exc:
                 self.budget.settle(reserved, 0.0)
+                self.settled.set()
                 self.failed.append(str(exc))
                 if exc.status in FATAL_STATUSES:
                     self.stop_reason = f"the endpoint refused the calls: {exc}"
@@ -279,6 +287,7 @@ class _Run:
                             cfg.input_price_per_million, cfg.output_price_per_million)
             self.budget.settle(reserved, cost, prompt_chars=chars,
                                input_tokens=result.input_tokens)
+            self.settled.set()
             parsed = parse_answer(result.text, cfg.format, result.logprobs)
             self.pending.append({
                 "call_key": call.key, "run_id": self.run_id, "config_hash": self.plan.config_hash,
