@@ -3,9 +3,10 @@
 Setup: a live task (2,000 prompts x 4 models = 12,000 pairs, overlap 3) and an archive task,
 with 1,000,000 verdicts already in the database (judge verdicts on both tasks, 1% of them
 retracted), then 50 raters working at once through the service layer, each in its own thread,
-each doing ``--rounds`` next_assignment + record_verdict cycles with a short think time.
+each doing ``--rounds`` next_assignment + record_verdict cycles, reading each pair for a
+random 0-20 s (mean ``--think`` = 10 s: about five verdicts a second in all).
 Reports p50/p95/max of each call; the reference is the same calls with one rater alone.
-Run: .venv/bin/python benchmarks/bench_rater_flow.py [--verdicts N] [--raters R]
+Run: .venv/bin/python benchmarks/bench_rater_flow.py [--verdicts N] [--raters R] [--keep-open]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from judge_app.core.types import Output, Prompt, TaskBundle, TaskConfig
 from judge_app.services import queue, raters
 from judge_app.services.imports import import_bundle
 from judge_app.services.verdicts import VerdictInput, record_verdict
+from judge_app.storage import db as dbmod
 from judge_app.storage import verdicts as verdict_store
 from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
@@ -118,9 +120,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--verdicts", type=int, default=1_000_000)
     parser.add_argument("--raters", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--think", type=float, default=0.5, help="mean seconds per pair")
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--think", type=float, default=10.0, help="mean seconds per pair")
+    parser.add_argument("--keep-open", action="store_true",
+                        help="never close the idle database file (shows what reopening costs)")
     args = parser.parse_args()
+    if args.keep_open:
+        dbmod.IDLE_CLOSE_SECONDS = 3600.0
     with tempfile.TemporaryDirectory() as tmp:
         db = open_database(Path(tmp) / "flow.duckdb")
         t = time.perf_counter()

@@ -81,6 +81,7 @@ def main() -> None:
                                     has_text="B is better")).to_be_visible()
                 time.sleep(1)
                 page.screenshot(path=str(OUT / "rater-page.png"), full_page=True)
+                page.set_viewport_size({"width": 1400, "height": 950})
                 page.goto(f"{url}/admin_tasks?token={tokens['admin']}")
                 expect(page.get_by_text("Flagged items")).to_be_visible(timeout=60_000)
                 time.sleep(2)

@@ -56,6 +56,11 @@ def test_leaderboard_json_with_baseline(db_path: Path,
     assert models["worse"]["win_rate"] < 50 < models["better"]["win_rate"]
 
 
+def test_unknown_source_is_an_error(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "leaderboard", "--task", "sim", "--source", "bogus", db=db_path)
+    assert code == 1 and "unknown source 'bogus'" in err
+
+
 def test_gate_fails_a_worse_candidate(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "gate", "--task", "sim", "--candidate", "worse",
                        "--baseline", "base", db=db_path)

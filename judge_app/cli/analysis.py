@@ -21,7 +21,8 @@ from judge_app.services.leaderboard import (
 
 
 def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
+    """JSON has no NaN, infinity or pandas NA: an unrated model's numbers become null."""
+    if value is pd.NA or (isinstance(value, float) and not math.isfinite(value)):
         return None
     if hasattr(value, "item"):
         return _clean(value.item())
@@ -120,6 +121,7 @@ def _format_table(table: pd.DataFrame) -> str:
                            "battles", "wins", "ties", "losses", "win_rate", "win_rate_se")
                if c in shown]
     shown["rating"] = shown["rating"].astype(object).where(shown["rated"], "unrated")
+    shown["rank"] = shown["rank"].astype(object).where(shown["rated"], "-")
     return shown[columns].to_string(index=False, na_rep="-")
 
 

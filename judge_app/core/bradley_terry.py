@@ -219,21 +219,20 @@ def pair_scores(
 def pair_terms(
     d: FloatArray, log_nu: float | None, w_ab: FloatArray, w_ba: FloatArray, t: FloatArray,
 ) -> Terms:
+    g_d, g_eta = pair_scores(d, log_nu, w_ab, w_ba, t)
     n = w_ab + w_ba + t
     if log_nu is None:
-        s = w_ab + t / 2
-        p = expit(d)
+        s, p = w_ab + t / 2, expit(d)
         loglik = -s * np.logaddexp(0, -d) - (n - s) * np.logaddexp(0, d)
-        return Terms(loglik, s - n * p, None, n * p * (1 - p), None, None)
+        return Terms(loglik, g_d, None, n * p * (1 - p), None, None)
+    # Written with e = exp(-|d|/2) so that no cosh overflows: z = e * (2 cosh(d/2) + nu).
     nu = float(np.exp(log_nu))
     e = np.exp(-np.abs(d) / 2)
-    e2, sign = e * e, np.sign(d)
+    e2 = e * e
     z = 1 + e2 + nu * e
     loglik = (w_ab - w_ba) * d / 2 + t * log_nu - n * (np.abs(d) / 2 + np.log(z))
-    g_d = (w_ab - w_ba) / 2 - n * sign * (1 - e2) / (2 * z)
-    g_eta = t - n * nu * e / z
     h_dd = n * (e2 + nu * e * (1 + e2) / 4) / z**2
-    h_deta = -n * sign * nu * e * (1 - e2) / (2 * z**2)
+    h_deta = -n * np.sign(d) * nu * e * (1 - e2) / (2 * z**2)
     h_etaeta = n * nu * e * (1 + e2) / z**2
     return Terms(loglik, g_d, g_eta, h_dd, h_deta, h_etaeta)
 

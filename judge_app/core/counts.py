@@ -117,17 +117,6 @@ def count_battles(
     )
 
 
-def restrict(counts: PairCounts, models: Sequence[str]) -> PairCounts:
-    """The counts among a subset of models (in the given order)."""
-    idx = np.array([counts.index(m) for m in models], dtype=np.int64)
-    grid = np.ix_(idx, idx)
-    return PairCounts(
-        models=tuple(models), wins=counts.wins[grid], ties=counts.ties[grid],
-        wins_sq=counts.wins_sq[grid], ties_sq=counts.ties_sq[grid],
-        n_wins=counts.n_wins[grid], n_ties=counts.n_ties[grid],
-    )
-
-
 def _model_order(battles: pd.DataFrame, models: Sequence[str] | None) -> list[str]:
     if models is not None:
         names = [str(m) for m in models]

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 
 WIDTH = 560
-
-
-def _height(rows: int) -> int:
-    return max(80, 22 * rows)
+# Heights as a step per row: Streamlit ignores a fixed height on layered charts.
+ROW = alt.Step(22)
+# (column of services.leaderboard.quality_vs_cost, axis title, its frontier column)
+COST_AXES = (("cost_usd", "mean cost per output (USD)", "cost_front"),
+             ("latency_ms", "mean latency per output (ms)", "latency_front"))
 
 
 def interval_chart(table: pd.DataFrame) -> alt.Chart:
@@ -31,8 +32,7 @@ def interval_chart(table: pd.DataFrame) -> alt.Chart:
         y=y, x=alt.X("rating:Q", scale=x_scale),
         tooltip=["rank:Q", "model:N", alt.Tooltip("rating:Q", format=".1f"),
                  alt.Tooltip("lower:Q", format=".1f"), alt.Tooltip("upper:Q", format=".1f")])
-    return (bars + points).properties(width=WIDTH, height=_height(len(data)),
-                                      title="Ratings with intervals")
+    return (bars + points).properties(width=WIDTH, height=ROW, title="Ratings with intervals")
 
 
 def win_rate_heatmap(observed: pd.DataFrame, battles: pd.DataFrame,
@@ -49,7 +49,7 @@ def win_rate_heatmap(observed: pd.DataFrame, battles: pd.DataFrame,
     })
     data["label"] = [f"{r:.0%}\nn={b}" for r, b in zip(data["win_rate"], data["battles"],
                                                        strict=True)]
-    size = max(240, min(40 * len(models), 900))
+    cell = alt.Step(max(12, min(48, 900 // max(len(models), 1))))
     base = alt.Chart(data).encode(
         y=alt.Y("model:N", sort=models, title="model (row) wins against"),
         x=alt.X("opponent:N", sort=models, title=None, axis=alt.Axis(labelAngle=-40,
@@ -63,8 +63,7 @@ def win_rate_heatmap(observed: pd.DataFrame, battles: pd.DataFrame,
     chart = cells
     if len(models) <= 15:
         chart = cells + base.mark_text(fontSize=9, lineBreak="\n").encode(text="label:N")
-    return chart.properties(width=size, height=size,
-                            title="Observed win rate (ties count half)")
+    return chart.properties(width=cell, height=cell, title="Observed win rate (ties count half)")
 
 
 def share_chart(frame: pd.DataFrame, share: str, title: str, label: str = "rater_id") -> alt.Chart:
@@ -81,8 +80,7 @@ def share_chart(frame: pd.DataFrame, share: str, title: str, label: str = "rater
                  alt.Tooltip("lower:Q", format=".3f"), alt.Tooltip("upper:Q", format=".3f")])
     half = alt.Chart(pd.DataFrame({"x": [0.5]})).mark_rule(strokeDash=[4, 4],
                                                           color="gray").encode(x="x:Q")
-    return (half + rules + points).properties(width=WIDTH, height=_height(len(data)),
-                                              title=title)
+    return (half + rules + points).properties(width=WIDTH, height=ROW, title=title)
 
 
 def cost_chart(frame: pd.DataFrame, x: str, x_title: str, front: str) -> alt.Chart:
@@ -92,7 +90,8 @@ def cost_chart(frame: pd.DataFrame, x: str, x_title: str, front: str) -> alt.Cha
     base = alt.Chart(data).encode(x=alt.X(f"{x}:Q", scale=scale, title=x_title))
     y = alt.Y("rating:Q", scale=alt.Scale(zero=False), title="rating")
     points = base.mark_point(filled=True, size=60).encode(
-        y=y, color=alt.Color(f"{front}:N", title="on frontier"),
+        y=y, color=alt.Color(f"{front}:N", title="on frontier", scale=alt.Scale(
+            domain=[True, False], range=["#d94f2b", "#8c8c8c"])),
         tooltip=["model:N", alt.Tooltip("rating:Q", format=".1f"),
                  alt.Tooltip(f"{x}:Q", format=".4g")])
     errors = base.mark_rule(opacity=0.4).encode(y=alt.Y("lower:Q"), y2="upper:Q")

@@ -129,8 +129,7 @@ def _cost_section(db: Database, q: LeaderboardQuery, table: pd.DataFrame) -> lis
     parts = ["<h2>Quality against cost and latency</h2>"]
     frame = quality_vs_cost(db, q.task_id, table)
     shown = 0
-    for col, title, front in (("cost_usd", "mean cost per output (USD)", "cost_front"),
-                              ("latency_ms", "mean latency per output (ms)", "latency_front")):
+    for col, title, front in charts.COST_AXES:
         if (frame[col] > 0).any():
             parts.append(svg(charts.cost_chart(frame, col, title, front)))
             shown += 1

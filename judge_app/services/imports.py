@@ -15,6 +15,7 @@ from judge_app.core.ids import canonical_json, content_hash, output_id, pair_id,
 from judge_app.core.pairing import generate_pairs
 from judge_app.core.types import GoldAnswer, ImportedVerdict, TaskBundle, flip, text_of
 from judge_app.errors import ValidationError
+from judge_app.services.queue import forget_task_config
 from judge_app.storage import catalog, raters, verdicts
 from judge_app.storage.db import Database
 
@@ -195,4 +196,6 @@ def import_bundle(db: Database, bundle: TaskBundle, *, replace: bool = False) ->
         report.pairs_new = catalog.insert_new_pairs(cur, pairs)
         raters.ensure_raters(cur, rater_rows)
         report.verdicts_new = verdicts.insert_verdicts(cur, verdict_rows)
+    if report.task == "replaced":
+        forget_task_config(task_id)
     return report

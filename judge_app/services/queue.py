@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -44,21 +45,35 @@ class Progress:
         return self.done + self.remaining
 
 
+# Task settings change only on an import with --replace; every click reads them, so they
+# are kept for a few seconds (imports in this process forget them at once).
+CONFIG_TTL_SECONDS = 5.0
+_configs: dict[tuple[str, str], tuple[float, TaskConfig]] = {}
+
+
 def load_task_config(db: Database, task_id: str) -> TaskConfig:
+    key = (str(db.path.resolve()), task_id)
+    cached = _configs.get(key)
+    if cached is not None and time.monotonic() - cached[0] < CONFIG_TTL_SECONDS:
+        return cached[1]
     with db.cursor() as cur:
         task = catalog.get_task(cur, task_id)
     if task is None:
         raise NotFoundError(f"no task named '{task_id}'")
-    return task_config_from_dict(task["config"])
+    config = task_config_from_dict(task["config"])
+    _configs[key] = (time.monotonic(), config)
+    return config
+
+
+def forget_task_config(task_id: str) -> None:
+    for key in [k for k in _configs if k[1] == task_id]:
+        _configs.pop(key, None)
 
 
 def check_may_work(db: Database, rater_id: str, task_id: str) -> dict[str, Any]:
     """The rater row, if this rater exists, is enabled and may work on the task."""
     with db.cursor() as cur:
-        rater = raters.get_rater(cur, rater_id)
-        allowed = rater is not None and (
-            rater["is_admin"] or task_id in raters.tasks_of_rater(cur, rater_id)
-        )
+        rater, allowed = raters.access(cur, rater_id, task_id)
     if rater is None or rater["disabled"]:
         raise PermissionDenied("this rater is unknown or disabled")
     if not allowed:
@@ -70,10 +85,13 @@ def next_assignment(db: Database, rater_id: str, task_id: str) -> BlindPair | No
     """The rater's open assignment, or a new one; None when nothing is left for them."""
     check_may_work(db, rater_id, task_id)
     config = load_task_config(db, task_id)
-    with _lock_for(task_id), db.transaction() as cur:
-        row = queue.open_assignment(cur, rater_id, task_id) or _new_assignment(
-            cur, config, rater_id, task_id
-        )
+    with db.cursor() as cur:  # most calls: the item on screen again, no lock needed
+        row = queue.open_assignment(cur, rater_id, task_id)
+    if row is None:
+        with _lock_for(task_id), db.transaction() as cur:
+            row = queue.open_assignment(cur, rater_id, task_id) or _new_assignment(
+                cur, config, rater_id, task_id
+            )
     return blind_view(db, row) if row else None
 
 

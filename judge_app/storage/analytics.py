@@ -9,6 +9,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from judge_app.errors import ValidationError
+
 
 @dataclass(frozen=True)
 class Slice:
@@ -33,7 +35,8 @@ def _where(s: Slice) -> tuple[str, dict[str, Any]]:
         clauses.append("v.source = 'judge' AND v.rater_id = $judge")
         params["judge"] = s.source.split(":", 1)[1]
     elif s.source != "all":
-        raise ValueError(f"unknown source '{s.source}' (all, human, judge or judge:NAME)")
+        raise ValidationError(f"unknown source '{s.source}' (all, human, judge or judge:NAME)",
+                              field="source")
     if s.category:
         clauses.append(
             "EXISTS (SELECT 1 FROM prompts p WHERE p.task_id = v.task_id "

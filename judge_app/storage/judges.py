@@ -157,15 +157,21 @@ def insert_escalations(cur: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]
 def escalated_candidates(cur: duckdb.DuckDBPyConnection, task_id: str, rater_id: str,
                          overlap: int) -> dict[str, int]:
     """Escalated pairs this rater never had, still short of `overlap` human looks."""
+    if not cur.execute("SELECT 1 FROM escalations WHERE task_id = ? LIMIT 1",
+                       [task_id]).fetchall():
+        return {}  # the usual case; skips the coverage count on every new assignment
     cur.execute(
         """
-        WITH coverage AS (
+        WITH escalated AS (SELECT pair_id FROM escalations WHERE task_id = $task),
+        coverage AS (  -- only escalated pairs: usually none, so this costs nothing
             SELECT pair_id, count(*) AS n FROM (
                 SELECT a.pair_id FROM assignments a JOIN raters r USING (rater_id)
                 WHERE a.task_id = $task AND a.kind = 'normal' AND r.kind = 'human'
+                  AND a.pair_id IN (SELECT pair_id FROM escalated)
                 UNION ALL
                 SELECT pair_id FROM active_verdicts
                 WHERE task_id = $task AND assignment_id IS NULL AND source = 'human'
+                  AND pair_id IN (SELECT pair_id FROM escalated)
             ) GROUP BY pair_id
         )
         SELECT e.pair_id, coalesce(c.n, 0) AS n

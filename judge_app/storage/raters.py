@@ -80,3 +80,20 @@ def tasks_of_rater(cur: duckdb.DuckDBPyConnection, rater_id: str) -> list[str]:
         "SELECT task_id FROM rater_tasks WHERE rater_id = ? ORDER BY task_id", [rater_id]
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def access(
+    cur: duckdb.DuckDBPyConnection, rater_id: str, task_id: str
+) -> tuple[dict[str, Any] | None, bool]:
+    """The rater row and whether they may work on the task (admins may work on any)."""
+    cur.execute(
+        f"SELECT {_FIELDS}, is_admin OR EXISTS (SELECT 1 FROM rater_tasks t "  # noqa: S608
+        "WHERE t.rater_id = r.rater_id AND t.task_id = ?) AS allowed "
+        "FROM raters r WHERE rater_id = ?",
+        [task_id, rater_id],
+    )
+    rows = _rows(cur)
+    if not rows:
+        return None, False
+    allowed = bool(rows[0].pop("allowed"))
+    return rows[0], allowed

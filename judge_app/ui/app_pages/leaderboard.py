@@ -71,8 +71,7 @@ with predicted:
 st.subheader("Quality against cost and latency")
 costs = quality_vs_cost(db, task_id, table)
 shown_any = False
-for col, title, front in (("cost_usd", "mean cost per output (USD)", "cost_front"),
-                          ("latency_ms", "mean latency per output (ms)", "latency_front")):
+for col, title, front in charts.COST_AXES:
     if (costs[col] > 0).any():
         st.altair_chart(charts.cost_chart(costs, col, title, front), width="stretch")
         shown_any = True

@@ -1,0 +1,65 @@
+"""The analysis pages in a real browser: charts drawn at a readable size, names shown as text."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from judge_app.services import raters
+from judge_app.services.imports import import_bundle
+from judge_app.storage.schema import open_database
+from tests.analysis_helpers import simulated_bundle
+from tests.test_browser_rater import ROOT, _free_port, _wait_healthy, browser, wait_idle
+
+pytestmark = pytest.mark.browser
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+__all__ = ["browser"]  # the module-scoped chromium fixture, shared
+
+
+@pytest.fixture(scope="module")
+def admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    path = tmp_path_factory.mktemp("analysis") / "judge.duckdb"
+    db = open_database(path)
+    import_bundle(db, simulated_bundle("sim", prompts=10))
+    token = raters.add_rater(db, "boss", admin=True).token
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "judge_app.cli", "serve", "--db", str(path), "--port", str(port)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield f"{url}/{{page}}?token={token}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize(("name", "charts"), [("leaderboard", 4), ("bias", 2)])
+def test_charts_are_drawn_with_one_row_per_model(admin_url: str, browser: Any, name: str,
+                                                 charts: int) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 2400})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    xss: list[str] = []
+    page.on("dialog", lambda d: (xss.append(d.message), d.dismiss()))
+    page.goto(admin_url.format(page=name))
+    drawn = page.locator('[data-testid="stVegaLiteChart"] svg, '
+                         '[data-testid="stVegaLiteChart"] canvas')
+    expect(drawn.nth(charts - 1)).to_be_visible()
+    wait_idle(page)
+    first = page.locator('[data-testid="stVegaLiteChart"]').first.bounding_box()
+    # one step of 22 px per row plus title and axis; 110 px when Streamlit squashed rows
+    assert first is not None and first["height"] > 120, first
+    if name == "leaderboard":  # model names on the chart axes: shown as text, never run
+        assert "<script>alert(1)</script>" in page.inner_text("body")
+    assert not xss
+    context.close()
