@@ -77,7 +77,10 @@ def test_bad_config_and_unknown_task_exit_1(tmp_path: Path) -> None:
     with FakeOpenAIServer() as server:
         out = cli("judge", "--task", "nope", "--judge", str(judge_file(tmp_path, server)),
                   db=db)
-    assert out.returncode == 1 and "nope" in out.stderr
+        assert out.returncode == 1 and "nope" in out.stderr
+        out = cli("judge", "--task", "t1", "--judge", str(judge_file(tmp_path, server)),
+                  "--models", "m1,zz", db=db)
+        assert out.returncode == 1 and "--models" in out.stderr and server.count == 0
 
 
 def test_sigkill_midway_then_resume_pays_only_what_is_missing(tmp_path: Path) -> None:

@@ -62,6 +62,9 @@ def _judge(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     db = database(args)
     plan = plan_run(db, args.task, config, models=models, limit=args.limit)
+    if models and not plan.pairs:
+        raise ValidationError(f"no pair of task '{args.task}' is between the models "
+                              f"{', '.join(models)}", field="--models")
     _print_plan(plan, args)
     if args.dry_run:
         return 0
@@ -107,8 +110,9 @@ def _print_summary(s: RunSummary) -> None:
           f"{s.failed_calls} failed, {s.not_started} not started")
     counts = ", ".join(f"{k} {v}" for k, v in s.verdicts.items()) or "none"
     print(f"verdicts: {counts} ({sum(s.verdicts.values())} pairs)")
-    print(f"swap consistency: {_pct(s.consistency)}; first-position share: "
-          f"{_pct(s.first_position_share)}; parse failures: {s.parse_failures}")
+    print(f"swap consistency: {_pct(s.consistency)}; left-position share (decided answers "
+          f"picking the response shown first): {_pct(s.first_position_share)}; "
+          f"parse failures: {s.parse_failures}")
     print(f"cost: ${s.cost_usd:.4f} this run, ${s.total_cost_usd:.4f} for all answers used")
     print(f"latency: p50 {_ms(s.latency_p50_ms)}, p95 {_ms(s.latency_p95_ms)}; "
           f"{s.elapsed_s:.1f} s")

@@ -58,12 +58,21 @@ class CallResult:
 class ClientStats:
     attempts: int = 0
     retries: int = 0
-    rate_limited: int = 0
-    server_errors: int = 0
-    timeouts: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)  # kind -> count
+
+    @property
+    def rate_limited(self) -> int:
+        return self.errors.get("rate_limited", 0)
+
+    @property
+    def server_errors(self) -> int:
+        return self.errors.get("server_error", 0)
+
+    @property
+    def timeouts(self) -> int:
+        return self.errors.get("timeout", 0)
 
 
 class TokenBucket:
@@ -202,7 +211,7 @@ class JudgeClient:
                 data, latency_ms = await self._send(body)
                 result = _read_completion(data, messages, latency_ms, attempt)
             except _Retryable as exc:
-                self._count_error(exc.kind)
+                self.stats.errors[exc.kind] = self.stats.errors.get(exc.kind, 0) + 1
                 if attempt > self.retries:
                     raise JudgeCallError(f"gave up after {attempt} attempts: {exc}",
                                          attempts=attempt, status=exc.status) from None
@@ -263,15 +272,6 @@ class JudgeClient:
     async def _wait_for_pause(self) -> None:
         while (wait := self._paused_until - self._clock()) > 0:
             await self._sleep(wait)
-
-    def _count_error(self, kind: str) -> None:
-        self.stats.errors[kind] = self.stats.errors.get(kind, 0) + 1
-        if kind == "rate_limited":
-            self.stats.rate_limited += 1
-        elif kind == "server_error":
-            self.stats.server_errors += 1
-        elif kind == "timeout":
-            self.stats.timeouts += 1
 
 
 class _Retryable(Exception):

@@ -43,6 +43,7 @@ class Budget:
     max_output_tokens: int
     spent: float = 0.0
     reserved: float = 0.0
+    held: int = 0  # calls holding a reservation
     ratio: float = 0.5  # tokens per character assumed for the input's worst case
     seen_ratio: float = 0.0
     seen_calls: int = 0
@@ -58,18 +59,17 @@ class Budget:
         if self.max_cost is not None and self.spent + self.reserved + amount > self.max_cost:
             return None
         self.reserved += amount
+        self.held += 1
         return amount
 
     def settle(self, reserved: float, actual: float, *, prompt_chars: int = 0,
                input_tokens: int = 0) -> None:
         """Replace a reservation by what the call really cost (0 for a call that failed)."""
-        self.reserved = max(0.0, self.reserved - reserved)
+        self.reserved = max(0.0, self.reserved - reserved) if self.held > 1 else 0.0
+        self.held -= 1
         self.spent += actual
         if prompt_chars > 0 and input_tokens > 0:
             self.seen_ratio = max(self.seen_ratio, input_tokens / prompt_chars)
             self.seen_calls += 1
             if self.seen_calls >= 20:
                 self.ratio = self.seen_ratio * 1.25
-
-    def add_spent(self, amount: float) -> None:
-        self.spent += amount

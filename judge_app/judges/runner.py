@@ -246,6 +246,7 @@ class _Run:
         self.pending: list[dict[str, Any]] = []
         self.stored: asyncio.Future[None] | None = None  # resolves when `pending` is stored
         self.wake = asyncio.Event()
+        self.settled = asyncio.Event()  # a call gave back its budget reservation
         self.finished_workers = False
         self.stop_reason = ""
         self.failed: list[str] = []
@@ -263,14 +264,21 @@ class _Run:
             messages = self.plan.messages(call)
             chars = sum(len(m["content"]) for m in messages)
             reserved = self.budget.reserve(chars)
+            while reserved is None and self.budget.held and not self.stop_reason:
+                # Near the budget: wait for calls in flight to settle (their real cost is
+                # usually far below the worst case reserved), then try again.
+                self.settled.clear()
+                await self.settled.wait()
+                reserved = self.budget.reserve(chars)
             if reserved is None:
-                self.stop_reason = (f"stopped before the call that could exceed "
-                                    f"--max-cost ${self.max_cost:g}")
+                self.stop_reason = self.stop_reason or (
+                    f"stopped before the call that could exceed --max-cost ${self.max_cost:g}")
                 return
             try:
                 result = await client.complete(messages)
             except JudgeCallError as exc:
                 self.budget.settle(reserved, 0.0)
+                self.settled.set()
                 self.failed.append(str(exc))
                 if exc.status in FATAL_STATUSES:
                     self.stop_reason = f"the endpoint refused the calls: {exc}"
@@ -279,6 +287,7 @@ class _Run:
                             cfg.input_price_per_million, cfg.output_price_per_million)
             self.budget.settle(reserved, cost, prompt_chars=chars,
                                input_tokens=result.input_tokens)
+            self.settled.set()
             parsed = parse_answer(result.text, cfg.format, result.logprobs)
             self.pending.append({
                 "call_key": call.key, "run_id": self.run_id, "config_hash": self.plan.config_hash,
@@ -327,18 +336,23 @@ class _Run:
                 return
 
     def _store_calls(self, rows: list[dict[str, Any]]) -> None:
-        with self.db.transaction() as cur:
+        with self.db.cursor() as cur:  # one statement: atomic without BEGIN/COMMIT round trips
             store.insert_calls(cur, rows)
-            store.update_run(cur, self.run_id, done_calls=len(self.new_rows) + len(rows),
-                             failed_calls=len(self.failed), cost_usd=self.budget.spent)
 
     async def record_periodically(self) -> None:
-        """Verdicts follow the stored calls about once a second, off the calls' path."""
+        """Verdicts and the run's progress follow the stored calls about once a second, off
+        the calls' path (each write there delays the workers waiting for it)."""
         while not self.finished_workers:
             await asyncio.sleep(VERDICT_INTERVAL_S)
             pairs, self.completed_pairs = self.completed_pairs, set()
             if pairs:
                 await asyncio.to_thread(self._record_verdicts, sorted(pairs))
+            await asyncio.to_thread(self._update_progress)
+
+    def _update_progress(self) -> None:
+        with self.db.transaction() as cur:
+            store.update_run(cur, self.run_id, done_calls=len(self.new_rows),
+                             failed_calls=len(self.failed), cost_usd=self.budget.spent)
 
     def answers(self, pair: int) -> list[dict[str, Any]]:
         """The pair's answered calls, oriented by this pair's own order (a stored answer may

@@ -107,7 +107,9 @@ def update_run(cur: duckdb.DuckDBPyConnection, run_id: str, **fields: Any) -> No
 def list_runs(cur: duckdb.DuckDBPyConnection, task_id: str | None = None,
               ) -> list[dict[str, Any]]:
     cur.execute(
-        "SELECT * EXCLUDE (config) FROM judge_runs WHERE $task IS NULL OR task_id = $task "
+        "SELECT run_id, task_id, judge_name, config_hash, status, total_calls, cached_calls, "
+        "done_calls, failed_calls, cost_usd, max_cost_usd, message, pid, started_at, "
+        "updated_at, finished_at FROM judge_runs WHERE $task IS NULL OR task_id = $task "
         "ORDER BY started_at DESC, run_id",
         {"task": task_id},
     )
