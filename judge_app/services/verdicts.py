@@ -86,7 +86,7 @@ def record_verdict(db: Database, rater_id: str, v: VerdictInput) -> dict[str, An
         assignment = queue.get_assignment(cur, v.assignment_id)
         if assignment is None or assignment["rater_id"] != rater_id:
             raise PermissionDenied("this assignment does not belong to you")
-        pair = catalog.get_pair_view(cur, assignment["pair_id"])
+        pair = catalog.pair_rows(cur, [assignment["pair_id"]]).get(assignment["pair_id"])
     check_may_work(db, rater_id, assignment["task_id"])
     config = load_task_config(db, assignment["task_id"])
     _validate(config, v)
@@ -118,7 +118,7 @@ def skip(db: Database, rater_id: str, assignment_id: str, client_id: str,
         assignment = queue.get_assignment(cur, assignment_id)
         if assignment is None or assignment["rater_id"] != rater_id:
             raise PermissionDenied("this assignment does not belong to you")
-        pair = catalog.get_pair_view(cur, assignment["pair_id"])
+        pair = catalog.pair_rows(cur, [assignment["pair_id"]]).get(assignment["pair_id"])
     assert pair is not None
     row = {
         "verdict_id": client_id,
