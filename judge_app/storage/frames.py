@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -23,3 +24,32 @@ def registered(cur: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -
     finally:
         cur.complete()
         cur.unregister(name)
+
+
+def insert_new_rows(
+    cur: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict[str, Any]]
+) -> int:
+    """Insert rows, skipping those whose key is already stored; returns how many were added.
+
+    A few rows go in one multi-row VALUES statement (a DataFrame costs milliseconds to set
+    up); many go through a DataFrame, DuckDB's bulk path. ``table`` and ``columns`` are the
+    callers' constants, never input.
+    """
+    if not rows:
+        return 0
+    names = ", ".join(columns)
+    if len(rows) <= 64:
+        values = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * len(rows))
+        cur.execute(
+            f"INSERT INTO {table} ({names}) VALUES {values} ON CONFLICT DO NOTHING",  # noqa: S608
+            [row.get(c) for row in rows for c in columns],
+        )
+    else:
+        frame = pd.DataFrame(rows).reindex(columns=columns)
+        with registered(cur, f"incoming_{table}", frame) as view:
+            cur.execute(
+                f"INSERT INTO {table} ({names}) SELECT {names} FROM {view} "  # noqa: S608
+                "ON CONFLICT DO NOTHING"
+            )
+    inserted = cur.fetchone()
+    return int(inserted[0]) if inserted else 0

@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from judge_app.storage.frames import registered
+from judge_app.storage.frames import insert_new_rows, registered
 
 CALL_COLUMNS = [
     "call_key", "run_id", "config_hash", "judge_model", "judge_endpoint", "task_id", "pair_id",
@@ -62,25 +62,7 @@ def cached_calls(cur: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, d
 
 def insert_calls(cur: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> int:
     """Store answered calls; a key already stored (another run paid first) is kept as is."""
-    if not rows:
-        return 0
-    if len(rows) <= 64:  # one plain statement: much cheaper than a DataFrame for a few rows
-        values = ", ".join(["(" + ", ".join("?" * len(CALL_COLUMNS)) + ")"] * len(rows))
-        cur.execute(
-            f"INSERT INTO judge_calls ({', '.join(CALL_COLUMNS)}) "  # noqa: S608
-            f"VALUES {values} ON CONFLICT DO NOTHING",
-            [row.get(c) for row in rows for c in CALL_COLUMNS],
-        )
-        inserted = cur.fetchone()
-        return int(inserted[0]) if inserted else 0
-    frame = pd.DataFrame(rows).reindex(columns=CALL_COLUMNS)
-    with registered(cur, "incoming_calls", frame):
-        cur.execute(
-            f"INSERT INTO judge_calls ({', '.join(CALL_COLUMNS)}) "  # noqa: S608
-            f"SELECT {', '.join(CALL_COLUMNS)} FROM incoming_calls ON CONFLICT DO NOTHING"
-        )
-        row = cur.fetchone()
-        return int(row[0]) if row else 0
+    return insert_new_rows(cur, "judge_calls", CALL_COLUMNS, rows)
 
 
 def create_run(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
-import pandas as pd
 
-from judge_app.storage.frames import registered
+from judge_app.storage.frames import insert_new_rows
 
 VERDICT_COLUMNS = [
     "verdict_id", "task_id", "pair_id", "prompt_id", "assignment_id", "rater_id",
@@ -31,20 +30,8 @@ def insert_verdict(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> bool:
 
 
 def insert_verdicts(cur: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> int:
-    """Insert many rows; those whose id is already there are skipped. Returns rows added.
-
-    A few rows go one statement each; many go through a DataFrame, DuckDB's bulk path.
-    """
-    if len(rows) <= 32:
-        return sum(insert_verdict(cur, row) for row in rows)
-    full = pd.DataFrame(rows).reindex(columns=VERDICT_COLUMNS)
-    with registered(cur, "incoming_verdicts", full):
-        cur.execute(
-            f"INSERT INTO verdicts ({', '.join(VERDICT_COLUMNS)}) "  # noqa: S608
-            f"SELECT {', '.join(VERDICT_COLUMNS)} FROM incoming_verdicts ON CONFLICT DO NOTHING"
-        )
-        row = cur.fetchone()
-        return int(row[0]) if row else 0
+    """Insert many rows; those whose id is already there are skipped. Returns rows added."""
+    return insert_new_rows(cur, "verdicts", VERDICT_COLUMNS, rows)
 
 
 def get_verdict(cur: duckdb.DuckDBPyConnection, verdict_id: str) -> dict[str, Any] | None:
