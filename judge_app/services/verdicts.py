@@ -60,18 +60,17 @@ def _validate(config: TaskConfig, v: VerdictInput) -> None:
         )
 
 
-def _insert_idempotent(db: Database, row: dict[str, Any], check: Any = None) -> dict[str, Any]:
-    """Insert once per client id; a repeat or a race returns the row that is already there."""
+def _insert_idempotent(db: Database, row: dict[str, Any]) -> dict[str, Any]:
+    """Insert once: a repeat of the same id, or a second verdict on an assignment that has one
+    standing (two tabs), returns the row already there. A lost race is retried."""
     for attempt in range(5):
         try:
             with db.transaction() as cur:
-                existing = verdicts.get_verdict(cur, row["verdict_id"])
-                if existing is not None:
-                    return existing
-                if check is not None:
-                    earlier = check(cur)
-                    if earlier is not None:
-                        return earlier
+                # A retraction only needs its own id checked: it sits beside the verdict.
+                assignment = None if row.get("retracts") else row.get("assignment_id")
+                earlier = verdicts.already_recorded(cur, row["verdict_id"], assignment)
+                if earlier is not None:
+                    return earlier
                 verdicts.insert_verdict(cur, row)
                 return row
         except (duckdb.TransactionException, duckdb.ConstraintException):
@@ -80,13 +79,18 @@ def _insert_idempotent(db: Database, row: dict[str, Any], check: Any = None) -> 
     raise AssertionError("unreachable")
 
 
+def _own_assignment(db: Database, rater_id: str, assignment_id: str) -> dict[str, Any]:
+    """The assignment with its pair's ids, if it is this rater's."""
+    with db.cursor() as cur:
+        found = queue.assignment_with_pair(cur, assignment_id)
+    if found is None or found["rater_id"] != rater_id:
+        raise PermissionDenied("this assignment does not belong to you")
+    return found
+
+
 def record_verdict(db: Database, rater_id: str, v: VerdictInput) -> dict[str, Any]:
     """Store a person's verdict on their own assignment; submitting twice stores it once."""
-    with db.cursor() as cur:
-        assignment = queue.get_assignment(cur, v.assignment_id)
-        if assignment is None or assignment["rater_id"] != rater_id:
-            raise PermissionDenied("this assignment does not belong to you")
-        pair = catalog.pair_rows(cur, [assignment["pair_id"]]).get(assignment["pair_id"])
+    assignment = pair = _own_assignment(db, rater_id, v.assignment_id)
     check_may_work(db, rater_id, assignment["task_id"])
     config = load_task_config(db, assignment["task_id"])
     _validate(config, v)
@@ -105,21 +109,13 @@ def record_verdict(db: Database, rater_id: str, v: VerdictInput) -> dict[str, An
         "rationale": v.rationale.strip() or None, "flagged": v.flagged,
         "duration_ms": v.duration_ms, "created_at": _now(),
     }
-    # A second submit with a fresh client id (two tabs) must not give a second verdict either.
-    return _insert_idempotent(
-        db, row, lambda cur: verdicts.standing_verdict_for_assignment(cur, v.assignment_id)
-    )
+    return _insert_idempotent(db, row)
 
 
 def skip(db: Database, rater_id: str, assignment_id: str, client_id: str,
          flagged: bool = False) -> dict[str, Any]:
     """Pass on a pair (optionally flagging it as problematic); recorded, with no outcome."""
-    with db.cursor() as cur:
-        assignment = queue.get_assignment(cur, assignment_id)
-        if assignment is None or assignment["rater_id"] != rater_id:
-            raise PermissionDenied("this assignment does not belong to you")
-        pair = catalog.pair_rows(cur, [assignment["pair_id"]]).get(assignment["pair_id"])
-    assert pair is not None
+    assignment = pair = _own_assignment(db, rater_id, assignment_id)
     row = {
         "verdict_id": client_id,
         "task_id": assignment["task_id"], "pair_id": assignment["pair_id"],
@@ -129,9 +125,7 @@ def skip(db: Database, rater_id: str, assignment_id: str, client_id: str,
         "left_side": assignment["left_side"], "raw_choice": "skip", "flagged": flagged,
         "created_at": _now(),
     }
-    return _insert_idempotent(
-        db, row, lambda cur: verdicts.standing_verdict_for_assignment(cur, assignment_id)
-    )
+    return _insert_idempotent(db, row)
 
 
 def undo_last(db: Database, rater_id: str, task_id: str) -> dict[str, Any] | None:

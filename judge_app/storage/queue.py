@@ -52,6 +52,19 @@ def get_assignment(cur: duckdb.DuckDBPyConnection, assignment_id: str) -> dict[s
     return rows[0] if rows else None
 
 
+def assignment_with_pair(
+    cur: duckdb.DuckDBPyConnection, assignment_id: str
+) -> dict[str, Any] | None:
+    """An assignment with its pair's prompt, output and model ids (no texts)."""
+    cur.execute(
+        "SELECT a.*, p.prompt_id, p.output_a, p.output_b, p.model_a, p.model_b "
+        "FROM assignments a JOIN pairs p USING (pair_id) WHERE a.assignment_id = ?",
+        [assignment_id],
+    )
+    rows = _rows(cur)
+    return rows[0] if rows else None
+
+
 def open_assignment(
     cur: duckdb.DuckDBPyConnection, rater_id: str, task_id: str
 ) -> dict[str, Any] | None:

