@@ -17,10 +17,6 @@ from judge_app.core.types import text_of
 PREFERENCE_FORMATS = ("trl", "trl-chat", "openai-dpo", "kto")
 FORMATS = (*PREFERENCE_FORMATS, "battles", "verdicts", "leaderboard")
 WINNER = {"a": "model_a", "b": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
-PROVENANCE = [
-    "task", "prompt_id", "model_chosen", "model_rejected", "num_votes", "agreement", "sources",
-    "judge_config_hashes", "margin", "margin_strength", "margin_probability",
-]
 
 
 def _messages(text: str) -> list[dict[str, Any]]:

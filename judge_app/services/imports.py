@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +29,6 @@ class ImportReport:
     pairs_new: int = 0
     verdicts_new: int = 0
     replaced: int = 0
-    notes: list[str] = field(default_factory=list)
 
     @property
     def nothing_new(self) -> bool:
