@@ -22,7 +22,7 @@ from typing import Any
 
 from judge_app.core.types import ImportedVerdict, Message, Outcome, TaskBundle, TaskConfig
 from judge_app.errors import ValidationError
-from judge_app.ingest.collect import Collector
+from judge_app.ingest.collect import Collector, read_benchmark_folder
 from judge_app.ingest.jsonl import Record, iter_records, peek_first_record
 from judge_app.ingest.records import get_id, get_str
 
@@ -153,17 +153,8 @@ def _read_judgments(path: Path, found: Collector) -> list[ImportedVerdict]:
 def read_arena_hard(paths: list[Path], task_name: str | None = None) -> list[TaskBundle]:
     bundles = []
     for folder in paths:
-        found = Collector()
-        if not (folder / QUESTIONS).is_file():
-            raise ValidationError(f"no {QUESTIONS} in this folder", file=str(folder))
-        _read_questions(folder / QUESTIONS, found)
-        for answers in sorted((folder / "model_answer").glob("*.jsonl")):
-            _read_answers(answers, found)
-        verdicts: list[ImportedVerdict] = []
-        for judged in sorted((folder / "model_judgment").glob("*/*.jsonl")):
-            verdicts += _read_judgments(judged, found)
-        if not found.outputs:
-            raise ValidationError("no model answers in model_answer/", file=str(folder))
+        found, verdicts = read_benchmark_folder(
+            folder, QUESTIONS, "*/*.jsonl", _read_questions, _read_answers, _read_judgments)
         config = TaskConfig(
             name=task_name or DEFAULT_TASK,
             title="Arena-Hard",

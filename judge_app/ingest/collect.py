@@ -7,10 +7,12 @@ both came from, so nothing contradictory is imported.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from judge_app.core.types import Message, Output, Prompt
+from judge_app.core.types import ImportedVerdict, Message, Output, Prompt
 from judge_app.errors import ValidationError
 from judge_app.ingest.jsonl import Record, json_type
 
@@ -65,3 +67,27 @@ class Collector:
 
     def has_output(self, prompt_id: str, model: str) -> bool:
         return (prompt_id, model) in self.outputs
+
+
+def read_benchmark_folder(
+    folder: Path,
+    questions: str,
+    judgments_glob: str,
+    read_questions: Callable[[Path, Collector], None],
+    read_answers: Callable[[Path, Collector], None],
+    read_judgments: Callable[[Path, Collector], list[ImportedVerdict]],
+) -> tuple[Collector, list[ImportedVerdict]]:
+    """The layout MT-Bench and Arena-Hard share: a questions file, model_answer/*.jsonl and
+    judgments under model_judgment/."""
+    if not (folder / questions).is_file():
+        raise ValidationError(f"no {questions} in this folder", file=str(folder))
+    found = Collector()
+    read_questions(folder / questions, found)
+    for answers in sorted((folder / "model_answer").glob("*.jsonl")):
+        read_answers(answers, found)
+    verdicts: list[ImportedVerdict] = []
+    for judged in sorted((folder / "model_judgment").glob(judgments_glob)):
+        verdicts += read_judgments(judged, found)
+    if not found.outputs:
+        raise ValidationError("no model answers in model_answer/", file=str(folder))
+    return found, verdicts

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from judge_app.core.types import ImportedVerdict, Message, Outcome, TaskBundle, TaskConfig
 from judge_app.errors import ValidationError
-from judge_app.ingest.collect import Collector, epoch_timestamp
+from judge_app.ingest.collect import Collector, epoch_timestamp, read_benchmark_folder
 from judge_app.ingest.jsonl import iter_records, json_type, peek_first_record
 from judge_app.ingest.records import get_id, get_name, get_str
 
@@ -102,22 +102,17 @@ def _read_judgments(path: Path, found: Collector) -> list[ImportedVerdict]:
     return verdicts
 
 
+def _pairwise_judgments(path: Path, found: Collector) -> list[ImportedVerdict]:
+    """Single-answer grading files sit in the same folder; only pairwise ones are verdicts."""
+    first = peek_first_record(path)
+    return _read_judgments(path, found) if first is not None and "g1_winner" in first else []
+
+
 def read_mt_bench(paths: list[Path], task_name: str | None = None) -> list[TaskBundle]:
     bundles = []
     for folder in paths:
-        found = Collector()
-        if not (folder / QUESTIONS).is_file():
-            raise ValidationError(f"no {QUESTIONS} in this folder", file=str(folder))
-        _read_questions(folder / QUESTIONS, found)
-        for answers in sorted((folder / "model_answer").glob("*.jsonl")):
-            _read_answers(answers, found)
-        verdicts: list[ImportedVerdict] = []
-        for judged in sorted((folder / "model_judgment").glob("*.jsonl")):
-            first = peek_first_record(judged)
-            if first is not None and "g1_winner" in first:
-                verdicts += _read_judgments(judged, found)
-        if not found.outputs:
-            raise ValidationError("no model answers in model_answer/", file=str(folder))
+        found, verdicts = read_benchmark_folder(
+            folder, QUESTIONS, "*.jsonl", _read_questions, _read_answers, _pairwise_judgments)
         config = TaskConfig(
             name=task_name or DEFAULT_TASK,
             title="MT-Bench",
