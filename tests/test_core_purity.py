@@ -24,3 +24,17 @@ def test_core_imports_nothing_impure() -> None:
                     offenders.append(f"{path.name}: {name}")
     assert offenders == []
     assert len(list(CORE.glob("*.py"))) >= 3
+
+
+def test_only_storage_imports_duckdb() -> None:
+    package = CORE.parent
+    offenders = []
+    for path in package.rglob("*.py"):
+        if path.parent.name == "storage":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import) and any(a.name == "duckdb" for a in node.names):
+                offenders.append(str(path.relative_to(package)))
+            if isinstance(node, ast.ImportFrom) and node.module == "duckdb":
+                offenders.append(str(path.relative_to(package)))
+    assert offenders == []

@@ -7,13 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
-
 from judge_app.core.types import Outcome, RawChoice, TaskConfig, canonical_outcome
 from judge_app.errors import PermissionDenied, ValidationError
 from judge_app.services.queue import check_may_work, load_task_config
 from judge_app.storage import catalog, queue, raters, verdicts
-from judge_app.storage.db import Database
+from judge_app.storage.db import WRITE_CONFLICTS, Database
 
 _CHOICES = ("left", "right", "tie", "both_bad")
 
@@ -73,7 +71,7 @@ def _insert_idempotent(db: Database, row: dict[str, Any]) -> dict[str, Any]:
                     return earlier
                 verdicts.insert_verdict(cur, row)
                 return row
-        except (duckdb.TransactionException, duckdb.ConstraintException):
+        except WRITE_CONFLICTS:
             if attempt == 4:
                 raise
     raise AssertionError("unreachable")

@@ -26,6 +26,11 @@ import duckdb
 from judge_app.errors import DatabaseBusy
 
 DEFAULT_DB = Path("db/judge.duckdb")
+# What a transaction that lost a race with another raises; callers retry on these, so the
+# services need not know which database is underneath.
+WRITE_CONFLICTS: tuple[type[Exception], ...] = (
+    duckdb.TransactionException, duckdb.ConstraintException,
+)
 IDLE_CLOSE_SECONDS = 0.3
 WAIT_MARKER_FRESH_SECONDS = 1.0
 
