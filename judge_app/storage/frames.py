@@ -51,5 +51,8 @@ def insert_new_rows(
                 f"INSERT INTO {table} ({names}) SELECT {names} FROM {view} "  # noqa: S608
                 "ON CONFLICT DO NOTHING"
             )
+            # Read the count here: leaving the block completes (and so discards) the result.
+            inserted = cur.fetchone()
+        return int(inserted[0]) if inserted else 0
     inserted = cur.fetchone()
     return int(inserted[0]) if inserted else 0
