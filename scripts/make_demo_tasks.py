@@ -1,9 +1,10 @@
 """Build the bundled demo tasks (tasks/demo-pandalm, tasks/demo-alpaca) from public data.
 
-    python scripts/make_demo_tasks.py [--data ../shared/data] [--out tasks]
+    python scripts/make_demo_tasks.py [--data tests/data] [--out tasks]
 
-Reproducible: the same input files always give byte-identical task folders. The app never
-reads ../shared/data at run time; it ships the folders this script writes.
+Reproducible: the same input files always give byte-identical task folders. The inputs are
+the real files bundled in tests/data (see the SOURCE.md there); the app ships the folders
+this script writes, and a test rebuilds them and compares.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def _rank(text: str) -> str:
 
 
 def pandalm_task(data: Path) -> TaskBundle:
-    [bundle] = read_pandalm([data / "pandalm" / "testset-v1.json"])
+    [bundle] = read_pandalm([data / "pandalm" / "testset-v1.json.gz"])
     # Gold answers: items where all three annotators agree on a winner, a fixed sample.
     labels: dict[str, list[Outcome]] = {}
     for v in bundle.verdicts:
@@ -109,7 +110,7 @@ def pandalm_task(data: Path) -> TaskBundle:
 
 
 def alpaca_task(data: Path) -> TaskBundle:
-    folder = data / "alpaca_eval" / "model_outputs"
+    folder = data / "alpaca_eval_results" / "model_outputs"
     [bundle] = read_alpaca_eval([folder / f"{m}.json.gz" for m in ALPACA_MODELS])
     answers = models_by_prompt(bundle.outputs)
     longest: Counter[str] = Counter()
@@ -158,7 +159,7 @@ def alpaca_task(data: Path) -> TaskBundle:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=ROOT / "tests" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "tasks")
     args = parser.parse_args()
     for bundle in (pandalm_task(args.data), alpaca_task(args.data)):

@@ -11,7 +11,8 @@ from judge_app.core.types import Output, Prompt, TaskBundle, TaskConfig
 from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# Real published data bundled with the tests (each folder says its source and licence).
+DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 from judge_app.errors import ValidationError
 from judge_app.ingest import load_bundles
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REPO = Path(__file__).resolve().parents[1]
 
 PROMPTS = [{"id": "p1", "prompt": "Say hi."}, {"id": "p2", "prompt": "Count to 3."}]

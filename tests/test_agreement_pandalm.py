@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,14 +15,15 @@ from judge_app.core.agreement import (
     rater_pairs,
 )
 from judge_app.core.agreement_report import agreement_report
+from tests.conftest import DATA
+from tests.ingest_helpers import REPO
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pandalm"
-ANNOTATORS = ("annotator1", "annotator2", "annotator3")
-HUMAN = {0: "tie", 1: "a", 2: "b"}  # response1 is model_a (it sorts first in cmp_key)
-JUDGES = {"gpt-3.5-turbo": ("judge-gpt-3.5-turbo-testset-v1.json", "gpt_result"),
-          "pandalm-7b": ("judge-pandalm-7b-testset-v1.json", "pandalm_result")}
-
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared PandaLM data not present")
+# The three annotators' labels as tasks/demo-pandalm ships them (built unchanged from
+# testset-v1.json: response1 is model_a, pair = idx); the judges' answers from tests/data.
+HUMANS = REPO / "tasks" / "demo-pandalm" / "verdicts.jsonl"
+JUDGES = {"gpt-3.5-turbo": ("judge-gpt-3.5-turbo-testset-v1.json.gz", "gpt_result"),
+          "pandalm-7b": ("judge-pandalm-7b-testset-v1.json.gz", "pandalm_result")}
+A1, A2, A3 = (f"pandalm-annotator-{i}" for i in (1, 2, 3))
 
 
 def _judge_outcome(answer: object) -> str:
@@ -32,13 +33,13 @@ def _judge_outcome(answer: object) -> str:
 
 @pytest.fixture(scope="module")
 def verdicts() -> pd.DataFrame:
-    items = json.loads((DATA / "testset-v1.json").read_text())
-    rows = [{"pair_id": it["idx"], "rater_id": who, "source": "human",
-             "outcome": HUMAN[it[who]]} for it in items for who in ANNOTATORS]
+    humans = [json.loads(line) for line in HUMANS.read_text("utf-8").splitlines()]
+    rows = [{"pair_id": int(v["prompt_id"]), "rater_id": v["rater"], "source": "human",
+             "outcome": v["outcome"]} for v in humans]
     for judge, (name, field) in JUDGES.items():
         rows += [{"pair_id": it["idx"], "rater_id": judge, "source": "judge",
                   "outcome": _judge_outcome(it[field])}
-                 for it in json.loads((DATA / name).read_text())]
+                 for it in json.loads(gzip.decompress((DATA / "pandalm" / name).read_bytes()))]
     return pd.DataFrame(rows)
 
 
@@ -46,8 +47,7 @@ def test_cohen_kappa_between_annotators(verdicts: pd.DataFrame) -> None:
     table = rater_pairs(verdicts[verdicts["source"] == "human"]).set_index(["rater_1", "rater_2"])
     assert table["n"].tolist() == [999, 999, 999]
     kappas = [round(table.loc[pair, "kappa"], 2) for pair in
-              [("annotator1", "annotator2"), ("annotator1", "annotator3"),
-               ("annotator2", "annotator3")]]
+              [(A1, A2), (A1, A3), (A2, A3)]]
     assert kappas == [0.85, 0.88, 0.86]
 
 

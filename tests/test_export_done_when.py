@@ -16,9 +16,9 @@ from judge_app.services.leaderboard import compute_leaderboard
 from judge_app.storage.analytics import Slice, battle_counts
 from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
-from tests.conftest import SHARED_DATA, make_bundle
+from tests.conftest import DATA, make_bundle
 
-ALPACA = SHARED_DATA / "alpaca_eval"
+ALPACA = DATA / "alpaca_eval_results" / "weighted_alpaca_eval_gpt4_turbo"
 BASELINE = "gpt4_1106_preview"
 
 
@@ -74,15 +74,13 @@ def win_rates(db: Database, task: str, baseline: str) -> pd.DataFrame:
                          "n_total": grouped.size()})
 
 
-@pytest.mark.skipif(not ALPACA.is_dir(), reason="needs ../shared/data/alpaca_eval")
 def test_alpaca_eval_win_rates_match_published(db: Database) -> None:
-    files = sorted((ALPACA / "annotations_weighted_gpt4_turbo").glob("*.json.gz"))
-    assert len(files) >= 2
+    files = sorted((ALPACA / "annotations").glob("*.json.gz"))
+    assert len(files) >= 1
     (bundle,) = load_bundles(files, "auto", "alpaca-ann")
     import_bundle(db, bundle)
     ours = win_rates(db, "alpaca-ann", BASELINE)
-    published = pd.read_csv(ALPACA / "leaderboard_weighted_alpaca_eval_gpt4_turbo.csv",
-                            index_col=0)
+    published = pd.read_csv(ALPACA / "leaderboard.csv", index_col=0)
     expected_models = {f.name.removesuffix(".json.gz") for f in files}
     assert set(ours.index) == expected_models
     for model, row in ours.iterrows():

@@ -6,10 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from judge_app.ingest import load_bundles
-from tests.ingest_helpers import REPO, SHARED_DATA
+from tests.ingest_helpers import REPO
 
 TASKS = REPO / "tasks"
 
@@ -38,7 +36,6 @@ def test_demo_alpaca() -> None:
     assert "CC BY-NC 4.0" in (TASKS / "demo-alpaca" / "SOURCE.md").read_text()
 
 
-@pytest.mark.skipif(not SHARED_DATA.exists(), reason="../shared/data not present")
 def test_demo_tasks_are_reproducible(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, str(REPO / "scripts" / "make_demo_tasks.py"), "--out", str(tmp_path)],

@@ -14,11 +14,11 @@ from judge_app.errors import ValidationError
 from judge_app.ingest import READERS, load_bundles
 from judge_app.ingest.alpaca_eval import prompt_id_for
 from judge_app.ingest.pandalm import split_models
-from tests.ingest_helpers import SHARED_DATA, assert_where, load_error, write_task
+from tests.conftest import DATA
+from tests.ingest_helpers import assert_where, load_error, write_task
 
-PANDALM = SHARED_DATA / "pandalm" / "testset-v1.json"
-ALPACA = SHARED_DATA / "alpaca_eval" / "model_outputs"
-needs_shared = pytest.mark.skipif(not PANDALM.exists(), reason="../shared/data not present")
+PANDALM = DATA / "pandalm" / "testset-v1.json.gz"
+ALPACA = DATA / "alpaca_eval_results" / "model_outputs"  # the 50 demo-alpaca instructions
 
 
 def write_json(path: Path, value: Any) -> Path:
@@ -95,16 +95,14 @@ def test_alpaca_bad_records(
     assert message in str(err)
 
 
-@needs_shared
 def test_alpaca_real_outputs() -> None:
     [bundle] = load_bundles([ALPACA])
-    assert len(bundle.prompts) == 805 and len(bundle.outputs) == 5 * 805
-    assert Counter(o.model for o in bundle.outputs)["gpt4_1106_preview"] == 805
+    assert len(bundle.prompts) == 50 and len(bundle.outputs) == 5 * 50
+    assert Counter(o.model for o in bundle.outputs)["gpt4_1106_preview"] == 50
 
 
 # ---- PandaLM ------------------------------------------------------------------------------
 
-@needs_shared
 def test_pandalm_counts_and_published_majority() -> None:
     [bundle] = load_bundles([PANDALM])
     assert (len(bundle.prompts), len(bundle.outputs), len(bundle.verdicts)) == (999, 1998, 2997)

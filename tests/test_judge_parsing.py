@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -20,8 +19,8 @@ from judge_app.core.verdict_parsing import (
     label_probabilities,
     parse_answer,
 )
+from tests.conftest import DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 relaxed = settings(deadline=None)  # no wall-clock limits on a shared machine
 
 
@@ -154,16 +153,16 @@ def test_no_probability_without_verdict_alternatives() -> None:
     assert parse_answer("[[A]]", "labels", tokens).probability is None
 
 
-@pytest.mark.skipif(not (DATA / "alpaca_eval").exists(), reason="shared data not present")
 def test_matches_alpaca_eval_published_preferences() -> None:
     """AlpacaEval's weighted GPT-4-turbo annotator: preference = 1 + P(one output) from the
     first token's top logprobs over 'm' / 'M' (outputs shown in a random order, not kept)."""
-    path = DATA / "alpaca_eval" / "annotations_weighted_gpt4_turbo" / "phi-2.json.gz"
-    records = [r for r in json.loads(gzip.open(path).read()) if r.get("raw_completion")]
+    path = (DATA / "alpaca_eval_results" / "weighted_alpaca_eval_gpt4_turbo"
+            / "first_token_logprobs" / "phi-2.json.gz")
+    records = json.loads(gzip.open(path).read())
     assert len(records) > 700
     for record in records:
-        token = record["raw_completion"]["logprobs"]["content"][0]
-        probs = label_probabilities(token["top_logprobs"], {"M": "a", "m": "b"}, fold_case=False)
+        probs = label_probabilities(record["top_logprobs"], {"M": "a", "m": "b"},
+                                    fold_case=False)
         p = probs.get("a", 0.0)
         preference = float(record["preference"]) - 1
         assert min(abs(preference - p), abs(preference - (1 - p))) < 1e-6

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 from judge_app.core.winrates import baseline_win_rates
+from tests.conftest import DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alpaca_eval"
-ANNOTATIONS = sorted((DATA / "annotations_weighted_gpt4_turbo").glob("*.json.gz"))
+V2 = DATA / "alpaca_eval_results" / "weighted_alpaca_eval_gpt4_turbo"
+ANNOTATIONS = sorted((V2 / "preferences").glob("*.json.gz"))
 BASELINE = "gpt4_1106_preview"
 
 
@@ -34,11 +35,12 @@ def battles_of(path: Path) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def published() -> pd.DataFrame:
-    return pd.read_csv(DATA / "leaderboard_weighted_alpaca_eval_gpt4_turbo.csv", index_col=0)
+    return pd.read_csv(V2 / "leaderboard.csv", index_col=0)
 
 
-def test_every_annotated_model_is_checked() -> None:
-    assert len(ANNOTATIONS) >= 8
+def test_every_annotated_model_is_checked(published: pd.DataFrame) -> None:
+    assert len(ANNOTATIONS) == 8
+    assert {p.name.removesuffix(".json.gz") for p in ANNOTATIONS} == set(published.index)
 
 
 @pytest.mark.parametrize("path", ANNOTATIONS, ids=lambda p: p.name.removesuffix(".json.gz"))
@@ -56,7 +58,7 @@ def test_win_rate_and_standard_error_match_published(path: Path, published: pd.D
 
 
 def test_sides_do_not_matter(published: pd.DataFrame) -> None:
-    battles = battles_of(DATA / "annotations_weighted_gpt4_turbo" / "gpt-3.5-turbo-0301.json.gz")
+    battles = battles_of(V2 / "preferences" / "gpt-3.5-turbo-0301.json.gz")
     swapped = battles.rename(columns={"model_a": "model_b", "model_b": "model_a"}).assign(
         outcome=battles["outcome"].map({"a": "b", "b": "a", "tie": "tie"}),
         probability=1 - battles["probability"],

@@ -1,9 +1,16 @@
 """AlpacaEval annotations (``annotations.json``, optionally gzipped) as judge verdicts.
 
 Each record compares ``output_1`` by ``generator_1`` (the baseline) with ``output_2`` by
-``generator_2`` on one instruction. ``preference`` lies in [1, 2]: 1 means output_1 wins, 2
-output_2 wins, and values between are the judge's probability (from log-probabilities), so
-P(generator_1 better) = 2 - preference. The outcome is the more likely side (1.5 is a tie).
+``generator_2`` on one instruction. ``preference`` follows AlpacaEval's own scoring
+(``metrics/helpers.py``: ``describe_head2head``), for every released version:
+
+- a number in [1, 2]: 1 means output_1 wins, 2 output_2 wins; AlpacaEval 2 writes floats in
+  between (the judge's probability from log-probabilities), so P(generator_1 better) =
+  2 - preference; the outcome is the likelier side and exactly 1.5 is a draw;
+- 0 (AlpacaEval 1's draw, which its scoring maps to 1.5): a draw, probability 1/2;
+- null or NaN: not annotated, no verdict (AlpacaEval leaves it out of n_total too);
+- anything else is refused (AlpacaEval would silently drop it).
+
 AlpacaEval shuffles the order it shows the judge, so the left side stays unknown.
 Both outputs become the task's outputs; prompt ids are the same hashes of the instruction
 that the model_outputs reader uses.
@@ -30,13 +37,17 @@ def looks_like(record: Record) -> bool:
 
 
 def _preference(rec: Record, file: str, line: int) -> float | None:
+    """The preference on AlpacaEval's [1, 2] scale (a 0 draw becomes 1.5), None if absent."""
     value = rec.get("preference")
     if value is None or (type(value) is float and math.isnan(value)):
         return None  # not annotated
+    if type(value) in (int, float) and value == 0:
+        return 1.5  # AlpacaEval 1 writes a draw as 0
     if type(value) not in (int, float) or not 1.0 <= value <= 2.0:
         shown = repr(value) if type(value) in (int, float) else json_type(value)
         raise ValidationError(
-            f"expected a number in [1, 2] (1: output_1 wins, 2: output_2 wins), found {shown}",
+            "expected a number in [1, 2] (1: output_1 wins, 2: output_2 wins, 1.5: draw), "
+            f"0 (a draw) or null (not annotated), found {shown}",
             file=file, line=line, field="preference",
         )
     return float(value)
