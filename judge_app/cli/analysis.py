@@ -122,7 +122,10 @@ def _format_table(table: pd.DataFrame) -> str:
                if c in shown]
     shown["rating"] = shown["rating"].astype(object).where(shown["rated"], "unrated")
     shown["rank"] = shown["rank"].astype(object).where(shown["rated"], "-")
-    return shown[columns].to_string(index=False, na_rep="-")
+    text = shown[columns].to_string(index=False, na_rep="-")
+    notes = [f"{model}: {note}" for model, note in
+             zip(table["model"], table.get("note", pd.Series(dtype=str)), strict=False) if note]
+    return "\n".join([text, *notes]) if notes else text
 
 
 def _fmt(value: float | None) -> str:

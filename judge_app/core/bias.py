@@ -104,25 +104,65 @@ def length_bias(
 def swap_consistency(
     verdicts: pd.DataFrame, by: By = "rater_id", confidence: float = 0.95,
 ) -> pd.DataFrame:
-    """Share of pairs on which a rater's two verdicts agree (canonical outcomes).
+    """Share of swapped showings of a pair on which a rater's verdicts agree (canonical outcomes).
 
-    A rater judging one pair twice is a swap re-test for a person (the original verdict first,
-    the one with kind 'retest' second) or both orders for a judge (the first two in row order).
-    A pair judged once counts through its `consistent` flag when a judge run stored one.
+    A rater's verdicts on one pair with opposite left sides are swaps of each other: the k-th
+    shown one way is compared with the k-th shown the other way (a judge's two orders, as
+    MT-Bench's g1/g2 and Arena-Hard's two games ship them, or a person's swapped re-test).
+    Otherwise, where the left side is unknown or a re-test was asked for, a rater judging one
+    pair twice compares the first two (the original verdict first, the one with kind 'retest'
+    second); repeats shown the same way round are no swap and do not count. A pair judged
+    once counts through its `consistent` flag when a judge run stored one.
     Columns: [by, source], n, consistent, consistency, lower, upper.
     """
-    frame = prepare(verdicts, ("source", "kind", "consistent"))
+    # positions, not labels, index the rows below (a subset of a prepared frame keeps labels)
+    frame = prepare(verdicts, ("source", "kind", "consistent", "left_side")).reset_index(
+        drop=True)
     twice = repeated(frame)
-    # one row stands for each (rater, pair): the first of a repeated group, or a single verdict
+    # one row stands for each comparison: the first of a matched or repeated group, or a
+    # single verdict with its consistent flag
     valid = ~twice & ~np.isnan(frame["consistent"].to_numpy())
     hit = frame["consistent"].to_numpy() == 1.0
-    multi = frame.loc[twice]
+    swapped = _swapped_showings(frame, twice)
+    if len(swapped):
+        rows = swapped["row"].to_numpy()
+        valid[rows] = True
+        hit[rows] = swapped["agree"].to_numpy()
+    in_swaps = np.zeros(len(frame), dtype=bool)
+    if len(swapped):
+        done = pd.MultiIndex.from_frame(swapped[["_r", "_u"]])
+        in_swaps = pd.MultiIndex.from_frame(frame[["_r", "_u"]]).isin(done)
+    # Repeats without swapped sides count only as re-tests, or where the side is unknown (a
+    # judge's two orders shown one way each would otherwise compare an order with itself).
+    unswapped = pd.Series((frame["_left"].to_numpy() < 0) | frame["_retest"].to_numpy())
+    loose = unswapped.groupby([frame["_r"], frame["_u"]]).transform("any").to_numpy(dtype=bool)
+    multi = frame.loc[twice & ~in_swaps & loose]
     if len(multi):
         r, u = multi["_r"].to_numpy(), multi["_u"].to_numpy()
         order = np.lexsort((multi["_pos"].to_numpy(), multi["_retest"].to_numpy(), u, r))
         r, u, c = r[order], u[order], multi["_c"].to_numpy()[order]
         starts = np.flatnonzero(np.r_[True, (r[1:] != r[:-1]) | (u[1:] != u[:-1])])
-        rows = np.flatnonzero(twice)[order[starts]]
+        starts = starts[starts + 1 < len(r)]
+        starts = starts[(r[starts + 1] == r[starts]) & (u[starts + 1] == u[starts])]
+        rows = multi.index.to_numpy()[order[starts]]
         valid[rows] = True
         hit[rows] = c[starts] == c[starts + 1]
     return share_table(frame, valid, hit, by, "consistent", "consistency", confidence)
+
+
+def _swapped_showings(frame: pd.DataFrame, twice: np.ndarray) -> pd.DataFrame:
+    """The k-th left-'a' verdict of a rater on a pair matched with the k-th left-'b' one.
+
+    Columns: _r, _u, row (frame position of the left-'a' verdict), agree.
+    """
+    left = frame["_left"].to_numpy()
+    sub = frame.loc[twice & ((left == A) | (left == B)), ["_r", "_u", "_pos", "_left", "_c"]]
+    if sub.empty:
+        return pd.DataFrame(columns=["_r", "_u", "row", "agree"])
+    sub = sub.sort_values("_pos", kind="stable")
+    sub["k"] = sub.groupby(["_r", "_u", "_left"]).cumcount()
+    sub["row"] = sub.index.to_numpy()
+    shown_a, shown_b = sub[sub["_left"] == A], sub[sub["_left"] == B]
+    pairs = shown_a.merge(shown_b, on=["_r", "_u", "k"], suffixes=("", "_b"))
+    return pd.DataFrame({"_r": pairs["_r"], "_u": pairs["_u"], "row": pairs["row"],
+                         "agree": (pairs["_c"] == pairs["_c_b"]).to_numpy()})

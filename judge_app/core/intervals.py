@@ -84,7 +84,15 @@ def rating_intervals(
         cov[np.ix_(rated, rated)] = np.cov(reps[np.ix_(finite, rated)], rowvar=False)
     se = np.where(np.isinf(reps).any(0), np.inf, np.sqrt(np.diag(cov)))
     tail = (1 - level) / 2
-    return Intervals(method, level, se, _quantile(reps, tail), _quantile(reps, 1 - tail), cov, reps)
+    lower, upper = _quantile(reps, tail), _quantile(reps, 1 - tail)
+    # Every replicate alike (say, all battles tied) gives a zero-width percentile interval:
+    # the sandwich's, with its floor for tie-only pairs, says what the finite data allow.
+    flat = fit.rated & ~(upper - lower > 0)
+    if flat.any():
+        model = rating_intervals(fit, method="sandwich", level=level)
+        lower, upper = np.where(flat, model.lower, lower), np.where(flat, model.upper, upper)
+        se = np.where(flat, model.se, se)
+    return Intervals(method, level, se, lower, upper, cov, reps)
 
 
 @single_threaded_blas()
@@ -148,8 +156,15 @@ def _meat(table: PairTable, params: FloatArray, davidson: bool) -> FloatArray:
     scores = [pair_scores(d, log_nu, *outcome) for outcome in outcomes]
     sq = (table.sq_ab, table.sq_ba, table.sq_t)
     meat = np.zeros((len(params), len(params)))
-    dd = sum(w * g_d**2 for w, (g_d, _) in zip(sq, scores, strict=True))
-    meat[:k, :k] = pair_matrix(k, table.ia, table.ib, np.asarray(dd))
+    dd = np.asarray(sum(w * g_d**2 for w, (g_d, _) in zip(sq, scores, strict=True)))
+    # A pair whose battles were all ties shows no variation, so its sample variance is zero
+    # by construction (at equal ratings every score residual is 0) and the sandwich would
+    # read that as certainty. Such a pair gets the variance the fitted model expects instead.
+    only_ties = (table.w_ab == 0) & (table.w_ba == 0) & (table.t > 0)
+    if only_ties.any():
+        expected = _expected_square_score(d, log_nu, scores)
+        dd = np.where(only_ties, np.maximum(dd, table.sq_t * expected), dd)
+    meat[:k, :k] = pair_matrix(k, table.ia, table.ib, dd)
     if davidson:
         eta = [(w, g_d, g_eta) for w, (g_d, g_eta) in zip(sq, scores, strict=True)
                if g_eta is not None]
@@ -157,6 +172,21 @@ def _meat(table: PairTable, params: FloatArray, davidson: bool) -> FloatArray:
         meat[:k, k] = meat[k, :k] = scatter(k, table.ia, table.ib, np.asarray(cross))
         meat[k, k] = sum(float((w * g_eta**2).sum()) for w, _, g_eta in eta)
     return meat
+
+
+def _expected_square_score(
+    d: FloatArray, log_nu: float | None, scores: list[tuple[FloatArray, FloatArray | None]],
+) -> FloatArray:
+    """E[g_d^2] of one battle under the fitted model: p(1 - p) with ties as half a win."""
+    if log_nu is None:
+        p = expit(d)
+        return np.asarray(p * (1 - p))
+    nu = np.exp(log_nu)
+    e = np.exp(-np.abs(d) / 2)  # probabilities of (a won, b won, tie), overflow-free
+    won, lost = np.where(d >= 0, 1.0, e * e), np.where(d >= 0, e * e, 1.0)
+    z = won + lost + nu * e
+    probs = (won / z, lost / z, nu * e / z)
+    return np.asarray(sum(pr * g_d**2 for pr, (g_d, _) in zip(probs, scores, strict=True)))
 
 
 def _quantile(reps: FloatArray, q: float) -> FloatArray:

@@ -19,8 +19,18 @@ from judge_app.errors import ValidationError
 
 LEADERBOARD_COLUMNS = (
     "model", "rating", "lower", "upper", "se", "rank", "rated",
-    "battles", "wins", "ties", "losses",
+    "battles", "wins", "ties", "losses", "identified", "note",
 )
+# Why a model has no rating, in the words the table, the JSON and the report show.
+NO_BATTLES = "no battles"
+UNBOUNDED_ABOVE = "not identified: never lost a battle, so its rating is unbounded above"
+UNBOUNDED_BELOW = "not identified: never won or tied a battle, so its rating is unbounded below"
+DISCONNECTED = ("not identified: its battles do not link it both ways to the rated models "
+                "(the comparison graph is disconnected)")
+NO_LARGEST_GROUP = ("not identified: the comparison graph splits into groups of equal size, "
+                    "none of which can be rated against the others")
+NO_SPREAD = "not identified: these battles give its rating no measurable uncertainty"
+DAVIDSON_DIVERGES = "not identified: the Davidson tie model has no finite fit on these battles"
 
 
 @single_threaded_blas()
@@ -78,6 +88,12 @@ def leaderboard(
         attrs["log_nu"] = fit.log_nu
     table = _table(counts, to_rating(theta, shift), to_rating(lower, shift),
                    to_rating(upper, shift), RATING_SCALE * se, rated)
+    notes = identification_notes(counts, np.asarray(rated, dtype=bool), prior, ties)
+    with np.errstate(invalid="ignore"):
+        flat = np.asarray(rated, dtype=bool) & ~(np.asarray(upper - lower) > 0)
+    notes = [NO_SPREAD if f and not n else n for f, n in zip(flat, notes, strict=True)]
+    table["identified"] = np.array([not n for n in notes], dtype=bool)
+    table["note"] = notes
     for name, values in extra.items():
         table[name] = values
     if baseline is not None:
@@ -90,6 +106,36 @@ def leaderboard(
                               kind="stable").reset_index(drop=True)
     table.attrs.update(attrs)
     return table
+
+
+def identification_notes(counts: PairCounts, rated: np.ndarray, prior: float = 0.0,
+                         ties: TieModel = "half") -> list[str]:
+    """Why each model's rating is not identified ("" when it is).
+
+    With no prior, Bradley-Terry identifies ratings only inside one group of models that are
+    linked both ways by wins or ties (see bradley_terry.rated_models); every other model is
+    named here with the reason, so that no table shows a missing or infinite rating without
+    saying why.
+    """
+    won, lost = counts.n_wins.sum(1), counts.n_wins.sum(0)
+    tied = counts.n_ties.sum(1)
+    notes = []
+    for i in range(len(counts.models)):
+        if won[i] + lost[i] + tied[i] == 0:
+            notes.append(NO_BATTLES)
+        elif rated[i]:
+            notes.append("")
+        elif lost[i] == 0 and tied[i] == 0:
+            notes.append(UNBOUNDED_ABOVE)
+        elif won[i] == 0 and tied[i] == 0:
+            notes.append(UNBOUNDED_BELOW)
+        elif ties == "davidson" and prior == 0 and not rated.any():
+            notes.append(DAVIDSON_DIVERGES)
+        elif not rated.any():
+            notes.append(NO_LARGEST_GROUP)
+        else:
+            notes.append(DISCONNECTED)
+    return notes
 
 
 def _table(counts: PairCounts, rating: FloatArray, lower: FloatArray, upper: FloatArray,

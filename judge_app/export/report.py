@@ -105,9 +105,11 @@ def _leaderboard_sections(db: Database, q: LeaderboardQuery) -> list[str]:
         "<h2>Leaderboard</h2>",
         _p("Bradley-Terry ratings (400/ln 10 scale around 1000) with 95% intervals "
            f"({q.ci}); rank = 1 + the number of models whose lower bound is above this "
-           "model's upper bound. Models with no wins or no losses are unrated (shown last)."),
+           "model's upper bound. A model whose rating the battles do not identify is "
+           "shown last, without a rating, and the note says why."),
         table_html(shown, ["rank", "model", "rating", "lower", "upper", "raw_rating",
-                           "battles", "wins", "ties", "losses", "win_rate", "win_rate_se"],
+                           "battles", "wins", "ties", "losses", "win_rate", "win_rate_se",
+                           "note"],
                    {"rating": 1, "lower": 1, "upper": 1, "raw_rating": 1, "win_rate": 2,
                     "win_rate_se": 2}),
     ]

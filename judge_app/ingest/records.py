@@ -344,20 +344,24 @@ def parse_gold(
 def parse_verdicts(
     records: Numbered, file: str, index: Mapping[str, set[str]], allowed: tuple[Outcome, ...]
 ) -> list[ImportedVerdict]:
-    """Existing verdicts; (pair, rater, created_at) must be unique so a re-import can match."""
+    """Existing verdicts; (pair, rater, created_at, model shown on the left) must be unique so
+    that a re-import can match. The shown order is part of a verdict's identity: a judge asked
+    in both orders gives two verdicts, which data sets ship without timestamps."""
     verdicts: list[ImportedVerdict] = []
-    seen: dict[tuple[str, frozenset[str], str, str | None], int] = {}
+    seen: dict[tuple[str, frozenset[str], str, str | None, str | None], int] = {}
     for line, rec in records:
         _reject_unknown(rec, _VERDICT_KEYS, file, line)
         prompt_id, model_a, model_b = _pair_models(rec, file, line, index)
         outcome = get_outcome(rec, "outcome", file, line, allowed)
         rater = get_name(rec, "rater", file, line)
         created_at = _get_timestamp(rec, file, line)
-        key = (prompt_id, frozenset((model_a, model_b)), rater, created_at)
+        shown_left = {"a": model_a, "b": model_b}.get(rec.get("left"))  # type: ignore[arg-type]
+        key = (prompt_id, frozenset((model_a, model_b)), rater, created_at, shown_left)
         if key in seen:
             raise ValidationError(
                 f"duplicate verdict: rater {rater!r} already judged this pair at the same "
-                f"created_at (line {seen[key]})", file=file, line=line, field="rater",
+                f"created_at with the same model on the left (line {seen[key]})",
+                file=file, line=line, field="rater",
             )
         seen[key] = line
         source = rec.get("source", "human")

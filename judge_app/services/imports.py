@@ -108,18 +108,28 @@ def _pair_frame(task_id: str, bundle: TaskBundle, ids: dict[tuple[str, str], str
 
 
 def _verdict_rows(task_id: str, bundle: TaskBundle) -> list[dict[str, Any]]:
+    """Verdict rows with ids derived from their identity, so that a re-import matches them.
+
+    Identity: rater, pair, time and the order the pair was shown in (a judge asked in both
+    orders gives two verdicts, usually without timestamps). Rows alike in all of these are
+    told apart by their rank among them. Verdicts with a known left side had ids without it
+    before; `legacy_id` keeps that id so that data imported then is not imported twice.
+    """
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = []
-    seen: dict[tuple[str, str, str | None], int] = {}
+    seen: dict[tuple[str | None, ...], int] = {}
     for v in bundle.verdicts:
         swapped = v.model_a > v.model_b
         a, b = sorted((v.model_a, v.model_b))
         pid = pair_id(task_id, v.prompt_id, a, b)
-        # Same rater, pair and time again is the same verdict, whatever the row order.
-        key = (v.rater_id, pid, v.created_at)
-        seen[key] = seen.get(key, -1) + 1
-        client_id = "import:" + content_hash([task_id, *key, seen[key]])
         left = None if v.left_side is None else (flip(v.left_side) if swapped else v.left_side)
+        legacy: tuple[str | None, ...] = (v.rater_id, pid, v.created_at)
+        key = legacy if left is None else (*legacy, f"left:{left}")
+        ids = []
+        for k in dict.fromkeys([key, legacy]):  # the legacy key once when it is the key
+            seen[k] = seen.get(k, -1) + 1
+            ids.append("import:" + content_hash([task_id, *k, seen[k]]))
+        client_id = ids[0]
         prob = v.probability
         if prob is not None and swapped:
             prob = 1.0 - prob
@@ -132,7 +142,15 @@ def _verdict_rows(task_id: str, bundle: TaskBundle) -> list[dict[str, Any]]:
             "strength": v.strength, "rationale": v.rationale, "flagged": False,
             "probability": prob, "raw_answer": v.raw_answer, "judge_model": v.judge_model,
             "created_at": pd.Timestamp(v.created_at).tz_localize(None) if v.created_at else now,
+            "legacy_id": ids[-1],
         })
+    # Where one rater's verdicts at one time mix known and unknown left sides, the old ids
+    # interleave with the new ones: no legacy matching there.
+    mixed = {(r["rater_id"], r["pair_id"], r["created_at"]) for r in rows
+             if r["left_side"] is None}
+    for r in rows:
+        if (r["rater_id"], r["pair_id"], r["created_at"]) in mixed:
+            r["legacy_id"] = r["verdict_id"]
     return rows
 
 
@@ -194,7 +212,10 @@ def import_bundle(db: Database, bundle: TaskBundle, *, replace: bool = False) ->
             setattr(report, f"{label}s_new", counts.new)
         report.pairs_new = catalog.insert_new_pairs(cur, pairs)
         raters.ensure_raters(cur, rater_rows)
-        report.verdicts_new = verdicts.insert_verdicts(cur, verdict_rows)
+        renamed = [r["legacy_id"] for r in verdict_rows if r["legacy_id"] != r["verdict_id"]]
+        known = verdicts.existing_verdict_ids(cur, renamed) if renamed else set()
+        report.verdicts_new = verdicts.insert_verdicts(
+            cur, [r for r in verdict_rows if r["legacy_id"] not in known])
     if report.task == "replaced":
         forget_task_config(task_id)
     return report

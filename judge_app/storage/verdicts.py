@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
+import pandas as pd
 
-from judge_app.storage.frames import insert_new_rows
+from judge_app.storage.frames import insert_new_rows, registered
 
 VERDICT_COLUMNS = [
     "verdict_id", "task_id", "pair_id", "prompt_id", "assignment_id", "rater_id",
@@ -32,6 +33,15 @@ def insert_verdict(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> bool:
 def insert_verdicts(cur: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> int:
     """Insert many rows; those whose id is already there are skipped. Returns rows added."""
     return insert_new_rows(cur, "verdicts", VERDICT_COLUMNS, rows)
+
+
+def existing_verdict_ids(cur: duckdb.DuckDBPyConnection, ids: list[str]) -> set[str]:
+    """Which of these verdict ids are stored already."""
+    with registered(cur, "probe_verdict_ids", pd.DataFrame({"verdict_id": ids})) as view:
+        found = cur.execute(
+            f"SELECT v.verdict_id FROM verdicts v JOIN {view} p USING (verdict_id)"  # noqa: S608
+        ).fetchall()
+    return {str(r[0]) for r in found}
 
 
 def get_verdict(cur: duckdb.DuckDBPyConnection, verdict_id: str) -> dict[str, Any] | None:

@@ -46,14 +46,14 @@ if baseline != "(none)":
 if st.checkbox("Compare with online Elo (K = 4, in time order)"):
     table["elo"] = table["model"].map(run_or_stop(elo_history, db, query))
 
-shown = table.drop(columns=["se", "rated"])
+shown = table.drop(columns=["se", "rated", "identified"])
 shown.loc[~table["rated"], "rating"] = None
 st.dataframe(shown, hide_index=True, width="stretch", column_config={
     c: st.column_config.NumberColumn(format="%.1f")
     for c in ("rating", "lower", "upper", "raw_rating", "elo")} | {
     c: st.column_config.NumberColumn(format="%.2f") for c in ("win_rate", "win_rate_se")})
 if not table["rated"].all():
-    st.caption("Models with no wins or no losses are unrated: their rating does not exist.")
+    st.caption("A model the battles do not identify has no rating; its note says why.")
 if table["rated"].any():
     st.altair_chart(charts.interval_chart(table), width="stretch")
 
