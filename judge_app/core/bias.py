@@ -46,7 +46,7 @@ def share_table(
     share_name: str, confidence: float = 0.95,
 ) -> pd.DataFrame:
     """Count `valid` rows and `valid & hit` rows per group of a prepared frame (with "source"),
-    and add the share and its interval. Columns: [by (+ source)], n, hits_name, share_name,
+    and add the share and its interval. Integer arrays instead count that many per row. Columns: [by (+ source)], n, hits_name, share_name,
     lower, upper; sorted by the group key."""
     if by == "rater_id":
         keys = raters(frame)
@@ -60,8 +60,12 @@ def share_table(
     else:
         raise ValueError(f"cannot group by {by!r}")
     size = n_codes(frame, "_r") if by == "rater_id" else len(keys)
-    n = np.bincount(codes[valid], minlength=size)
-    k = np.bincount(codes[valid & hit], minlength=size)
+    if valid.dtype == bool:
+        n = np.bincount(codes[valid], minlength=size)
+        k = np.bincount(codes[valid & hit], minlength=size)
+    else:  # counts per row (a row standing for several showings)
+        n = np.bincount(codes, weights=valid, minlength=size).astype(np.int64)
+        k = np.bincount(codes, weights=hit, minlength=size).astype(np.int64)
     table = keys.assign(n=n[keys.index], **{hits_name: k[keys.index]})
     with np.errstate(divide="ignore", invalid="ignore"):
         table[share_name] = table[hits_name] / table["n"].replace(0, np.nan)
@@ -73,15 +77,24 @@ def share_table(
 def position_bias(
     verdicts: pd.DataFrame, by: By = "rater_id", confidence: float = 0.95,
 ) -> pd.DataFrame:
-    """Share of decisive verdicts that chose the side shown on the left (0.5 = no bias).
+    """Share of decisive showings that chose the side shown on the left (0.5 = no bias).
 
-    Verdicts with an unknown left side are left out. Columns: [by, source], n, left_wins,
+    Counted per shown order: a verdict with its left side counts once; a judge verdict
+    combined from both orders counts each of its calls (`order_decisive` of them chose a
+    side, `order_left_wins` the one shown first), so a judge that always picks the first
+    answer shows a share of 1 even though its combined verdicts are all ties. Verdicts with
+    an unknown left side and no calls are left out. Columns: [by, source], n, left_wins,
     left_share, lower, upper.
     """
-    frame = prepare(verdicts, ("source", "left_side"))
+    frame = prepare(verdicts, ("source", "left_side", "order_decisive", "order_left_wins"))
     codes, left = frame["_c"].to_numpy(), frame["_left"].to_numpy()
-    valid = decisive(codes) & decisive(left)
-    return share_table(frame, valid, codes == left, by, "left_wins", "left_share", confidence)
+    valid = (decisive(codes) & decisive(left)).astype(np.int64)
+    hit = (valid.astype(bool) & (codes == left)).astype(np.int64)
+    orders = frame["order_decisive"].to_numpy()
+    combined = (left < 0) & ~np.isnan(orders)
+    valid[combined] = orders[combined].astype(np.int64)
+    hit[combined] = frame["order_left_wins"].to_numpy()[combined].astype(np.int64)
+    return share_table(frame, valid, hit, by, "left_wins", "left_share", confidence)
 
 
 def length_bias(

@@ -31,7 +31,8 @@ _CODE = {o: i for i, o in enumerate(OUTCOMES)}
 
 REQUIRED = ("pair_id", "rater_id", "outcome")
 _CODED = {"left_side": "_left", "gold_outcome": "_gold"}  # raw column -> int8 code column
-_NUMERIC = ("duration_ms", "len_a", "len_b", "probability", "consistent")
+_NUMERIC = ("duration_ms", "len_a", "len_b", "probability", "consistent", "order_decisive",
+            "order_left_wins")
 ALL_OPTIONAL = ("source", "kind", "left_side", "gold_outcome", *_NUMERIC)
 _INTERNAL = ("_c", "_u", "_r", "_pos")
 _DENSE_LIMIT = 1 << 23  # raters x pairs cells below which duplicates are found by bincount

@@ -80,7 +80,12 @@ def battle_counts(cur: duckdb.DuckDBPyConnection, s: Slice) -> pd.DataFrame:
 
 
 def battles(cur: duckdb.DuckDBPyConnection, s: Slice) -> pd.DataFrame:
-    """Verdict rows in time order, with lengths of both responses (Elo, style control, bias)."""
+    """Verdict rows in time order, with lengths of both responses (Elo, style control, bias).
+
+    For a judge verdict combined from both orders (left side unknown), order_decisive and
+    order_left_wins count its calls that chose a side and those that chose the one shown
+    first: position bias is a property of each showing, not of the combined verdict.
+    """
     where, params = _where(s)
     model_a, model_b, _ = _models(s)
     return cur.execute(
@@ -90,12 +95,21 @@ def battles(cur: duckdb.DuckDBPyConnection, s: Slice) -> pd.DataFrame:
                v.left_side, v.probability, v.consistent, v.duration_ms, v.created_at,
                a.kind, a.retest_of, p.gold_outcome,
                oa.response_text AS text_a, ob.response_text AS text_b,
-               length(oa.response_text) AS len_a, length(ob.response_text) AS len_b
+               length(oa.response_text) AS len_a, length(ob.response_text) AS len_b,
+               o.order_decisive, o.order_left_wins
         FROM active_verdicts v
         JOIN outputs oa ON oa.output_id = v.output_a
         JOIN outputs ob ON ob.output_id = v.output_b
         LEFT JOIN assignments a ON a.assignment_id = v.assignment_id
         LEFT JOIN pairs p ON p.pair_id = v.pair_id
+        -- a judge verdict combined from both orders has no left side; its calls have
+        LEFT JOIN (
+            SELECT task_id, pair_id, config_hash,
+                   count(*) FILTER (WHERE shown_outcome IN ('a', 'b')) AS order_decisive,
+                   count(*) FILTER (WHERE shown_outcome = 'a') AS order_left_wins
+            FROM judge_calls WHERE task_id = $task GROUP BY ALL
+        ) o ON v.left_side IS NULL AND v.judge_run_id IS NOT NULL AND o.task_id = v.task_id
+           AND o.pair_id = v.pair_id AND o.config_hash = v.judge_config_hash
         WHERE {where}
         ORDER BY v.created_at, v.verdict_id
         """,  # noqa: S608
