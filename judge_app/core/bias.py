@@ -46,8 +46,9 @@ def share_table(
     share_name: str, confidence: float = 0.95,
 ) -> pd.DataFrame:
     """Count `valid` rows and `valid & hit` rows per group of a prepared frame (with "source"),
-    and add the share and its interval. Integer arrays instead count that many per row. Columns: [by (+ source)], n, hits_name, share_name,
-    lower, upper; sorted by the group key."""
+    and add the share and its interval; integer arrays instead count that many per row.
+    Columns: [by (+ source)], n, hits_name, share_name, lower, upper; sorted by the group
+    key."""
     if by == "rater_id":
         keys = raters(frame)
         codes = frame["_r"].to_numpy()
