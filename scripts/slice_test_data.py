@@ -4,7 +4,7 @@
 
 `--shared` holds PandaLM's data/ files and AlpacaEval 2 annotations (see tests/data/*/SOURCE.md);
 `--alpaca-eval` is a checkout of tatsu-lab/alpaca_eval (for the AlpacaEval 1 annotations and
-leaderboard). The tests never read either: they read only what this script writes, which is
+leaderboard); `--llmbar` one of princeton-nlp/LLMBar (a judge's verdicts in both orders). The tests never read either: they read only what this script writes, which is
 committed. Records are kept whole unless SOURCE.md says which fields were dropped.
 """
 
@@ -97,16 +97,27 @@ def alpaca_eval(shared: Path, repo: Path, out: Path, demo_prompts: set[str]) -> 
         _write_gz(folder / "model_outputs" / f"{model}.json.gz", kept)
 
 
+LLMBAR = "Dataset/LLMBar/Natural/evaluators/GPT-4/Vanilla"
+
+
+def llmbar(repo: Path, out: Path) -> None:
+    folder = out / "llmbar"
+    _write_gz(folder / "result.json.gz", _read_json(repo / LLMBAR / "result.json"))
+    (folder / "statistics.json").write_bytes((repo / LLMBAR / "statistics.json").read_bytes())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shared", type=Path, required=True)
     parser.add_argument("--alpaca-eval", type=Path, required=True)
+    parser.add_argument("--llmbar", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=ROOT / "tests" / "data")
     args = parser.parse_args()
     demo = ROOT / "tasks" / "demo-alpaca" / "prompts.jsonl"
     prompts = {json.loads(line)["prompt"] for line in demo.read_text("utf-8").splitlines()}
     pandalm(args.shared, args.out)
     alpaca_eval(args.shared, args.alpaca_eval, args.out, prompts)
+    llmbar(args.llmbar, args.out)
 
 
 if __name__ == "__main__":
