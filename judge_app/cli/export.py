@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 
 from judge_app.cli.common import add_db_option, database
-from judge_app.export.formats import FORMATS
-from judge_app.services.exports import ExportRequest, export_task
+from judge_app.export import FORMATS
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -38,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from judge_app.services.exports import ExportRequest, export_task
+
     request = ExportRequest(
         task=args.task, fmt=args.format, source=args.source, min_votes=args.min_votes,
         min_agreement=args.min_agreement, both_bad=args.both_bad,

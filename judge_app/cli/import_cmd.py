@@ -7,7 +7,6 @@ from pathlib import Path
 
 from judge_app.cli.common import add_db_option, database
 from judge_app.ingest.loader import format_names, load_bundles
-from judge_app.services.imports import import_bundle
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from judge_app.services.imports import import_bundle
+
     bundles = load_bundles(list(args.paths), args.format, args.task)
     db = database(args)
     for bundle in bundles:

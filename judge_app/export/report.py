@@ -145,23 +145,26 @@ def _cost_section(db: Database, q: LeaderboardQuery, table: pd.DataFrame) -> lis
     return parts
 
 
-def _agreement_sections(report: AgreementReport, source: str | None) -> list[str]:
+def _agreement_sections(report: AgreementReport, source: str | None,
+                        everyone: AgreementReport) -> list[str]:
     whose = "all raters" if source is None else f"raters of source '{source}'"
     parts = [
         "<h2>Agreement</h2>",
         '<p class="stats">'
         f"<span>Krippendorff's alpha (nominal): <b>{_fmt(report.alpha_nominal)}</b></span>"
         f"<span>alpha (ordinal): <b>{_fmt(report.alpha_ordinal)}</b></span>"
+        f"<span>Fleiss' kappa: <b>{_fmt(report.fleiss_kappa)}</b></span>"
         f"<span>percent agreement: <b>{_fmt(report.percent_agreement)}</b></span></p>",
         _p(f"Among {whose}: {report.raters} raters, {report.pairs_rated_twice} pairs rated at "
            "least twice. Alpha is n/a when undefined (no pair rated twice, or no variation)."),
     ]
     for title, frame, note in (
         ("Rater pairs (Cohen's kappa)", report.rater_pairs, "No two raters share a pair."),
-        ("Judges against the human majority", report.judges,
+        ("Judges against the human majority", everyone.judges,
          "No judge verdicts on pairs with a human majority."),
-        ("Judges against the human majority, decisive pairs only", report.judges_decisive, ""),
-        ("Rater quality", report.rater_quality, "No raters."),
+        ("Judges against the human majority, decisive pairs only", everyone.judges_decisive,
+         ""),
+        ("Rater quality (people and judges)", everyone.rater_quality, "No raters."),
     ):
         if frame.empty and not note:
             continue
@@ -193,8 +196,10 @@ def build_report(db: Database, q: LeaderboardQuery, agreement_source: str | None
                  title: str | None = None) -> str:
     """The whole report as one HTML string."""
     report = agreement(db, q.task_id, agreement_source)
-    body = [*_leaderboard_sections(db, q), *_agreement_sections(report, agreement_source),
-            *_bias_sections(report)]
+    # judges against people, and every rater's and judge's bias, whoever alpha is among
+    everyone = report if agreement_source is None else agreement(db, q.task_id, None)
+    body = [*_leaderboard_sections(db, q),
+            *_agreement_sections(report, agreement_source, everyone), *_bias_sections(everyone)]
     name = html.escape(title or q.task_id)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     meta = html.escape(f"task {q.task_id} · source {q.source} · generated {stamp} by "

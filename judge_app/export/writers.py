@@ -66,17 +66,42 @@ def _write_jsonl(table: Table, handle: IO[bytes]) -> None:
         handle.write((dumps(record) + "\n").encode("utf-8"))
 
 
-def _write_csv(table: Table, handle: IO[bytes]) -> None:
-    """Nested values (message lists) are written as JSON text in their cell."""
-    frame = _frame(table).copy()
+# A spreadsheet treats a cell starting with one of these as a formula (OWASP, CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula gets a leading single quote;
+    anything else (numbers, None) is returned as it is."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with nested values (message lists) as JSON text and every text cell
+    neutralised; numeric columns are untouched, so negative numbers stay numbers."""
+    frame = frame.copy()
     for name in frame.columns:
-        if frame[name].map(lambda v: isinstance(v, list | dict)).any():
-            frame[name] = frame[name].map(
+        column = frame[name]
+        if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
+            continue  # numbers, booleans, times: never text a spreadsheet could run
+        if column.map(lambda v: isinstance(v, list | dict)).any():
+            column = column.map(
                 lambda v: json.dumps(v, ensure_ascii=False, default=_json_default)
                 if isinstance(v, list | dict) else v
             )
-    text = frame.to_csv(index=False)
-    handle.write(text.encode("utf-8"))
+        frame[name] = column.map(neutralise_formula)
+    return frame
+
+
+def csv_text(table: Table) -> str:
+    """CSV for files and terminals alike (see csv_safe)."""
+    return csv_safe(_frame(table)).to_csv(index=False)
+
+
+def _write_csv(table: Table, handle: IO[bytes]) -> None:
+    handle.write(csv_text(table).encode("utf-8"))
 
 
 def _write_parquet(table: Table, handle: IO[bytes]) -> None:

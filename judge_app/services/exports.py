@@ -15,9 +15,10 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from judge_app.core import preferences as prefs
-from judge_app.errors import JudgeAppError, NotFoundError
+from judge_app.errors import JudgeAppError
 from judge_app.export import card, formats, writers
 from judge_app.services.leaderboard import compute_leaderboard
+from judge_app.services.lookup import task_not_found
 from judge_app.storage import catalog
 from judge_app.storage import exports as store
 from judge_app.storage.analytics import Slice
@@ -84,7 +85,7 @@ def build(db: Database, req: ExportRequest) -> BuiltExport:
     with db.cursor() as cur:
         task = catalog.get_task(cur, req.task)
         if task is None:
-            raise NotFoundError(f"no task named {req.task!r}")
+            raise task_not_found(cur, req.task)
         if req.fmt in formats.PREFERENCE_FORMATS:
             votes = store.votes(cur, s)
             texts = store.pair_texts(cur, req.task)

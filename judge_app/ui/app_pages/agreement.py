@@ -12,17 +12,18 @@ require_admin()
 db = database()
 st.title("Agreement and rater quality")
 task_id = pick_task(db)
-whose = st.segmented_control("Alpha among", ["human", "judge", "all"], default="human",
-                             help="whose verdicts Krippendorff's alpha and percent agreement "
-                                  "compare") or "human"
+whose = st.segmented_control("Raters", ["human", "judge", "all"], default="human",
+                             help="whose verdicts every figure and table below covers") \
+    or "human"
 report = run_or_stop(agreement, db, task_id, None if whose == "all" else whose)
 
-cols = st.columns(4)
+cols = st.columns(5)
 cols[0].metric("Krippendorff's alpha (nominal)", fmt(report.alpha_nominal))
 cols[1].metric("alpha (ordinal)", fmt(report.alpha_ordinal),
                help="both_bad merged into tie, on an a < tie < b scale")
-cols[2].metric("Percent agreement", fmt(report.percent_agreement))
-cols[3].metric("Pairs rated twice or more", report.pairs_rated_twice)
+cols[2].metric("Fleiss' kappa", fmt(report.fleiss_kappa))
+cols[3].metric("Percent agreement", fmt(report.percent_agreement))
+cols[4].metric("Pairs rated twice or more", report.pairs_rated_twice)
 if report.alpha_nominal is None:
     st.caption("Alpha is n/a: no pair was rated by two raters, or every rating is the same.")
 
@@ -34,7 +35,9 @@ else:
 
 st.subheader("Judges against the human majority")
 if report.judges.empty:
-    st.caption("No judge verdicts on pairs with a human majority.")
+    st.caption(f"{report.judges_elsewhere} judge(s) rated this task: choose 'judge' or 'all' "
+               "above to score them." if report.judges_elsewhere
+               else "No judge verdicts on pairs with a human majority.")
 else:
     with_ties, decisive = st.tabs(["All pairs", "Decisive pairs only (no ties)"])
     with_ties.dataframe(report.judges, hide_index=True, width="stretch")

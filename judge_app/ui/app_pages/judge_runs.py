@@ -82,7 +82,7 @@ if estimate_clicked or start_clicked:
 
 st.subheader("Judges against people")
 chosen = st.selectbox("Task", tasks, key="judge_agreement_task")
-report = agreement(db, chosen)
+report = agreement(db, chosen, "judge")
 table = report.judges[report.judges["n"] > 0] if len(report.judges) else report.judges
 if len(table):
     st.caption("Each judge's verdicts scored against the human majority on the pairs both "
