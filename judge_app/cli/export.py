@@ -13,8 +13,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "export", help="export a preference dataset, battles, verdicts or the leaderboard",
         description=(
-            "Write one export file and a dataset card (README.md) beside it. The file type "
-            "follows --out's extension (.jsonl, .parquet, .csv). See docs/exports.md."
+            "Write one export file and its dataset card (FILE.card.md) beside it. The file "
+            "type follows --out's extension (.jsonl, .parquet, .csv); in CSV, text cells "
+            "starting with = + - @ tab or CR get a leading ' (no spreadsheet formulas). "
+            "See docs/exports.md."
         ),
     )
     p.add_argument("--task", required=True, metavar="NAME")

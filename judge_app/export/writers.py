@@ -3,7 +3,8 @@
 A file appears whole or not at all: rows go to a hidden temporary file in the same folder,
 which is then renamed into place (an atomic step on one file system). Without ``force`` the
 final step is a hard link, which fails if the name was taken meanwhile, so an existing file is
-never replaced by accident.
+never replaced by accident. Files get the permissions of any new file (0666 less the umask,
+so usually 0644), not the 0600 of a private temporary file.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, TypeAlias
@@ -96,8 +97,10 @@ def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def csv_text(table: Table) -> str:
-    """CSV for files and terminals alike (see csv_safe)."""
-    return csv_safe(_frame(table)).to_csv(index=False)
+    """CSV for files and terminals alike (see csv_safe), with RFC 4180's CRLF line ends: the
+    csv module quotes a field holding a line-end character only if that character is in the
+    line terminator, and a bare carriage return in a text would otherwise split its row."""
+    return csv_safe(_frame(table)).to_csv(index=False, lineterminator="\r\n")
 
 
 def _write_csv(table: Table, handle: IO[bytes]) -> None:
@@ -132,8 +135,9 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], object], force: bool) 
     """Run ``write`` into a temporary file beside ``path``, then move it into place."""
     check_free(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # 0o666: the kernel applies the umask, as for any file a program creates
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)

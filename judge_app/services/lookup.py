@@ -19,11 +19,9 @@ def closest(name: str, known: Iterable[str], n: int = 3) -> list[str]:
 
 
 def suggestion(name: str, known: Iterable[str]) -> str:
-    """'; did you mean 'x'?' or '' when nothing is close."""
-    found = closest(name, known)
-    if not found:
-        return ""
-    return "; did you mean " + " or ".join(f"'{f}'" for f in found) + "?"
+    """'; did you mean 'x'?' with the closest known name, or '' when nothing is close."""
+    found = closest(name, known, n=1)
+    return f"; did you mean '{found[0]}'?" if found else ""
 
 
 def task_not_found(cur: Any, task_id: str) -> NotFoundError:
