@@ -15,7 +15,7 @@ from judge_app.storage.schema import open_database
 from tests.analysis_helpers import simulated_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("pandas", "numpy", "scipy", "openai", "duckdb", "streamlit", "pyarrow", "altair",
+HEAVY = ("judge_app.ingest", "pandas", "numpy", "scipy", "openai", "duckdb", "streamlit", "pyarrow", "altair",
          "krippendorff", "httpx")
 
 
@@ -37,6 +37,13 @@ def test_help_imports_nothing_heavy() -> None:
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "try:\n    main(['gate', '--help'])\nexcept SystemExit:\n    pass")
     assert _imported_after(code) == []
+
+
+def test_import_lists_every_reader() -> None:
+    from judge_app.cli.import_cmd import FORMAT_NAMES
+    from judge_app.ingest.loader import format_names
+
+    assert FORMAT_NAMES == tuple(format_names())
 
 
 def _subcommands() -> dict[str, object]:

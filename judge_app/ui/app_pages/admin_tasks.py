@@ -19,7 +19,10 @@ st.dataframe(
     pd.DataFrame(rows), hide_index=True, width="stretch",
     column_config={"coverage": st.column_config.ProgressColumn(
         "coverage", help="Share of pairs judged by at least 'overlap target' people",
-        min_value=0.0, max_value=1.0, format="percent")},
+        min_value=0.0, max_value=1.0, format="percent"),
+        "missing": st.column_config.TextColumn(
+            "missing", help="How many verdicts the pairs have against the overlap target, "
+            "and how many more are needed", width="large")},
 )
 task_id = st.selectbox("Task", [r["task"] for r in rows])
 st.subheader("Raters")
