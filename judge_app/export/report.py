@@ -42,6 +42,9 @@ th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right;white-space:nowr
 th{background:#f3f3f3}td.text,th.text{text-align:left}
 .note{color:#555;font-size:.9em}.figure{margin:1em 0;overflow-x:auto}
 .stats span{display:inline-block;margin-right:2em}
+.table-wrap{margin:.8em 0;overflow-x:auto;max-width:100%}.table-wrap table{margin:0}
+.table-wrap th:first-child,.table-wrap td:first-child{position:sticky;left:0;background:#fff;
+box-shadow:1px 0 0 #ddd}.table-wrap th:first-child{background:#f3f3f3}
 """
 
 _XMLNS = re.compile(r'\s+xmlns(:xlink)?="[^"]*"')
@@ -66,7 +69,10 @@ def _cell(value: object, digits: int) -> str:
 
 def table_html(frame: pd.DataFrame, columns: Sequence[str] | None = None,
                digits: dict[str, int] | None = None) -> str:
-    """An escaped HTML table; numbers to `digits` places (3 unless given per column)."""
+    """An escaped HTML table; numbers to `digits` places (3 unless given per column).
+
+    Wide tables scroll sideways inside their own box (focusable, so the keyboard scrolls it
+    too) with the first column, the names, kept in view."""
     columns = [c for c in (columns or frame.columns) if c in frame.columns]
     digits = digits or {}
     text = {c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])}
@@ -78,7 +84,8 @@ def table_html(frame: pd.DataFrame, columns: Sequence[str] | None = None,
             f'<td class="{"text" if c in text else ""}">{_cell(record[c], digits.get(c, 3))}</td>'
             for c in columns)
         rows.append(f"<tr>{cells}</tr>")
-    return (f'<div class="figure"><table><thead><tr>{head}</tr></thead>'
+    return (f'<div class="table-wrap" tabindex="0" role="region" aria-label="table">'
+            f"<table><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 

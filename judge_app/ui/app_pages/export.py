@@ -45,7 +45,7 @@ except JudgeAppError as exc:
     st.stop()
 
 st.caption(f"{built.rows} rows")
-st.dataframe(preview(built, 20), hide_index=True, use_container_width=True)
+st.dataframe(preview(built, 20), hide_index=True, width="stretch")
 name = f"{request.task}-{request.fmt}"
 built.info.data_file = f"{name}.{file_type}"
 if st.button("Prepare download", key="export_prepare"):
