@@ -15,8 +15,8 @@ from judge_app.storage.schema import open_database
 from tests.analysis_helpers import simulated_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("judge_app.ingest", "pandas", "numpy", "scipy", "openai", "duckdb", "streamlit", "pyarrow", "altair",
-         "krippendorff", "httpx")
+HEAVY = ("judge_app.ingest", "pandas", "numpy", "scipy", "openai", "duckdb", "streamlit",
+         "pyarrow", "altair", "krippendorff", "httpx")
 
 
 def _imported_after(code: str) -> list[str]:
