@@ -3,7 +3,9 @@
 Each command runs as a fresh process, hyperfine-style: a few warm-up runs, then N timed runs,
 interleaved across commands so a load spike hits them all alike. Reports median, p95 and min
 wall time, and the median minus Python's own start-up.
-Run: .venv/bin/python benchmarks/bench_cli_startup.py [--runs 30]
+Run: .venv/bin/python benchmarks/bench_cli_startup.py [--runs 30] [--before DIR]
+(--before: a checkout of another version, e.g. `git worktree add /tmp/old <commit>`; its
+commands run interleaved with this one's, marked "before").
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ def small_database(folder: Path) -> Path:
     return path
 
 
-def timed(cmd: list[str]) -> float:
+def timed(cmd: list[str], cwd: Path) -> float:
+    """Wall time of one run; `python -m judge_app.cli` imports the package found in cwd."""
     start = time.perf_counter()
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
-                   cwd=ROOT, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+                   cwd=cwd, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     return time.perf_counter() - start
 
 
@@ -50,6 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--before", type=Path, help="checkout of the version to compare with")
     args = parser.parse_args()
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,13 +68,17 @@ def main() -> None:
             "judge-app leaderboard (small db)": [
                 py, "-m", "judge_app.cli", "leaderboard", "--task", "small", "--db", str(db)],
         }
-        times: dict[str, list[float]] = {name: [] for name in commands}
+        runs = {name: (cmd, ROOT) for name, cmd in commands.items()}
+        if args.before:
+            runs |= {f"{name}, before": (cmd, args.before.resolve())
+                     for name, cmd in commands.items() if name.startswith("judge-app")}
+        times: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(args.warmup):
-            for cmd in commands.values():
-                timed(cmd)
+            for cmd, cwd in runs.values():
+                timed(cmd, cwd)
         for _ in range(args.runs):
-            for name, cmd in commands.items():
-                times[name].append(timed(cmd))
+            for name, (cmd, cwd) in runs.items():
+                times[name].append(timed(cmd, cwd))
     base = statistics.median(times["python -c pass"])
     load = os.getloadavg()[0]
     print(f"{args.runs} runs each, load average {load:.1f}, {sys.version.split()[0]}")

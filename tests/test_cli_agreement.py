@@ -150,6 +150,9 @@ def test_source_filters_every_table(crowd_db: Path, capsys: pytest.CaptureFixtur
         assert {x for p in pairs for x in p} <= names
         judged = {r["judge"] for r in report["judges"]}
         assert judged == (set(JUDGES) if "judge" in allowed else set())
+    assert main(["agreement", "--task", "crowd", "--source", "people", "--db",
+                 str(crowd_db)]) == 1
+    assert "unknown source 'people'" in capsys.readouterr().err
     one = json.loads(agreement(capsys, crowd_db, "--source", "judge:judge-big", "--format",
                                "json"))
     assert [r["rater_id"] for r in one["rater_quality"]] == ["judge-big"]

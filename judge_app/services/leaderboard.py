@@ -148,6 +148,10 @@ def agreement(db: Database, task_id: str, source: str | None = "human") -> Agree
     """Agreement figures among raters of `source` (None = everyone); see agreement_report."""
     from judge_app.core.agreement_report import agreement_report
 
+    if source is not None and source not in ("human", "judge") \
+            and not (source.startswith("judge:") and len(source) > 6):
+        raise ValidationError(f"unknown source '{source}' (all, human, judge or judge:NAME)",
+                              field="source")
     q = LeaderboardQuery(task_id)
     _check_task(db, task_id)
     with db.cursor() as cur:
