@@ -18,8 +18,7 @@ whose = st.segmented_control("Raters", ["human", "judge", "all"], default="human
 report = run_or_stop(agreement, db, task_id, None if whose == "all" else whose)
 
 cols = st.columns(5)
-cols[0].metric("alpha (nominal)", fmt(report.alpha_nominal),
-               help="Krippendorff's alpha on the four outcomes as labels")
+cols[0].metric("Krippendorff's alpha (nominal)", fmt(report.alpha_nominal))
 cols[1].metric("alpha (ordinal)", fmt(report.alpha_ordinal),
                help="both_bad merged into tie, on an a < tie < b scale")
 cols[2].metric("Fleiss' kappa", fmt(report.fleiss_kappa))
