@@ -106,14 +106,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gt.add_argument("--task", required=True, metavar="T")
     gt.add_argument("--candidate", required=True, metavar="M")
     gt.add_argument("--baseline", required=True, metavar="M")
-    gt.add_argument("--min-win-rate", type=float, default=0.5,
+    gt.add_argument("--min-win-rate", type=float, default=0.5, metavar="P",
                     help="expected win rate against the baseline that counts as equal "
                     "(default 0.5)")
-    gt.add_argument("--margin", type=float, default=0.05,
+    gt.add_argument("--margin", type=float, default=0.05, metavar="M",
                     help="how much below --min-win-rate still passes (default 0.05)")
-    gt.add_argument("--min-battles", type=int, default=50,
+    gt.add_argument("--min-battles", type=int, default=50, metavar="N",
                     help="fewer battles of the candidate are undecided (default 50)")
-    gt.add_argument("--confidence", type=float, default=0.95,
+    gt.add_argument("--confidence", type=float, default=0.95, metavar="C",
                     help="one-sided confidence of each bound (default 0.95)")
     gt.add_argument("--source", default="all", help="human, judge, judge:NAME or all")
     add_db_option(gt)
