@@ -255,7 +255,7 @@ def _summary_text(report: AgreementReport, task: str) -> str:
         lines.append("  (no judge verdicts)")
     worst = report.least_reliable(LEAST_RELIABLE)
     lines.append(f"\nLeast reliable raters (lowest agreement with the other people's majority, "
-                 f"at least 5 such pairs; {LEAST_RELIABLE} shown)")
+                 f"at least 5 such pairs; at most {LEAST_RELIABLE})")
     columns = ["rater_id", "source", "verdicts", "loo_n", "loo_agreement", "gold_accuracy",
                "retest_consistency", "left_share"]
     lines.append(_table_text(worst[columns]) if len(worst) else "  (none with enough pairs)")
