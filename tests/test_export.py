@@ -127,7 +127,8 @@ def test_trl_formats_load_with_datasets(loaded: Database, tmp_path: Path, suffix
             assert [m["role"] for m in multi["prompt"]] == ["system", "user", "user"]
             assert [m["content"] for m in multi["chosen"]] == ["one by m3", "two by m3"]
             assert multi["rejected"][0] == {"role": "assistant", "content": "one by m2"}
-        assert (result.path.parent / "README.md").is_file()
+        assert result.card_path == result.path.parent / f"data{suffix}.card.md"
+        assert result.card_path.is_file()
 
 
 def test_kto_and_openai_dpo(loaded: Database, tmp_path: Path) -> None:

@@ -86,6 +86,10 @@ def test_agreement_page(tokens: dict[str, str]) -> None:
     labels = {m.label: m.value for m in at.metric}
     assert labels["Pairs rated twice or more"] == "72"
     assert labels["Krippendorff's alpha (nominal)"] != "n/a"
+    # people only by default: kappa and rater quality; the judge is named, not tabled
+    assert len(elements(at, "dataframe")) == 2
+    assert "1 judge(s) rated this task" in all_text(at)
+    at.segmented_control[0].set_value("all").run()
     assert len(elements(at, "dataframe")) >= 3  # kappa, judges (two tabs), rater quality
     at.selectbox[0].set_value("empty").run()
     assert {m.label: m.value for m in at.metric}["Krippendorff's alpha (nominal)"] == "n/a"

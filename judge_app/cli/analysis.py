@@ -1,4 +1,8 @@
-"""judge-app leaderboard | agreement | gate: the numbers, in a terminal or a pipeline."""
+"""judge-app leaderboard | agreement | gate: the numbers, in a terminal or a pipeline.
+
+Only argparse is imported here at start-up; each command imports pandas, the math and the
+database when it runs, so `judge-app --help` starts about as fast as Python.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,26 @@ import argparse
 import json
 import math
 import sys
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from judge_app.cli.common import add_db_option, database
-from judge_app.core.scale import parse_anchor
-from judge_app.services.leaderboard import (
-    LeaderboardQuery,
-    agreement,
-    release_gate,
-    run_leaderboard,
-)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from judge_app.core.agreement_report import AgreementReport
+
+# Exit statuses of `gate` (argparse's usage errors exit 2; other errors 1).
+EXIT_PASS, EXIT_FAIL, EXIT_UNDECIDED = 0, 1, 3
+AGREEMENT_TABLES = ("summary", "rater_pairs", "judges", "judges_decisive", "rater_quality",
+                    "position_bias", "length_bias", "swap_consistency")
+LEAST_RELIABLE = 5
 
 
 def _clean(value: Any) -> Any:
     """JSON has no NaN, infinity or pandas NA: an unrated model's numbers become null."""
+    import pandas as pd
+
     if value is pd.NA or (isinstance(value, float) and not math.isfinite(value)):
         return None
     if hasattr(value, "item"):
@@ -29,12 +37,18 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _write_csv(frame: pd.DataFrame) -> None:
+    from judge_app.export.writers import csv_text
+
+    sys.stdout.write(csv_text(frame))
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     lb = sub.add_parser(
         "leaderboard", help="ratings with confidence intervals for a task",
         description=(
             "Bradley-Terry ratings (ties as half a win) on the 400/ln(10) scale around 1000, "
-            "with 95%% intervals and ranks: rank = 1 + models whose lower bound beats this "
+            "with 95% intervals and ranks: rank = 1 + models whose lower bound beats this "
             "model's upper bound."
         ),
     )
@@ -54,39 +68,62 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     help="control for length and markdown (also shows raw ratings)")
     lb.add_argument("--category", help="only prompts of this category")
     lb.add_argument("--by-version", action="store_true", help="split models by model version")
-    lb.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    lb.add_argument("--format", choices=["table", "json", "csv"], default="table",
+                    help="csv: cells starting with = + - @ are quoted against spreadsheet "
+                    "formulas (docs/exports.md)")
     add_db_option(lb)
     lb.set_defaults(func=_leaderboard)
 
     ag = sub.add_parser(
         "agreement", help="agreement between raters, rater quality and bias",
-        description="Krippendorff's alpha, Cohen's kappa per rater pair, judges vs the human "
-                    "majority, per-rater quality, position and length bias.",
+        description="A summary by default: Krippendorff's alpha, Fleiss' kappa, the spread of "
+                    "pairwise Cohen's kappas, judges against the human majority and the least "
+                    "reliable raters. --all prints every table (rater pairs, judges, rater "
+                    "quality, position and length bias, swap consistency), each sorted by "
+                    "rater; --format json gives all of it, --format csv one table. Every "
+                    "figure and table covers only the raters of --source.",
     )
     ag.add_argument("--task", required=True, metavar="T")
     ag.add_argument("--source", default="human",
-                    help="whose agreement: human (default), judge or all")
-    ag.add_argument("--format", choices=["table", "json"], default="table")
+                    help="whose agreement: human (default), judge, judge:NAME or all")
+    ag.add_argument("--all", action="store_true", help="print every table in full")
+    ag.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    ag.add_argument("--table", choices=AGREEMENT_TABLES, default="summary",
+                    help="with --format csv: which table (default summary)")
     add_db_option(ag)
     ag.set_defaults(func=_agreement)
 
     gt = sub.add_parser(
-        "gate", help="exit 1 when a candidate is significantly worse than required (for CI)",
-        description="Compares the candidate's expected win rate against the baseline (from "
-                    "the Bradley-Terry fit on all verdicts) with a one-sided bound.",
+        "gate", help="for CI: exit 0 pass, 1 fail, 3 undecided (too little evidence)",
+        description="A non-inferiority test of the candidate against the baseline on the "
+                    "expected win rate from the Bradley-Terry fit of all verdicts. With "
+                    "one-sided bounds at --confidence and t = --min-win-rate minus --margin: "
+                    "pass (exit 0) when the lower bound is above t, fail (exit 1) when the "
+                    "upper bound is below t, undecided (exit 3) otherwise or when the "
+                    "candidate has fewer than --min-battles battles. Errors also exit 1 "
+                    "(message on stderr); usage errors exit 2. See docs/analysis.md.",
     )
     gt.add_argument("--task", required=True, metavar="T")
     gt.add_argument("--candidate", required=True, metavar="M")
     gt.add_argument("--baseline", required=True, metavar="M")
-    gt.add_argument("--min-win-rate", type=float, default=0.5,
-                    help="required expected win rate (default 0.5)")
-    gt.add_argument("--confidence", type=float, default=0.95, help="default 0.95")
+    gt.add_argument("--min-win-rate", type=float, default=0.5, metavar="P",
+                    help="expected win rate against the baseline that counts as equal "
+                    "(default 0.5)")
+    gt.add_argument("--margin", type=float, default=0.05, metavar="M",
+                    help="how much below --min-win-rate still passes (default 0.05)")
+    gt.add_argument("--min-battles", type=int, default=50, metavar="N",
+                    help="fewer battles of the candidate are undecided (default 50)")
+    gt.add_argument("--confidence", type=float, default=0.95, metavar="C",
+                    help="one-sided confidence of each bound (default 0.95)")
     gt.add_argument("--source", default="all", help="human, judge, judge:NAME or all")
     add_db_option(gt)
     gt.set_defaults(func=_gate)
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
+    from judge_app.core.scale import parse_anchor
+    from judge_app.services.leaderboard import LeaderboardQuery, run_leaderboard
+
     q = LeaderboardQuery(
         task_id=args.task, source=args.source, ci=args.ci, rounds=args.rounds, seed=args.seed,
         ties=args.ties, anchor=parse_anchor(args.anchor) if args.anchor else None,
@@ -103,7 +140,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
                    "models": models}, sys.stdout, indent=2)
         print()
     elif args.format == "csv":
-        table.to_csv(sys.stdout, index=False)
+        _write_csv(table)
     else:
         print(_format_table(table))
     return 0
@@ -128,34 +165,112 @@ def _format_table(table: pd.DataFrame) -> str:
     return "\n".join([text, *notes]) if notes else text
 
 
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _whose(source: str | None) -> str:
+    return {None: "everyone", "human": "people", "judge": "LLM judges"}.get(
+        source, f"'{source}'")
+
+
+def _summary_row(report: AgreementReport) -> dict[str, Any]:
+    spread = report.kappa_spread()
+    return {"source": report.source or "all", "raters": report.raters,
+            "pairs_rated_twice": report.pairs_rated_twice,
+            "alpha_nominal": report.alpha_nominal, "alpha_ordinal": report.alpha_ordinal,
+            "fleiss_kappa": report.fleiss_kappa, "percent_agreement": report.percent_agreement,
+            **{f"pair_kappa_{k}": v for k, v in spread.items()}}
+
+
+def _table_text(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "  (none)"
+    return frame.to_string(index=False, na_rep="-", float_format=lambda x: f"{x:.3f}")
 
 
 def _agreement(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from judge_app.services.leaderboard import agreement
+
     source = None if args.source == "all" else args.source
     report = agreement(database(args), args.task, source)
     if args.format == "json":
-        json.dump(report.to_dict(), sys.stdout, indent=2, default=str)
+        out = report.to_dict()
+        out["least_reliable"] = report.least_reliable(LEAST_RELIABLE).to_dict(orient="records")
+        json.dump({"task": args.task, **out}, sys.stdout, indent=2, default=str)
         print()
         return 0
-    print(f"raters: {report.raters}   pairs rated at least twice: {report.pairs_rated_twice}")
-    print(f"Krippendorff's alpha: nominal {_fmt(report.alpha_nominal)}, "
-          f"ordinal {_fmt(report.alpha_ordinal)}; percent agreement "
-          f"{_fmt(report.percent_agreement)}")
-    for title, frame in (("Rater pairs (Cohen's kappa)", report.rater_pairs),
-                         ("Judges vs human majority", report.judges),
-                         ("Rater quality", report.rater_quality),
-                         ("Position bias", report.position_bias),
-                         ("Length bias", report.length_bias)):
-        print(f"\n{title}")
-        print(frame.to_string(index=False) if not frame.empty else "  (none)")
+    if args.format == "csv":
+        if args.table == "summary":
+            _write_csv(pd.DataFrame([_summary_row(report)]))
+        else:
+            _write_csv(getattr(report, args.table))
+        return 0
+    print(_summary_text(report, args.task))
+    if args.all:
+        for title, frame in (("Rater pairs (Cohen's kappa)", report.rater_pairs),
+                             ("Judges against the human majority", report.judges),
+                             ("Judges against the human majority, decisive pairs only",
+                              report.judges_decisive),
+                             ("Rater quality", report.rater_quality),
+                             ("Position bias", report.position_bias),
+                             ("Length bias", report.length_bias),
+                             ("Swap consistency", report.swap_consistency)):
+            print(f"\n{title}")
+            print(_table_text(frame))
+    else:
+        print("\nEvery table in full: --all; as data: --format json, or --format csv "
+              "--table NAME.")
     return 0
 
 
+def _summary_text(report: AgreementReport, task: str) -> str:
+    lines = [
+        f"Agreement among {_whose(report.source)} on task '{task}': {report.raters} raters, "
+        f"{report.pairs_rated_twice} pairs rated at least twice",
+        f"  Krippendorff's alpha  nominal {_fmt(report.alpha_nominal)}, "
+        f"ordinal {_fmt(report.alpha_ordinal)}",
+        f"  Fleiss' kappa         {_fmt(report.fleiss_kappa)}",
+        f"  percent agreement     {_fmt(report.percent_agreement)}",
+    ]
+    spread = report.kappa_spread()
+    sharing = (f"{spread['pairs']} of {spread['pairs_any']} rater pairs share at least "
+               f"{spread['min_shared']} pairs")
+    if spread["pairs"]:
+        lines.append(
+            f"  Cohen's kappa         {sharing}: min {_fmt(spread['min'], 2)}, "
+            f"quartiles {_fmt(spread['q1'], 2)} / {_fmt(spread['median'], 2)} / "
+            f"{_fmt(spread['q3'], 2)}, max {_fmt(spread['max'], 2)}")
+    else:
+        lines.append(f"  Cohen's kappa         n/a: {sharing}")
+    lines.append("\nJudges against the human majority")
+    if len(report.judges):
+        shown = report.judges[["judge", "n", "accuracy", "kappa"]].copy()
+        decisive = report.judges_decisive.set_index("judge")["accuracy"]
+        shown["accuracy_decisive"] = shown["judge"].map(decisive)
+        lines.append(_table_text(shown))
+    elif report.judges_elsewhere:
+        lines.append(f"  ({report.judges_elsewhere} judge(s) rated this task outside source "
+                     f"'{report.source}': --source all or --source judge scores them)")
+    else:
+        lines.append("  (no judge verdicts)")
+    worst = report.least_reliable(LEAST_RELIABLE)
+    lines.append(f"\nLeast reliable raters (lowest agreement with the other people's majority, "
+                 f"at least 5 such pairs; at most {LEAST_RELIABLE})")
+    columns = ["rater_id", "source", "verdicts", "loo_n", "loo_agreement", "gold_accuracy",
+               "retest_consistency", "left_share"]
+    lines.append(_table_text(worst[columns]) if len(worst) else "  (none with enough pairs)")
+    return "\n".join(lines)
+
+
 def _gate(args: argparse.Namespace) -> int:
+    from judge_app.services.leaderboard import release_gate
+
     result = release_gate(database(args), args.task, args.candidate, args.baseline,
                           min_win_rate=args.min_win_rate, confidence=args.confidence,
-                          source=args.source)
+                          source=args.source, margin=args.margin,
+                          min_battles=args.min_battles)
     print(result.reason())
-    return 0 if result.passed else 1
+    return {"pass": EXIT_PASS, "fail": EXIT_FAIL}.get(result.status, EXIT_UNDECIDED)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from judge_app.storage.db import Database, resolve_db_path
-from judge_app.storage.schema import open_database
+if TYPE_CHECKING:  # imported when a command runs, so `--help` never loads duckdb
+    from judge_app.storage.db import Database
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
@@ -16,4 +17,7 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
 
 
 def database(args: argparse.Namespace) -> Database:
+    from judge_app.storage.db import resolve_db_path
+    from judge_app.storage.schema import open_database
+
     return open_database(resolve_db_path(args.db))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from judge_app.cli.common import add_db_option, database
-from judge_app.services.demo import load_demo
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from judge_app.services.demo import load_demo
+
     for line in load_demo(database(args), if_empty=args.if_empty):
         print(line)
     return 0

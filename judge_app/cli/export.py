@@ -6,16 +6,17 @@ import argparse
 from pathlib import Path
 
 from judge_app.cli.common import add_db_option, database
-from judge_app.export.formats import FORMATS
-from judge_app.services.exports import ExportRequest, export_task
+from judge_app.export import FORMATS
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "export", help="export a preference dataset, battles, verdicts or the leaderboard",
         description=(
-            "Write one export file and a dataset card (README.md) beside it. The file type "
-            "follows --out's extension (.jsonl, .parquet, .csv). See docs/exports.md."
+            "Write one export file and its dataset card (FILE.card.md) beside it. The file "
+            "type follows --out's extension (.jsonl, .parquet, .csv); in CSV, text cells "
+            "starting with = + - @ tab or CR get a leading ' (no spreadsheet formulas). "
+            "See docs/exports.md."
         ),
     )
     p.add_argument("--task", required=True, metavar="NAME")
@@ -38,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from judge_app.services.exports import ExportRequest, export_task
+
     request = ExportRequest(
         task=args.task, fmt=args.format, source=args.source, min_votes=args.min_votes,
         min_agreement=args.min_agreement, both_bad=args.both_bad,

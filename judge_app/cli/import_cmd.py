@@ -6,8 +6,11 @@ import argparse
 from pathlib import Path
 
 from judge_app.cli.common import add_db_option, database
-from judge_app.ingest.loader import format_names, load_bundles
-from judge_app.services.imports import import_bundle
+
+# judge_app.ingest.loader's readers, named here so that --help need not import them all
+# (tests/test_cli_startup.py keeps the two lists equal).
+FORMAT_NAMES = ("auto", "native", "mt-bench", "arena-hard", "alpaca-eval", "pandalm",
+                "alpaca-eval-annotations", "fastchat-battles", "trl")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                    help="task folder(s) or data file(s)")
-    p.add_argument("--format", default="auto", choices=format_names(),
+    p.add_argument("--format", default="auto", choices=FORMAT_NAMES,
                    help="input format (default: recognise it)")
     p.add_argument("--task", metavar="NAME", help="task name for formats that have none")
     p.add_argument("--replace", action="store_true",
@@ -30,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from judge_app.ingest.loader import load_bundles
+    from judge_app.services.imports import import_bundle
+
     bundles = load_bundles(list(args.paths), args.format, args.task)
     db = database(args)
     for bundle in bundles:

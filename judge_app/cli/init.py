@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 
 from judge_app.cli.common import add_db_option
-from judge_app.storage.db import Database, resolve_db_path
-from judge_app.storage.schema import migrate, pending
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -21,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from judge_app.storage.db import Database, resolve_db_path
+    from judge_app.storage.schema import migrate, pending
+
     db = Database(resolve_db_path(args.db))
     todo = pending(db)
     if args.check:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+from typing import TYPE_CHECKING
 
 from judge_app.cli.common import add_db_option, database
 from judge_app.errors import ValidationError
-from judge_app.judges.config import load_config
-from judge_app.judges.runner import Plan, RunSummary, plan_run, run_plan
-from judge_app.services import judges
+from judge_app.judges import DEFAULT_MARGIN
+
+if TYPE_CHECKING:  # the runner pulls in openai: imported when a run starts, not for --help
+    from judge_app.judges.runner import Plan, RunSummary
 
 EXIT_STOPPED = 2  # the run ended with calls unanswered (budget reached or calls failed)
 
@@ -44,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     e.add_argument("--task", required=True, metavar="T")
     e.add_argument("--judge", required=True, metavar="NAME", help="the judge's name")
     e.add_argument("--max-pairs", type=int, metavar="N")
-    e.add_argument("--margin", type=float, default=judges.DEFAULT_MARGIN,
+    e.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
                    help="unsure when |2p - 1| is below this (default %(default)s)")
     add_db_option(e)
     e.set_defaults(func=_escalate)
@@ -58,6 +60,9 @@ def _positive(value: int | float | None, name: str) -> None:
 def _judge(args: argparse.Namespace) -> int:
     for name in ("limit", "concurrency", "max_cost"):
         _positive(getattr(args, name), "--" + name.replace("_", "-"))
+    from judge_app.judges.config import load_config
+    from judge_app.judges.runner import plan_run, run_plan
+
     config = load_config(args.judge)
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     db = database(args)
@@ -120,6 +125,8 @@ def _print_summary(s: RunSummary) -> None:
 
 def _escalate(args: argparse.Namespace) -> int:
     _positive(args.max_pairs, "--max-pairs")
+    from judge_app.services import judges
+
     result = judges.escalate(database(args), args.task, args.judge, max_pairs=args.max_pairs,
                              margin=args.margin)
     print(f"escalated {result.escalated} pairs to human raters ({result.inconsistent} "

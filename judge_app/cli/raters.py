@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from judge_app.cli.common import add_db_option, database
-from judge_app.services import raters
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8501"
 
@@ -47,12 +46,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _add(args: argparse.Namespace) -> int:
+    from judge_app.services import raters
+
     login = raters.add_rater(database(args), args.name, admin=args.admin, tasks=args.task)
     print(f"{login.rater_id}: {login.link(args.base_url)}")
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
+    from judge_app.services import raters
+
     rows = raters.list_raters(database(args))
     print(f"{'rater':24} {'kind':6} {'admin':5} {'status':8} tasks")
     for r in rows:
@@ -63,12 +66,16 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _set_disabled(args: argparse.Namespace) -> int:
+    from judge_app.services import raters
+
     raters.set_disabled(database(args), args.name, args.disabled)
     print(f"{args.name}: {'disabled' if args.disabled else 'enabled'}")
     return 0
 
 
 def _assign(args: argparse.Namespace) -> int:
+    from judge_app.services import raters
+
     raters.assign_tasks(database(args), args.name, args.task)
     print(f"{args.name}: assigned {', '.join(args.task)}")
     return 0

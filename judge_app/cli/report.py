@@ -6,9 +6,6 @@ import argparse
 from pathlib import Path
 
 from judge_app.cli.common import add_db_option, database
-from judge_app.core.scale import parse_anchor
-from judge_app.export.report import write_report
-from judge_app.services.leaderboard import LeaderboardQuery
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,6 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _report(args: argparse.Namespace) -> int:
+    from judge_app.core.scale import parse_anchor
+    from judge_app.export.report import write_report
+    from judge_app.services.leaderboard import LeaderboardQuery
+
     q = LeaderboardQuery(task_id=args.task, source=args.source, ci=args.ci,
                          anchor=parse_anchor(args.anchor) if args.anchor else None,
                          baseline=args.baseline, style_control=args.style_control)

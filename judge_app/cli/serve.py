@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from judge_app.cli.common import add_db_option, database
-from judge_app.services import raters
 
 APP_FILE = Path(__file__).resolve().parents[1] / "ui" / "app.py"
 
@@ -32,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     db = database(args)  # creates and migrates before the server starts
     if args.print_admin_link:
+        from judge_app.services import raters
+
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         login = raters.add_rater(db, "admin", admin=True)
         print(f"admin login: {login.link(f'http://{shown}:{args.port}')}", flush=True)

@@ -133,6 +133,36 @@ def percent_agreement(verdicts: pd.DataFrame) -> float | None:
     return float((counts * (counts - 1)).sum() / total)
 
 
+def fleiss_kappa_from_counts(counts: np.ndarray) -> float | None:
+    """Fleiss' kappa from a units x categories count array; None where undefined.
+
+    Units with fewer than two ratings are left out. With the same number of ratings on every
+    unit this is Fleiss (1971) exactly; with unequal numbers each unit's agreement
+    sum n_ij (n_ij - 1) / (n_i (n_i - 1)) is averaged with equal weight, and the chance term
+    uses the category shares of all ratings on those units (the usual generalisation).
+    """
+    table = np.asarray(counts, dtype=float)
+    if table.ndim != 2:
+        raise ValueError("counts must be a units x categories array")
+    n = table.sum(axis=1)
+    table, n = table[n >= 2], n[n >= 2]
+    if table.shape[0] == 0:
+        return None
+    observed = float(((table * (table - 1)).sum(axis=1) / (n * (n - 1))).mean())
+    shares = table.sum(axis=0) / table.sum()
+    expected = float((shares * shares).sum())
+    if expected >= 1.0:  # one category only: chance agreement is already total
+        return None
+    return (observed - expected) / (1.0 - expected)
+
+
+def fleiss_kappa(verdicts: pd.DataFrame) -> float | None:
+    """Fleiss' kappa on the four nominal outcomes, over all raters in the frame (None when
+    undefined: no pair rated twice, or a single outcome throughout)."""
+    frame = primary(prepare(verdicts, ("kind",)))
+    return fleiss_kappa_from_counts(_value_counts(frame, "nominal"))
+
+
 # --- Cohen's kappa and classification figures ----------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""The dataset card: a Hugging Face style README.md written beside every export."""
+"""The dataset card: a Hugging Face style README (FILE.card.md) written beside every export."""
 
 from __future__ import annotations
 
@@ -98,6 +98,9 @@ def render(info: CardInfo) -> str:
         "Per pair, the majority outcome of the chosen verdict sources decides chosen and "
         "rejected; ties and both-bad verdicts never become a chosen/rejected pair. "
         "See judge_app's docs/exports.md.",
+        "",
+        "To publish on the Hugging Face Hub, upload this card as the dataset's `README.md` "
+        "next to the data file.",
         "",
     ]
     return "\n".join(lines)

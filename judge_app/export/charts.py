@@ -14,6 +14,9 @@ WIDTH = 560
 # Heights as a step per row: Streamlit ignores a fixed height on layered charts.
 ROW = alt.Step(22)
 # (column of services.leaderboard.quality_vs_cost, axis title, its frontier column)
+# Names are shown whole: Vega-Lite cuts axis labels at 180 px by default (Streamlit's theme
+# even sooner), and names that share a prefix ("Meta-Llama-3-70B-...") then look alike.
+NAMES = alt.Axis(labelLimit=0)
 COST_AXES = (("cost_usd", "mean cost per output (USD)", "cost_front"),
              ("latency_ms", "mean latency per output (ms)", "latency_front"))
 
@@ -22,7 +25,7 @@ def interval_chart(table: pd.DataFrame) -> alt.Chart:
     """Forest plot: each rated model's rating with its interval, best at the top."""
     data = table.loc[table["rated"], ["model", "rating", "lower", "upper", "rank"]]
     order = data["model"].tolist()
-    y = alt.Y("model:N", sort=order, title=None)
+    y = alt.Y("model:N", sort=order, title=None, axis=NAMES)
     x_scale = alt.Scale(zero=False)
     base = alt.Chart(data)
     bars = base.mark_rule(strokeWidth=2).encode(
@@ -51,9 +54,9 @@ def win_rate_heatmap(observed: pd.DataFrame, battles: pd.DataFrame,
                                                        strict=True)]
     cell = alt.Step(max(12, min(48, 900 // max(len(models), 1))))
     base = alt.Chart(data).encode(
-        y=alt.Y("model:N", sort=models, title="model (row) wins against"),
-        x=alt.X("opponent:N", sort=models, title=None, axis=alt.Axis(labelAngle=-40,
-                                                                       orient="top")),
+        y=alt.Y("model:N", sort=models, title="model (row) wins against", axis=NAMES),
+        x=alt.X("opponent:N", sort=models, title=None,
+                axis=alt.Axis(labelAngle=-40, orient="top", labelLimit=0)),
     )
     cells = base.mark_rect().encode(
         color=alt.Color("win_rate:Q", title="win rate",
@@ -69,7 +72,7 @@ def win_rate_heatmap(observed: pd.DataFrame, battles: pd.DataFrame,
 def share_chart(frame: pd.DataFrame, share: str, title: str, label: str = "rater_id") -> alt.Chart:
     """A share per rater (or judge) with its interval and a line at 0.5, where no bias lies."""
     data = frame.loc[frame["n"] > 0, [label, "source", "n", share, "lower", "upper"]]
-    y = alt.Y(f"{label}:N", title=None, sort=data[label].tolist())
+    y = alt.Y(f"{label}:N", title=None, sort=data[label].tolist(), axis=NAMES)
     scale = alt.Scale(domain=[0, 1])
     base = alt.Chart(data)
     rules = base.mark_rule(strokeWidth=2).encode(

@@ -13,9 +13,9 @@ import pandas as pd
 
 from judge_app.core import conversation
 from judge_app.core.types import text_of
+from judge_app.export import FORMATS as FORMATS  # re-exported
+from judge_app.export import PREFERENCE_FORMATS as PREFERENCE_FORMATS
 
-PREFERENCE_FORMATS = ("trl", "trl-chat", "openai-dpo", "kto")
-FORMATS = (*PREFERENCE_FORMATS, "battles", "verdicts", "leaderboard")
 WINNER = {"a": "model_a", "b": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
 
 

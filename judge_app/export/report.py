@@ -42,6 +42,9 @@ th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right;white-space:nowr
 th{background:#f3f3f3}td.text,th.text{text-align:left}
 .note{color:#555;font-size:.9em}.figure{margin:1em 0;overflow-x:auto}
 .stats span{display:inline-block;margin-right:2em}
+.table-wrap{margin:.8em 0;overflow-x:auto;max-width:100%}.table-wrap table{margin:0}
+.table-wrap th:first-child,.table-wrap td:first-child{position:sticky;left:0;background:#fff;
+box-shadow:1px 0 0 #ddd}.table-wrap th:first-child{background:#f3f3f3}
 """
 
 _XMLNS = re.compile(r'\s+xmlns(:xlink)?="[^"]*"')
@@ -66,7 +69,10 @@ def _cell(value: object, digits: int) -> str:
 
 def table_html(frame: pd.DataFrame, columns: Sequence[str] | None = None,
                digits: dict[str, int] | None = None) -> str:
-    """An escaped HTML table; numbers to `digits` places (3 unless given per column)."""
+    """An escaped HTML table; numbers to `digits` places (3 unless given per column).
+
+    Wide tables scroll sideways inside their own box (focusable, so the keyboard scrolls it
+    too) with the first column, the names, kept in view."""
     columns = [c for c in (columns or frame.columns) if c in frame.columns]
     digits = digits or {}
     text = {c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])}
@@ -78,7 +84,8 @@ def table_html(frame: pd.DataFrame, columns: Sequence[str] | None = None,
             f'<td class="{"text" if c in text else ""}">{_cell(record[c], digits.get(c, 3))}</td>'
             for c in columns)
         rows.append(f"<tr>{cells}</tr>")
-    return (f'<div class="figure"><table><thead><tr>{head}</tr></thead>'
+    return (f'<div class="table-wrap" tabindex="0" role="region" aria-label="table">'
+            f"<table><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
@@ -147,23 +154,26 @@ def _cost_section(db: Database, q: LeaderboardQuery, table: pd.DataFrame) -> lis
     return parts
 
 
-def _agreement_sections(report: AgreementReport, source: str | None) -> list[str]:
+def _agreement_sections(report: AgreementReport, source: str | None,
+                        everyone: AgreementReport) -> list[str]:
     whose = "all raters" if source is None else f"raters of source '{source}'"
     parts = [
         "<h2>Agreement</h2>",
         '<p class="stats">'
         f"<span>Krippendorff's alpha (nominal): <b>{_fmt(report.alpha_nominal)}</b></span>"
         f"<span>alpha (ordinal): <b>{_fmt(report.alpha_ordinal)}</b></span>"
+        f"<span>Fleiss' kappa: <b>{_fmt(report.fleiss_kappa)}</b></span>"
         f"<span>percent agreement: <b>{_fmt(report.percent_agreement)}</b></span></p>",
         _p(f"Among {whose}: {report.raters} raters, {report.pairs_rated_twice} pairs rated at "
            "least twice. Alpha is n/a when undefined (no pair rated twice, or no variation)."),
     ]
     for title, frame, note in (
         ("Rater pairs (Cohen's kappa)", report.rater_pairs, "No two raters share a pair."),
-        ("Judges against the human majority", report.judges,
+        ("Judges against the human majority", everyone.judges,
          "No judge verdicts on pairs with a human majority."),
-        ("Judges against the human majority, decisive pairs only", report.judges_decisive, ""),
-        ("Rater quality", report.rater_quality, "No raters."),
+        ("Judges against the human majority, decisive pairs only", everyone.judges_decisive,
+         ""),
+        ("Rater quality (people and judges)", everyone.rater_quality, "No raters."),
     ):
         if frame.empty and not note:
             continue
@@ -195,8 +205,10 @@ def build_report(db: Database, q: LeaderboardQuery, agreement_source: str | None
                  title: str | None = None) -> str:
     """The whole report as one HTML string."""
     report = agreement(db, q.task_id, agreement_source)
-    body = [*_leaderboard_sections(db, q), *_agreement_sections(report, agreement_source),
-            *_bias_sections(report)]
+    # judges against people, and every rater's and judge's bias, whoever alpha is among
+    everyone = report if agreement_source is None else agreement(db, q.task_id, None)
+    body = [*_leaderboard_sections(db, q),
+            *_agreement_sections(report, agreement_source, everyone), *_bias_sections(everyone)]
     name = html.escape(title or q.task_id)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     meta = html.escape(f"task {q.task_id} · source {q.source} · generated {stamp} by "

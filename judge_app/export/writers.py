@@ -3,7 +3,8 @@
 A file appears whole or not at all: rows go to a hidden temporary file in the same folder,
 which is then renamed into place (an atomic step on one file system). Without ``force`` the
 final step is a hard link, which fails if the name was taken meanwhile, so an existing file is
-never replaced by accident.
+never replaced by accident. Files get the permissions of any new file (0666 less the umask,
+so usually 0644), not the 0600 of a private temporary file.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, TypeAlias
@@ -66,17 +67,44 @@ def _write_jsonl(table: Table, handle: IO[bytes]) -> None:
         handle.write((dumps(record) + "\n").encode("utf-8"))
 
 
-def _write_csv(table: Table, handle: IO[bytes]) -> None:
-    """Nested values (message lists) are written as JSON text in their cell."""
-    frame = _frame(table).copy()
+# A spreadsheet treats a cell starting with one of these as a formula (OWASP, CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula gets a leading single quote;
+    anything else (numbers, None) is returned as it is."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with nested values (message lists) as JSON text and every text cell
+    neutralised; numeric columns are untouched, so negative numbers stay numbers."""
+    frame = frame.copy()
     for name in frame.columns:
-        if frame[name].map(lambda v: isinstance(v, list | dict)).any():
-            frame[name] = frame[name].map(
+        column = frame[name]
+        if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
+            continue  # numbers, booleans, times: never text a spreadsheet could run
+        if column.map(lambda v: isinstance(v, list | dict)).any():
+            column = column.map(
                 lambda v: json.dumps(v, ensure_ascii=False, default=_json_default)
                 if isinstance(v, list | dict) else v
             )
-    text = frame.to_csv(index=False)
-    handle.write(text.encode("utf-8"))
+        frame[name] = column.map(neutralise_formula)
+    return frame
+
+
+def csv_text(table: Table) -> str:
+    """CSV for files and terminals alike (see csv_safe), with RFC 4180's CRLF line ends: the
+    csv module quotes a field holding a line-end character only if that character is in the
+    line terminator, and a bare carriage return in a text would otherwise split its row."""
+    return csv_safe(_frame(table)).to_csv(index=False, lineterminator="\r\n")
+
+
+def _write_csv(table: Table, handle: IO[bytes]) -> None:
+    handle.write(csv_text(table).encode("utf-8"))
 
 
 def _write_parquet(table: Table, handle: IO[bytes]) -> None:
@@ -107,8 +135,9 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], object], force: bool) 
     """Run ``write`` into a temporary file beside ``path``, then move it into place."""
     check_free(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # 0o666: the kernel applies the umask, as for any file a program creates
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)

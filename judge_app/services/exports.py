@@ -15,9 +15,10 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from judge_app.core import preferences as prefs
-from judge_app.errors import JudgeAppError, NotFoundError
+from judge_app.errors import JudgeAppError
 from judge_app.export import card, formats, writers
 from judge_app.services.leaderboard import compute_leaderboard
+from judge_app.services.lookup import task_not_found
 from judge_app.storage import catalog
 from judge_app.storage import exports as store
 from judge_app.storage.analytics import Slice
@@ -84,7 +85,7 @@ def build(db: Database, req: ExportRequest) -> BuiltExport:
     with db.cursor() as cur:
         task = catalog.get_task(cur, req.task)
         if task is None:
-            raise NotFoundError(f"no task named {req.task!r}")
+            raise task_not_found(cur, req.task)
         if req.fmt in formats.PREFERENCE_FORMATS:
             votes = store.votes(cur, s)
             texts = store.pair_texts(cur, req.task)
@@ -133,11 +134,16 @@ def build(db: Database, req: ExportRequest) -> BuiltExport:
 
 
 def default_path(req: ExportRequest, now: datetime | None = None) -> Path:
-    """exports/<task>-<format>-<UTC time>/<task>-<format>.jsonl: one folder per export, so
-    each dataset card is that folder's README.md."""
+    """exports/<task>-<format>-<UTC time>/<task>-<format>.jsonl: one folder per export."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
     name = f"{req.task}-{req.fmt}" + ("-both-bad" if req.both_bad else "")
     return EXPORTS_DIR / f"{name}-{stamp}" / f"{name}.jsonl"
+
+
+def card_path_for(path: Path) -> Path:
+    """The dataset card's name: the data file's name + '.card.md', so several exports can
+    share a folder, each with its own card."""
+    return path.with_name(f"{path.name}.card.md")
 
 
 def export_task(
@@ -145,7 +151,7 @@ def export_task(
 ) -> ExportResult:
     path = out if out is not None else default_path(req)
     writers.kind_of(path)
-    card_path = path.with_name("README.md")
+    card_path = card_path_for(path)
     sidecar_path = path.with_name(f"{path.stem}.provenance.jsonl")
     built = build(db, req)
     targets = [path, card_path] + ([sidecar_path] if built.sidecar is not None else [])

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from judge_app.errors import NotFoundError
+from judge_app.judges import DEFAULT_MARGIN
 from judge_app.services.queue import load_task_config
 from judge_app.storage import judges as store
 from judge_app.storage.db import Database
-
-DEFAULT_MARGIN = 0.2
 
 
 @dataclass(frozen=True)

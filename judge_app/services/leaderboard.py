@@ -4,22 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from judge_app.core.agreement_report import AgreementReport, agreement_report
-from judge_app.core.bradley_terry import fit_bradley_terry
-from judge_app.core.counts import count_battles
-from judge_app.core.elo import online_elo
-from judge_app.core.gate import GateResult, gate
-from judge_app.core.intervals import rating_intervals
-from judge_app.core.leaderboard import leaderboard
-from judge_app.core.pareto import pareto_front
-from judge_app.core.style import add_style_features
-from judge_app.core.winrates import observed_win_rates, predicted_win_rates
 from judge_app.errors import NotFoundError, ValidationError
+from judge_app.services.lookup import suggestion, task_not_found
 from judge_app.storage import analytics, catalog
 from judge_app.storage.db import Database
+
+if TYPE_CHECKING:  # the math is imported by the use-case that needs it: `gate` stays light
+    import pandas as pd
+
+    from judge_app.core.agreement_report import AgreementReport
+    from judge_app.core.gate import GateResult
 
 
 @dataclass(frozen=True)
@@ -75,6 +71,10 @@ def quality_vs_cost(db: Database, task_id: str, table: pd.DataFrame) -> pd.DataF
     """Rated models with their mean cost and latency per output, and whether each lies on the
     Pareto frontier of rating against cost (cost_front) and against latency (latency_front).
     Models whose outputs carry no cost (or latency) have NaN there and are on no frontier."""
+    import pandas as pd
+
+    from judge_app.core.pareto import pareto_front
+
     with db.cursor() as cur:
         costs = analytics.output_costs(cur, task_id)
     rated = table.loc[table["rated"], ["model", "rating", "lower", "upper"]]
@@ -89,7 +89,7 @@ def quality_vs_cost(db: Database, task_id: str, table: pd.DataFrame) -> pd.DataF
 def _check_task(db: Database, task_id: str) -> None:
     with db.cursor() as cur:
         if catalog.get_task(cur, task_id) is None:
-            raise NotFoundError(f"no task named '{task_id}'")
+            raise task_not_found(cur, task_id)
 
 
 def _battles(db: Database, q: LeaderboardQuery, per_verdict: bool) -> pd.DataFrame:
@@ -111,6 +111,9 @@ def compute_leaderboard(db: Database, task_id: str, **options: object) -> pd.Dat
 def run_leaderboard(db: Database, q: LeaderboardQuery) -> pd.DataFrame:
     # Counts from one GROUP BY suffice unless a figure needs each verdict (style, judge
     # probabilities for the baseline win rate).
+    from judge_app.core.leaderboard import leaderboard
+    from judge_app.core.style import add_style_features
+
     per_verdict = q.style_control or q.baseline is not None
     battles = _battles(db, q, per_verdict)
     if q.style_control:
@@ -124,6 +127,10 @@ def run_leaderboard(db: Database, q: LeaderboardQuery) -> pd.DataFrame:
 
 def win_rate_matrices(db: Database, q: LeaderboardQuery) -> dict[str, pd.DataFrame]:
     """Observed win rates with counts, and the win rates the fitted model predicts."""
+    from judge_app.core.bradley_terry import fit_bradley_terry
+    from judge_app.core.counts import count_battles
+    from judge_app.core.winrates import observed_win_rates, predicted_win_rates
+
     counts = count_battles(_battles(db, q, per_verdict=False), strong_weight=q.strong_weight)
     observed, n = observed_win_rates(counts)
     predicted = predicted_win_rates(fit_bradley_terry(counts))
@@ -132,10 +139,19 @@ def win_rate_matrices(db: Database, q: LeaderboardQuery) -> dict[str, pd.DataFra
 
 def elo_history(db: Database, q: LeaderboardQuery) -> pd.Series:
     """Online Elo (K = 4, in time order), for comparison with older leaderboards."""
+    from judge_app.core.elo import online_elo
+
     return online_elo(_battles(db, q, per_verdict=True))
 
 
 def agreement(db: Database, task_id: str, source: str | None = "human") -> AgreementReport:
+    """Agreement figures among raters of `source` (None = everyone); see agreement_report."""
+    from judge_app.core.agreement_report import agreement_report
+
+    if source is not None and source not in ("human", "judge") \
+            and not (source.startswith("judge:") and len(source) > 6):
+        raise ValidationError(f"unknown source '{source}' (all, human, judge or judge:NAME)",
+                              field="source")
     q = LeaderboardQuery(task_id)
     _check_task(db, task_id)
     with db.cursor() as cur:
@@ -146,10 +162,25 @@ def agreement(db: Database, task_id: str, source: str | None = "human") -> Agree
 def release_gate(
     db: Database, task_id: str, candidate: str, baseline: str, *,
     min_win_rate: float = 0.5, confidence: float = 0.95, source: str = "all",
+    margin: float = 0.0, min_battles: int = 0,
 ) -> GateResult:
+    """The non-inferiority gate (see core.gate) on the Bradley-Terry fit of the slice."""
+    from judge_app.core.bradley_terry import fit_bradley_terry
+    from judge_app.core.counts import count_battles
+    from judge_app.core.gate import gate
+    from judge_app.core.intervals import rating_intervals
+
+    for name, value, ok in (("--min-win-rate", min_win_rate, 0.0 < min_win_rate < 1.0),
+                            ("--confidence", confidence, 0.5 <= confidence < 1.0),
+                            ("--margin", margin, 0.0 <= margin < min_win_rate),
+                            ("--min-battles", min_battles, min_battles >= 0)):
+        if not ok:
+            raise ValidationError(f"{name} {value} is out of range", field=name)
     counts = count_battles(_battles(db, LeaderboardQuery(task_id, source=source), False))
     for model in (candidate, baseline):
         if model not in counts.models:
-            raise NotFoundError(f"model '{model}' has no verdicts in task '{task_id}'")
+            raise NotFoundError(f"model '{model}' has no verdicts in task '{task_id}'"
+                                + suggestion(model, counts.models))
     fit = fit_bradley_terry(counts)
-    return gate(fit, rating_intervals(fit), candidate, baseline, min_win_rate, confidence)
+    return gate(fit, rating_intervals(fit), candidate, baseline, min_win_rate, confidence,
+                margin=margin, min_battles=min_battles)

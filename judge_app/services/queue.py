@@ -11,6 +11,7 @@ from typing import Any
 from judge_app.core.pairing import choose_left_side, choose_next_pair, draw_kind
 from judge_app.core.types import Message, TaskConfig, task_config_from_dict
 from judge_app.errors import NotFoundError, PermissionDenied
+from judge_app.services.lookup import task_not_found
 from judge_app.storage import catalog, judges, queue, raters, verdicts
 from judge_app.storage.db import Database
 
@@ -58,8 +59,8 @@ def load_task_config(db: Database, task_id: str) -> TaskConfig:
         return cached[1]
     with db.cursor() as cur:
         task = catalog.get_task(cur, task_id)
-    if task is None:
-        raise NotFoundError(f"no task named '{task_id}'")
+        if task is None:
+            raise task_not_found(cur, task_id)
     config = task_config_from_dict(task["config"])
     _configs[key] = (time.monotonic(), config)
     return config

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from judge_app.errors import NotFoundError, ValidationError
+from judge_app.services.lookup import task_not_found
 from judge_app.storage import catalog, raters
 from judge_app.storage.db import Database
 
@@ -41,7 +42,7 @@ def add_rater(
     with db.transaction() as cur:
         for task in tasks or []:
             if catalog.get_task(cur, task) is None:
-                raise NotFoundError(f"no task named '{task}'")
+                raise task_not_found(cur, task)
         existing = raters.get_rater(cur, name)
         if existing is None:
             raters.insert_rater(cur, name, "human", admin, hash_token(token))
@@ -80,7 +81,7 @@ def assign_tasks(db: Database, name: str, tasks: list[str]) -> None:
             raise NotFoundError(f"no rater named '{name}'")
         for task in tasks:
             if catalog.get_task(cur, task) is None:
-                raise NotFoundError(f"no task named '{task}'")
+                raise task_not_found(cur, task)
             raters.assign_task(cur, name, task)
 
 

@@ -39,6 +39,24 @@ def coverage(cur: duckdb.DuckDBPyConnection, task_id: str, overlap: int) -> dict
     return {k: int(v or 0) for k, v in _rows(cur)[0].items()}
 
 
+def verdicts_per_pair(cur: duckdb.DuckDBPyConnection, task_id: str) -> dict[int, int]:
+    """How many regular pairs have 0, 1, 2, ... standing human verdicts: {verdicts: pairs}."""
+    cur.execute(
+        """
+        WITH per_pair AS (
+            SELECT pair_id, count(*) AS n FROM active_verdicts
+            WHERE task_id = $task AND source = 'human' GROUP BY pair_id
+        )
+        SELECT coalesce(c.n, 0) AS verdicts, count(*) AS pairs
+        FROM pairs p LEFT JOIN per_pair c USING (pair_id)
+        WHERE p.task_id = $task AND p.gold_outcome IS NULL
+        GROUP BY ALL ORDER BY verdicts
+        """,
+        {"task": task_id},
+    )
+    return {int(v): int(n) for v, n in cur.fetchall()}
+
+
 def rater_progress(cur: duckdb.DuckDBPyConnection, task_id: str) -> list[dict[str, Any]]:
     """Per person on the task: verdicts, skips, median seconds per verdict, last activity."""
     cur.execute(

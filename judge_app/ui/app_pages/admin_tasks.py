@@ -8,6 +8,21 @@ import streamlit as st
 from judge_app.services.overview import flagged_items, rater_progress, task_overview
 from judge_app.ui.session import database, require_admin
 
+TASK_COLUMNS = {
+    "task": st.column_config.TextColumn("task", pinned=True),
+    "coverage": st.column_config.ProgressColumn(
+        "coverage", help="Share of pairs judged by at least 'overlap target' people",
+        min_value=0.0, max_value=1.0, format="percent", width=110),
+    "overlap target": st.column_config.NumberColumn("target", help="people per pair wanted"),
+    "pairs": st.column_config.NumberColumn("pairs", help="regular pairs (gold pairs apart)"),
+    "human verdicts": st.column_config.NumberColumn("human", help="verdicts from people"),
+    "judge verdicts": st.column_config.NumberColumn("judge", help="verdicts from LLM judges"),
+    "flagged": st.column_config.NumberColumn("flagged", help="pairs a rater flagged"),
+    "gold pairs": st.column_config.NumberColumn("gold", help="pairs with a known answer"),
+    "prompts": st.column_config.NumberColumn("prompts"),
+    "outputs": st.column_config.NumberColumn("outputs"),
+}
+
 require_admin()
 db = database()
 st.title("Tasks overview")
@@ -15,12 +30,14 @@ rows = task_overview(db)
 if not rows:
     st.info("No tasks yet. Import one on the Import page or with `judge-app import PATH`.")
     st.stop()
+# Narrow, labelled columns so the table fits a laptop-wide window; the title and what each
+# task lacks go below it as text, which wraps.
 st.dataframe(
-    pd.DataFrame(rows), hide_index=True, width="stretch",
-    column_config={"coverage": st.column_config.ProgressColumn(
-        "coverage", help="Share of pairs judged by at least 'overlap target' people",
-        min_value=0.0, max_value=1.0, format="percent")},
+    pd.DataFrame(rows)[list(TASK_COLUMNS)], hide_index=True, width="stretch",
+    column_config=TASK_COLUMNS,
 )
+for row in rows:
+    st.caption(f"**{row['task']}** ({row['title']}): {row['missing']}")
 task_id = st.selectbox("Task", [r["task"] for r in rows])
 st.subheader("Raters")
 progress = rater_progress(db, task_id)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from judge_app.export import charts
 from judge_app.services.leaderboard import agreement
-from judge_app.ui.components.analysis import pick_task, run_or_stop
+from judge_app.ui.components.analysis import pick_task, run_or_stop, show_table
 from judge_app.ui.session import database, require_admin
 
 require_admin()
@@ -28,6 +28,6 @@ for title, frame, share, note in (
     st.caption(note)
     if (frame["n"] > 0).any():
         st.altair_chart(charts.share_chart(frame, share, title), width="stretch")
-        st.dataframe(frame, hide_index=True, width="stretch")
+        show_table(frame)
     else:
         st.caption("No verdicts this figure can use.")

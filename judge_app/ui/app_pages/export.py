@@ -45,13 +45,14 @@ except JudgeAppError as exc:
     st.stop()
 
 st.caption(f"{built.rows} rows")
-st.dataframe(preview(built, 20), hide_index=True, use_container_width=True)
+st.dataframe(preview(built, 20), hide_index=True, width="stretch")
 name = f"{request.task}-{request.fmt}"
 built.info.data_file = f"{name}.{file_type}"
 if st.button("Prepare download", key="export_prepare"):
     st.download_button(f"Download {name}.{file_type}", download(built, str(file_type)),
                        file_name=f"{name}.{file_type}", key="export_download")
-    st.download_button("Download the dataset card (README.md)", render(built.info),
-                       file_name="README.md", key="export_card")
+    st.download_button(f"Download the dataset card ({name}.{file_type}.card.md)",
+                       render(built.info), file_name=f"{name}.{file_type}.card.md",
+                       key="export_card")
 with st.expander("Dataset card"):
     st.markdown(render(built.info).split("---", 2)[-1])

@@ -11,6 +11,7 @@ from judge_app.errors import JudgeAppError
 from judge_app.services import judges
 from judge_app.services.leaderboard import agreement
 from judge_app.services.overview import task_overview
+from judge_app.ui.components.analysis import show_table
 from judge_app.ui.session import database, require_admin
 
 require_admin()
@@ -22,13 +23,31 @@ if runs:
     columns = ["judge_name", "task_id", "status", "progress", "total_calls", "cached_calls",
                "done_calls", "failed_calls", "cost_usd", "max_cost_usd", "started_at",
                "finished_at", "message"]
+    number = st.column_config.NumberColumn
+    table = pd.DataFrame(runs)[columns]
+    # Short headers (meaning in the tooltips), and columns no run uses left out, so the table
+    # fits a laptop-wide window.
+    table = table.drop(columns=[c for c in ("failed_calls", "max_cost_usd", "finished_at",
+                                            "message")
+                                if not table[c].fillna(0).astype(bool).any()])
     st.dataframe(
-        pd.DataFrame(runs)[columns], hide_index=True, width="stretch",
+        table, hide_index=True, width="stretch",
         column_config={
+            "judge_name": st.column_config.TextColumn("judge", pinned=True),
+            "task_id": st.column_config.TextColumn("task"),
             "progress": st.column_config.ProgressColumn(
                 "progress", help="Answered calls (cached included) / planned calls",
-                min_value=0.0, max_value=1.0, format="percent"),
-            "cost_usd": st.column_config.NumberColumn("cost (USD)", format="$%.4f"),
+                min_value=0.0, max_value=1.0, format="percent", width=100),
+            "total_calls": number("calls", help="planned calls"),
+            "cached_calls": number("cached", help="answered from the cache"),
+            "done_calls": number("done", help="answered by the endpoint in this run"),
+            "failed_calls": number("failed", help="calls that failed"),
+            "cost_usd": number("cost", help="USD spent", format="$%.4f"),
+            "max_cost_usd": number("budget", help="USD budget (none: no limit)",
+                                   format="$%.2f"),
+            "started_at": st.column_config.DatetimeColumn("started", format="MM-DD HH:mm"),
+            "finished_at": st.column_config.DatetimeColumn("finished", format="MM-DD HH:mm"),
+            "message": st.column_config.TextColumn("message", help="why a run stopped"),
         },
     )
     st.button("Refresh", key="judge_runs_refresh")
@@ -82,11 +101,11 @@ if estimate_clicked or start_clicked:
 
 st.subheader("Judges against people")
 chosen = st.selectbox("Task", tasks, key="judge_agreement_task")
-report = agreement(db, chosen)
+report = agreement(db, chosen, "judge")
 table = report.judges[report.judges["n"] > 0] if len(report.judges) else report.judges
 if len(table):
     st.caption("Each judge's verdicts scored against the human majority on the pairs both "
                "judged (ties included).")
-    st.dataframe(table, hide_index=True, width="stretch")
+    show_table(table)
 else:
     st.caption("No pair of this task has verdicts from both a judge and people yet.")

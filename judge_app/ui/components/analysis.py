@@ -62,6 +62,51 @@ def run_or_stop(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise  # unreachable: st.stop() raises
 
 
+def _share(label: str, text: str) -> Any:
+    return st.column_config.NumberColumn(label, help=text, format="%.3f")
+
+
+def _count(label: str, text: str) -> Any:
+    return st.column_config.NumberColumn(label, help=text)
+
+
+# Short headers (the full meaning in each header's tooltip) and 3-digit shares, so the wide
+# agreement, quality and bias tables fit a laptop-wide window; the name column stays pinned.
+TABLE_COLUMNS: dict[str, Any] = {
+    "rater_id": st.column_config.TextColumn("rater", pinned=True),
+    "rater_1": st.column_config.TextColumn("rater 1", pinned=True),
+    "rater_2": st.column_config.TextColumn("rater 2"),
+    "judge": st.column_config.TextColumn("judge", pinned=True),
+    "judge_name": st.column_config.TextColumn("judge", pinned=True),
+    "verdicts": _count("verdicts", "verdicts given"),
+    "loo_n": _count("LOO n", "pairs where the other people have a majority"),
+    "loo_agreement": _share("LOO agr.", "agreement with the majority of the other people"),
+    "gold_n": _count("gold n", "verdicts on pairs with a known answer"),
+    "gold_accuracy": _share("gold acc.", "share of gold pairs answered right"),
+    "retest_n": _count("retest n", "pairs judged twice, sides swapped"),
+    "retest_consistency": _share("retest", "same outcome when a pair came back swapped"),
+    "decisive_n": _count("decisive n", "verdicts for one side (no tie)"),
+    "left_share": _share("left", "share of decisive verdicts for the left side"),
+    "median_duration_ms": st.column_config.NumberColumn(
+        "median s", help="median seconds per verdict", format="%.1f"),
+    "agreement": _share("agreement", "share of shared pairs with the same outcome"),
+    "kappa": _share("kappa", "Cohen's kappa"),
+    "accuracy": _share("accuracy", "share matching the human majority"),
+    "precision": _share("precision", "macro precision"),
+    "recall": _share("recall", "macro recall"),
+    "f1": _share("F1", "macro F1"),
+    "n": _count("n", "pairs or verdicts counted"),
+}
+
+
+def show_table(frame: Any, **overrides: Any) -> None:
+    """A full-width table with the shared short headers; seconds instead of milliseconds."""
+    if "median_duration_ms" in frame:
+        frame = frame.assign(median_duration_ms=frame["median_duration_ms"] / 1000)
+    config = {c: TABLE_COLUMNS[c] for c in frame.columns if c in TABLE_COLUMNS} | overrides
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=config)
+
+
 def fmt(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
