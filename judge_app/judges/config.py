@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from judge_app.core.redact import redact_url, url_secrets
 from judge_app.core.verdict_parsing import ANSWER_FORMATS, AnswerFormat
 from judge_app.errors import ValidationError
 from judge_app.judges.prompt import unknown_placeholders, used_placeholders
@@ -67,6 +68,17 @@ class JudgeConfig:
         url = self.base_url or env.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_URL
         return url.rstrip("/")
 
+    def shown_endpoint(self, environ: Mapping[str, str] | None = None) -> str:
+        """The endpoint as it may be printed or stored: credentials in it masked."""
+        return redact_url(self.endpoint(environ))
+
+    def secrets(self, environ: Mapping[str, str] | None = None) -> list[str]:
+        """Values that must never be stored or shown: the key, and credentials in the URL."""
+        env = os.environ if environ is None else environ
+        key = env.get(self.api_key_env, "")
+        return [key, *url_secrets(self.endpoint(env))] if key else url_secrets(
+            self.endpoint(env))
+
     def api_key(self, environ: Mapping[str, str] | None = None) -> str:
         """The key from the named variable; local servers that need none get a placeholder."""
         env = os.environ if environ is None else environ
@@ -90,12 +102,18 @@ class JudgeConfig:
         }
 
     def config_hash(self, environ: Mapping[str, str] | None = None) -> str:
+        """Covers the endpoint unredacted (so two endpoints differing only in a credential
+        stay apart); a sha256 reveals nothing of it."""
         blob = json.dumps(self.answer_settings(environ), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def describe(self) -> dict[str, Any]:
-        """The config as stored with a judge run (no key: only the variable's name)."""
-        return asdict(self)
+        """The config as stored with a judge run (no key: only the variable's name; the
+        base_url with any credentials in it masked)."""
+        described = asdict(self)
+        if self.base_url:
+            described["base_url"] = redact_url(self.base_url)
+        return described
 
 
 # ---------------------------------------------------------------- templates
