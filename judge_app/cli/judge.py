@@ -7,6 +7,7 @@ import gc
 import sys
 
 from judge_app.cli.common import add_db_option, database
+from judge_app.core.terminal import shown
 from judge_app.errors import ValidationError
 from judge_app.judges.config import load_config
 from judge_app.judges.runner import Plan, RunSummary, plan_run, run_plan

@@ -8,6 +8,7 @@ Pure string work: no I/O, so it can be used everywhere and tested alone.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
@@ -47,8 +48,12 @@ def url_secrets(url: str) -> list[str]:
     found = []
     if parts.password:
         found += [parts.password, unquote(parts.password)]
-    if parts.username:
+    if parts.username and not parts.password:  # https://TOKEN@host: the name is the secret
         found += [parts.username, unquote(parts.username)]
+    if parts.username:
+        # As sent in a Basic Authorization header, which an endpoint may echo.
+        found.append(base64.b64encode(unquote(parts.netloc.rsplit("@", 1)[0]).encode())
+                     .decode())
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if value and is_secret_param(name):
             found.append(value)

@@ -317,12 +317,16 @@ class JudgeClient:
 
 
 def _connection_reason(exc: openai.APIConnectionError) -> str:
-    """openai says only "Connection error."; the cause says refused, unknown host, reset."""
-    cause = exc.__cause__ or exc.__context__
-    while cause is not None and (cause.__cause__ or cause.__context__) is not None \
-            and not str(cause):
+    """openai says only "Connection error."; the innermost cause says refused, unknown host
+    or reset."""
+    detail = ""
+    cause: BaseException | None = exc.__cause__ or exc.__context__
+    for _ in range(10):  # the chain is short; never loop on a cycle
+        if cause is None:
+            break
+        if str(cause):
+            detail = str(cause)
         cause = cause.__cause__ or cause.__context__
-    detail = str(cause) if cause is not None and str(cause) else ""
     return f"{exc}" + (f" ({detail})" if detail and detail not in str(exc) else "")
 
 

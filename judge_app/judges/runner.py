@@ -25,6 +25,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from judge_app.core.redact import redact
 from judge_app.core.types import Side
 from judge_app.core.verdict_parsing import (
     CombinedVerdict,
@@ -33,13 +34,12 @@ from judge_app.core.verdict_parsing import (
     combine_orders,
     parse_answer,
 )
-from judge_app.core.redact import redact
 from judge_app.errors import JudgeAppError, ValidationError
 from judge_app.judges.cache_key import call_key
 from judge_app.judges.client import JudgeCallError, JudgeClient
 from judge_app.judges.config import JudgeConfig
-from judge_app.judges.owner import current_owner
 from judge_app.judges.cost import Budget, cost_usd, estimate_prompt_tokens
+from judge_app.judges.owner import current_owner
 from judge_app.judges.prompt import conversation_text, render
 from judge_app.services.queue import load_task_config
 from judge_app.services.verdicts import JudgeVerdict, record_judge_verdicts

@@ -21,7 +21,7 @@ runs = judges.list_runs(db)
 if runs:
     columns = ["judge_name", "task_id", "status", "progress", "total_calls", "cached_calls",
                "done_calls", "failed_calls", "cost_usd", "max_cost_usd", "started_at",
-               "finished_at", "message"]
+               "finished_at", "message", "endpoint"]
     st.dataframe(
         pd.DataFrame(runs)[columns], hide_index=True, width="stretch",
         column_config={
@@ -31,6 +31,9 @@ if runs:
             "cost_usd": st.column_config.NumberColumn("cost (USD)", format="$%.4f"),
         },
     )
+    st.caption("Status 'interrupted': the run's process is gone (killed or crashed); start "
+               "the same run again to resume from its stored answers. Endpoints are shown "
+               "with any credentials masked.")
     st.button("Refresh", key="judge_runs_refresh")
 else:
     st.info("No judge runs yet. Start one below or with `judge-app judge --task T --judge "
