@@ -5,6 +5,7 @@ file and the real fake OpenAI server."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import socket
@@ -27,7 +28,7 @@ from judge_app.services.imports import import_bundle
 from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
 from tests.conftest import make_bundle
-from tests.fake_openai_server import FakeOpenAIServer, Reply, Request
+from tests.fake_openai_server import FakeOpenAIServer, Reply, Request, longer_wins
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "judge_app" / "ui" / "app_pages" / "judge_runs.py"
@@ -92,9 +93,9 @@ def cli(*args: str, db: Path, timeout: float = 300) -> subprocess.CompletedProce
 def echo_key(req: Request) -> Reply:
     """A 401 whose body echoes the key it was sent, as some gateways do."""
     sent = req.headers.get("authorization", "").split(" ")[-1]
-    body = ('{"error": {"message": "Incorrect API key provided: %s. You can find your API '
-            'key at https://example.com/keys."}}' % sent)
-    return Reply(status=401, raw_body=body.encode())
+    message = (f"Incorrect API key provided: {sent}. You can find your API key at "
+               "https://example.com/keys.")
+    return Reply(status=401, raw_body=json.dumps({"error": {"message": message}}).encode())
 
 
 def all_database_text(path: Path) -> str:
@@ -246,7 +247,6 @@ def test_a_connection_dropped_mid_run_is_retried(task_db: Database) -> None:
     def drops_the_fifth(req: Request) -> Reply | str:
         if req.number == 5:
             raise ConnectionAbortedError("dropped")  # the server closes without answering
-        from tests.fake_openai_server import longer_wins
         return longer_wins(req)
 
     with FakeOpenAIServer(drops_the_fifth) as server:
