@@ -8,6 +8,7 @@ never replaced by accident.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -20,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from judge_app.errors import JudgeAppError
+from judge_app.errors import DiskFull, JudgeAppError
 
 KINDS = {".jsonl": "jsonl", ".parquet": "parquet", ".csv": "csv"}
 Table: TypeAlias = pd.DataFrame | pa.Table
@@ -110,10 +111,16 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], object], force: bool) 
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                write(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or any(
+                    t in str(exc) for t in ("No space left", "File too large")):
+                raise DiskFull(str(path), "nothing of it was kept") from exc
+            raise
         if force:
             os.replace(tmp, path)
         else:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from judge_app.core.redact import redact_url, url_secrets
+from judge_app.core.terminal import has_control
 from judge_app.core.verdict_parsing import ANSWER_FORMATS, AnswerFormat
 from judge_app.errors import ValidationError
 from judge_app.judges.prompt import unknown_placeholders, used_placeholders
@@ -176,6 +177,8 @@ def parse_config(data: Mapping[str, Any], *, file: str | None = None) -> JudgeCo
     for key in ("name", "model"):
         if not str(values.get(key, "")).strip():
             raise bad("is required", key)
+        if has_control(values[key]):
+            raise bad("must not contain control characters", key)
     if not _ENV_NAME.match(values.get("api_key_env", "OPENAI_API_KEY")):
         raise bad("must be the name of an environment variable (never the key itself)",
                   "api_key_env")
@@ -226,7 +229,7 @@ def _check_numbers(values: dict[str, Any], bad: Any) -> None:
         "temperature": (0.0, 2.0), "max_tokens": (1, 1_000_000), "top_logprobs": (1, 20),
         "input_price_per_million": (0.0, 1e6), "output_price_per_million": (0.0, 1e6),
         "concurrency": (1, 1024), "rpm": (1, 10**9), "tpm": (1, 10**12),
-        "timeout_s": (0.001, 86400.0), "retries": (0, 100),
+        "timeout_s": (0.001, 86400.0), "retries": (0, 100), "seed": (0, 2**32 - 1),
     }
     for key, (low, high) in checks.items():
         if key in values and not low <= values[key] <= high:
