@@ -50,6 +50,7 @@ def _no_constant(name: str) -> float:
 
 _decoder = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)
 _loads = _decoder.decode
+_CONSTANT_AT = re.compile(r'"([^"\\]{1,100})"\s*:\s*-?(?:NaN|Infinity)\b')
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
@@ -126,7 +127,7 @@ def _iter_lines(text: str, file: str) -> Iterator[tuple[int, Record]]:
                 f"invalid JSON: {exc.msg} at column {exc.colno}", file=file, line=number
             ) from None
         except (_BadJson, RecursionError) as exc:
-            raise _json_error(exc, file, number) from None
+            raise _json_error(exc, file, number, line) from None
         if type(record) is not dict:
             raise ValidationError(
                 f"expected a JSON object, found {json_type(record)}", file=file, line=number
@@ -136,11 +137,14 @@ def _iter_lines(text: str, file: str) -> Iterator[tuple[int, Record]]:
         yield number, record
 
 
-def _json_error(exc: Exception, file: str, line: int) -> ValidationError:
+def _json_error(exc: Exception, file: str, line: int, raw: str = "") -> ValidationError:
     if isinstance(exc, RecursionError):
         return ValidationError("invalid JSON: nested too deeply", file=file, line=line)
-    return ValidationError(f"invalid JSON: {exc}", file=file, line=line,
-                           field=getattr(exc, "field", None))
+    field = getattr(exc, "field", None)
+    if field is None:  # NaN / Infinity: name the key it stands under, when there is one
+        found = _CONSTANT_AT.search(raw)
+        field = found.group(1) if found else None
+    return ValidationError(f"invalid JSON: {exc}", file=file, line=line, field=field)
 
 
 def check_text(record: Record, file: str, line: int, raw: str | None = None) -> None:
@@ -194,7 +198,7 @@ def _iter_array(text: str, file: str) -> Iterator[tuple[int, Record]]:
                     f"invalid JSON: {exc.msg} at column {exc.colno}", file=file, line=exc.lineno
                 ) from None
             except (_BadJson, RecursionError) as exc:
-                raise _json_error(exc, file, line) from None
+                raise _json_error(exc, file, line, text[pos:pos + 100_000]) from None
             if type(record) is not dict:
                 raise ValidationError(
                     f"expected a JSON object, found {json_type(record)}", file=file, line=line

@@ -165,7 +165,7 @@ def parse_task_config(text: str, file: str, default_name: str | None = None) -> 
         raise toml.error("needs rationale = optional or required", "rationale_min_length")
     overlap = _get(toml, data, "overlap", int, defaults.overlap)
     if not 1 <= overlap <= MAX_OVERLAP:
-        raise toml.error(f"raters per pair: between 1 and {MAX_OVERLAP}", "overlap")
+        raise toml.error(f"at least one rater per pair and at most {MAX_OVERLAP}", "overlap")
 
     pairing = _table(toml, data, "pairing")
     design = _get(toml, pairing, "design", str, defaults.design, "pairing.")

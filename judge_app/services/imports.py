@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -207,7 +208,8 @@ def import_bundle(db: Database, bundle: TaskBundle, *, replace: bool = False) ->
             raise ValidationError(
                 f"verdicts are attributed to {people[0]!r}, a person who logs in to this app; "
                 "imported verdicts cannot speak for them (rename the rater in the file)",
-                file=next((f for f in bundle.source_files if "verdict" in f), where),
+                file=next((f for f in bundle.source_files
+                           if Path(f).name.startswith("verdicts.")), where),
                 field="rater")
         raters.ensure_raters(cur, rater_rows)
         report.verdicts_new = verdicts.insert_verdicts(cur, verdict_rows)
