@@ -442,7 +442,7 @@ def checked_instant(when: datetime, key: str, file: str, line: int) -> str:
     latest = datetime.now(UTC) + timedelta(days=1)
     if not EARLIEST <= instant <= latest:
         raise ValidationError(
-            f"{instant:%Y-%m-%d %H:%M:%S} UTC is out of range (expected between "
+            f"{instant.isoformat(sep=' ')[:19]} UTC is out of range (expected between "
             f"{EARLIEST:%Y-%m-%d} and tomorrow)", file=file, line=line, field=key)
     return instant.isoformat()
 
