@@ -324,3 +324,26 @@ def test_a_sigkilled_run_shows_as_interrupted_and_resumes(
                 for line in cli("runs", db=db_path).stdout.splitlines()
                 if " on t1: " in line]
     assert statuses == ["done", "interrupted"]
+
+
+# ---------------------------------------------------------------- errors at the boundaries
+
+def test_a_folder_given_as_judge_config_is_an_error_not_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_path = make_db(tmp_path)
+    folder = tmp_path / "judges"
+    folder.mkdir()
+    out = cli("judge", "--task", "t1", "--judge", str(folder), db=db_path)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "expected a judge config file, found a folder" in out.stderr
+    db = open_database(db_path)
+    token = raters.add_rater(db, "boss", admin=True).token
+    db.close()
+    monkeypatch.setenv("JUDGE_APP_DB", str(db_path))
+    at = AppTest.from_file(str(PAGE), default_timeout=60)
+    at.session_state["token"] = token
+    at.run()
+    at.text_input(key="judge_run_path").input(str(folder))
+    at.button[0].click().run()  # Estimate (no runs yet, so no Refresh button)
+    assert not at.exception
+    assert any("found a folder" in str(e.value) for e in at.error)

@@ -152,6 +152,15 @@ def load_config(path: str | Path) -> JudgeConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ValidationError("judge config not found", file=str(path)) from None
+    except IsADirectoryError:
+        raise ValidationError("expected a judge config file, found a folder",
+                              file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                              file=str(path)) from None
+    except OSError as exc:
+        raise ValidationError(f"cannot read the judge config: {exc.strerror or exc}",
+                              file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ValidationError(f"not valid TOML: {exc}", file=str(path)) from None
     return parse_config(data, file=str(path))

@@ -26,6 +26,7 @@ from typing import Any
 from tqdm import tqdm
 
 from judge_app.core.redact import redact
+from judge_app.core.terminal import shown
 from judge_app.core.types import Side
 from judge_app.core.verdict_parsing import (
     CombinedVerdict,
@@ -328,7 +329,7 @@ class _Run:
         self._noticed[kind] = now
         more = self._unnoticed.pop(kind, 0)
         extra = f" (and {more} more retries of this kind since the last notice)" if more else ""
-        tqdm.write(f"judge: {message}{extra}", file=sys.stderr)
+        tqdm.write(shown(f"judge: {message}{extra}", one_line=True), file=sys.stderr)
 
     # Writers --------------------------------------------------------------
     async def write(self) -> None:
