@@ -20,6 +20,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from judge_app.core.redact import redact, redact_url, url_secrets
+from judge_app.errors import ValidationError
 from judge_app.judges.config import JudgeConfig, parse_config
 from judge_app.judges.owner import current_owner, owner_alive
 from judge_app.judges.runner import RunSummary, plan_run, run_plan
@@ -347,3 +348,26 @@ def test_a_folder_given_as_judge_config_is_an_error_not_a_traceback(
     at.button[0].click().run()  # Estimate (no runs yet, so no Refresh button)
     assert not at.exception
     assert any("found a folder" in str(e.value) for e in at.error)
+
+
+@pytest.mark.parametrize(("setting", "field"), [
+    ({"seed": 2**63 - 1}, "seed"), ({"seed": -1}, "seed"),
+    ({"name": "judge\x1b[31m"}, "name"), ({"model": "m\x07"}, "model"),
+])
+def test_judge_config_bounds_and_names(setting: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_config({"name": "j", "model": "m", "template": "overall", **setting})
+    assert caught.value.field == field
+
+
+def test_stored_config_masks_the_url_but_the_hash_keeps_it_apart() -> None:
+    plain = parse_config({"name": "j", "model": "m", "template": "overall",
+                          "base_url": "https://host/v1"})
+    secret = parse_config({"name": "j", "model": "m", "template": "overall",
+                           "base_url": f"https://bob:{URL_PASSWORD}@host/v1"})
+    assert URL_PASSWORD not in repr(secret.describe())
+    assert secret.describe()["base_url"] == "https://***@host/v1"
+    assert secret.config_hash({}) != plain.config_hash({})  # the hash covers the real URL
+    assert secret.config_hash({}) == parse_config(
+        {"name": "j", "model": "m", "template": "overall",
+         "base_url": f"https://bob:{URL_PASSWORD}@host/v1"}).config_hash({})
