@@ -35,3 +35,11 @@ class SchemaError(JudgeAppError):
 
 class DatabaseBusy(JudgeAppError):
     """Another process kept the database file locked for longer than we are willing to wait."""
+
+
+class DiskFull(JudgeAppError):
+    """No space left (or a file size limit) while writing: what was being written is undone."""
+
+    def __init__(self, file: str, what: str = "") -> None:
+        self.file = file
+        super().__init__(f"no space left writing {file}" + (f"; {what}" if what else ""))

@@ -174,7 +174,8 @@ def test_failed_calls_are_not_cached_and_a_bad_key_stops_the_run(task_db: Databa
 
     with FakeOpenAIServer(unauthorised) as server:
         refused = run(task_db, config(server, concurrency=1))
-        assert "refused" in refused.message and server.count == 1
+        assert refused.status == "failed" and server.count == 1
+        assert "rejected the API key" in refused.message and "bad key" in refused.message
 
 
 def test_transient_errors_are_retried_within_a_run(task_db: Database) -> None:

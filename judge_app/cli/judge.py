@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from judge_app.cli.common import add_db_option, database
+from judge_app.core.terminal import shown
 from judge_app.errors import ValidationError
 from judge_app.judges import DEFAULT_MARGIN
 
@@ -37,6 +38,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_db_option(p)
     p.set_defaults(func=_judge)
+
+    r = sub.add_parser(
+        "runs", help="list judge runs: status, progress, cost and why one stopped",
+        description="Judge runs, newest first. A run whose process is gone (killed) shows as "
+        "'interrupted': run the same judge-app judge command again to resume it.",
+    )
+    r.add_argument("--task", metavar="T", help="only this task's runs")
+    add_db_option(r)
+    r.set_defaults(func=_runs)
 
     e = sub.add_parser(
         "escalate", help="send pairs the judge doubted to human raters",
@@ -111,6 +121,11 @@ def _ms(x: float | None) -> str:
 
 def _print_summary(s: RunSummary) -> None:
     print(f"run {s.run_id}: {s.status}" + (f" ({s.message})" if s.message else ""))
+    if s.endpoint:
+        print(f"endpoint: {s.endpoint}")
+    if s.retries:
+        print("retried: " + ", ".join(f"{n} after {kind.replace('_', ' ')}"
+                                      for kind, n in s.retries.items()))
     print(f"calls: {s.planned_calls} planned, {s.cached_calls} cached, {s.new_calls} new, "
           f"{s.failed_calls} failed, {s.not_started} not started")
     counts = ", ".join(f"{k} {v}" for k, v in s.verdicts.items()) or "none"
@@ -121,6 +136,23 @@ def _print_summary(s: RunSummary) -> None:
     print(f"cost: ${s.cost_usd:.4f} this run, ${s.total_cost_usd:.4f} for all answers used")
     print(f"latency: p50 {_ms(s.latency_p50_ms)}, p95 {_ms(s.latency_p95_ms)}; "
           f"{s.elapsed_s:.1f} s")
+
+
+def _runs(args: argparse.Namespace) -> int:
+    runs = judges.list_runs(database(args), args.task)
+    if not runs:
+        print("no judge runs")
+        return 0
+    for run in runs:
+        print(f"{run['run_id'][:12]}  {shown(run['judge_name'])} on {shown(run['task_id'])}: "
+              f"{run['status']}, {100 * run['progress']:.0f}% of {run['total_calls']} calls, "
+              f"{run['failed_calls']} failed, ${run['cost_usd']:.4f}, started "
+              f"{run['started_at']:%Y-%m-%d %H:%M:%S} UTC")
+        if run["endpoint"]:
+            print(f"    endpoint: {run['endpoint']}")
+        if run["message"]:
+            print(f"    {shown(run['message'])}")
+    return 0
 
 
 def _escalate(args: argparse.Namespace) -> int:

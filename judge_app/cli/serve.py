@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         sys.executable, "-m", "streamlit", "run", str(APP_FILE),
         "--server.address", args.host, "--server.port", str(args.port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        "--client.toolbarMode", "minimal",
+        "--client.toolbarMode", "minimal", "--client.showErrorDetails", "type",
     ]
     print(f"serving {db.path} at http://{args.host}:{args.port}", flush=True)
     # Become the Streamlit server, so stopping this process stops the server (no orphan).

@@ -7,11 +7,13 @@ fetched. Every piece of user data (model, rater and task names) goes through htm
 from __future__ import annotations
 
 import html
+import json
 import math
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -20,6 +22,7 @@ import vl_convert
 
 from judge_app import __version__
 from judge_app.core.agreement_report import AgreementReport
+from judge_app.core.terminal import shown
 from judge_app.errors import ValidationError
 from judge_app.export import charts
 from judge_app.services.leaderboard import (
@@ -53,8 +56,23 @@ _XMLNS = re.compile(r'\s+xmlns(:xlink)?="[^"]*"')
 def svg(chart: alt.TopLevelMixin) -> str:
     """The chart as inline SVG; namespace declarations (not needed inline) are dropped so the
     file holds no address at all."""
-    drawing = _XMLNS.sub("", vl_convert.vegalite_to_svg(chart.to_json()))
+    spec = _printable(json.loads(chart.to_json()))
+    drawing = _XMLNS.sub("", vl_convert.vegalite_to_svg(json.dumps(spec)))
     return f'<div class="figure">{drawing}</div>'
+
+
+def _printable(value: Any) -> Any:
+    """Every string of a chart spec with control characters escaped. vl-convert aborts the
+    whole process (a Rust panic, no exception to catch) on a label that is not valid XML,
+    such as a model name holding ESC or BEL. Data, sort orders and titles change alike, so
+    the chart stays consistent."""
+    if isinstance(value, str):
+        return shown(value, one_line=True)
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    return value
 
 
 def _cell(value: object, digits: int) -> str:
@@ -64,7 +82,7 @@ def _cell(value: object, digits: int) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
-    return html.escape(str(value))
+    return html.escape(shown(value, one_line=True))
 
 
 def table_html(frame: pd.DataFrame, columns: Sequence[str] | None = None,

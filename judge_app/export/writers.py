@@ -9,6 +9,7 @@ so usually 0644), not the 0600 of a private temporary file.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -21,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from judge_app.errors import JudgeAppError
+from judge_app.errors import DiskFull, JudgeAppError
 
 KINDS = {".jsonl": "jsonl", ".parquet": "parquet", ".csv": "csv"}
 Table: TypeAlias = pd.DataFrame | pa.Table
@@ -139,10 +140,16 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], object], force: bool) 
     # 0o666: the kernel applies the umask, as for any file a program creates
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                write(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or any(
+                    t in str(exc) for t in ("No space left", "File too large")):
+                raise DiskFull(str(path), "nothing of it was kept") from exc
+            raise
         if force:
             os.replace(tmp, path)
         else:

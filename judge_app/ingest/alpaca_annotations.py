@@ -65,7 +65,7 @@ def read_alpaca_annotations(paths: list[Path], task_name: str | None = None) -> 
     for path in paths:
         file = str(path)
         for line, rec in iter_records(path):
-            instruction = get_name(rec, "instruction", file, line)
+            instruction = get_name(rec, "instruction", file, line, text=True)
             prompt_id = prompt_id_for(instruction)
             found.prompt(prompt_id, ({"role": "user", "content": instruction},), file, line,
                          "instruction", category=get_str(rec, "dataset", file, line))

@@ -41,7 +41,7 @@ def read_alpaca_eval(paths: list[Path], task_name: str | None = None) -> list[Ta
         file = str(path)
         fallback = default_generator(path)
         for line, rec in iter_records(path):
-            instruction = get_name(rec, "instruction", file, line)
+            instruction = get_name(rec, "instruction", file, line, text=True)
             model = get_str(rec, "generator", file, line) or fallback
             prompt_id = prompt_id_for(instruction)
             known = prompts.get(prompt_id)

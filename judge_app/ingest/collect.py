@@ -15,6 +15,7 @@ from typing import Any
 from judge_app.core.types import ImportedVerdict, Message, Output, Prompt
 from judge_app.errors import ValidationError
 from judge_app.ingest.jsonl import Record, json_type
+from judge_app.ingest.records import checked_instant
 
 
 def epoch_timestamp(rec: Record, file: str, line: int, key: str = "tstamp") -> str | None:
@@ -25,7 +26,12 @@ def epoch_timestamp(rec: Record, file: str, line: int, key: str = "tstamp") -> s
     if type(value) not in (int, float):
         raise ValidationError(f"expected seconds since 1970, found {json_type(value)}",
                               file=file, line=line, field=key)
-    return datetime.fromtimestamp(value, UTC).isoformat()
+    try:
+        when = datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):  # 1e20, NaN, infinity
+        raise ValidationError(f"expected seconds since 1970, found {value!r} (out of range)",
+                              file=file, line=line, field=key) from None
+    return checked_instant(when, key, file, line)
 
 
 class Collector:

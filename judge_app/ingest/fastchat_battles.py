@@ -21,7 +21,7 @@ from judge_app.core.types import ImportedVerdict, Message, Outcome, TaskBundle, 
 from judge_app.errors import ValidationError
 from judge_app.ingest.collect import Collector, epoch_timestamp
 from judge_app.ingest.jsonl import Record, iter_records
-from judge_app.ingest.records import PROMPT_ROLES, get_id, get_name, parse_messages
+from judge_app.ingest.records import PROMPT_ROLES, check_ident, get_id, get_name, parse_messages
 
 DEFAULT_TASK = "battles"
 WINNERS: dict[str, Outcome] = {
@@ -96,7 +96,7 @@ def read_battles(paths: list[Path], task_name: str | None = None) -> list[TaskBu
             if type(judge) is not str or not judge.strip():
                 raise ValidationError("expected the judge's name", file=file, line=line,
                                       field="judge")
-            rater, source = rater_of(judge)
+            rater, source = rater_of(check_ident(judge, "judge", file, line))
             verdicts.append(ImportedVerdict(
                 prompt_id=prompt_id, model_a=model_a, model_b=model_b, outcome=WINNERS[winner],
                 rater_id=rater, source=source,  # type: ignore[arg-type]

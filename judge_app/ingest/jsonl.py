@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,37 @@ from judge_app.errors import ValidationError
 Record = dict[str, Any]
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")
 _PEEK_BYTES = 1 << 20
-_decoder = json.JSONDecoder()
+
+
+class _BadJson(ValueError):
+    """Valid to Python's json module, wrong for us: a duplicate key, NaN or Infinity."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Python's json keeps the last of two equal keys without a word: refuse instead."""
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _BadJson("duplicate key in one JSON object (which value is meant?)", key)
+            seen.add(key)
+    return record
+
+
+def _no_constant(name: str) -> float:
+    """NaN and Infinity are not JSON; Python's json accepts them unless told not to."""
+    raise _BadJson(f"{name} is not a valid JSON number")
+
+
+_decoder = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+_loads = _decoder.decode
+_CONSTANT_AT = re.compile(r'"([^"\\]{1,100})"\s*:\s*-?(?:NaN|Infinity)\b')
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def is_gzip(path: Path) -> bool:
@@ -72,8 +103,8 @@ def iter_records(path: Path) -> Iterator[tuple[int, Record]]:
     if path.name.endswith((".json", ".json.gz")) and start == "{":
         try:
             whole = json.loads(text)
-        except json.JSONDecodeError:
-            pass  # JSON Lines under a .json name
+        except (json.JSONDecodeError, RecursionError):
+            pass  # JSON Lines under a .json name (or too deep: the line reader says so)
         else:
             if isinstance(whole, dict) and "\n" in text.strip():  # one line is JSON Lines
                 raise ValidationError(
@@ -84,7 +115,7 @@ def iter_records(path: Path) -> Iterator[tuple[int, Record]]:
 
 
 def _iter_lines(text: str, file: str) -> Iterator[tuple[int, Record]]:
-    loads = json.loads
+    loads = _loads
     # Split on "\n" only: str.splitlines() would also split on U+2028 etc. inside strings.
     for number, line in enumerate(text.split("\n"), start=1):
         if not line or line.isspace():
@@ -95,11 +126,61 @@ def _iter_lines(text: str, file: str) -> Iterator[tuple[int, Record]]:
             raise ValidationError(
                 f"invalid JSON: {exc.msg} at column {exc.colno}", file=file, line=number
             ) from None
+        except (_BadJson, RecursionError) as exc:
+            raise _json_error(exc, file, number, line) from None
         if type(record) is not dict:
             raise ValidationError(
                 f"expected a JSON object, found {json_type(record)}", file=file, line=number
             )
+        if "\\u" in line:  # rare: only escaped text can hold a lone surrogate
+            check_text(record, file, number, line)
         yield number, record
+
+
+def _json_error(exc: Exception, file: str, line: int, raw: str = "") -> ValidationError:
+    if isinstance(exc, RecursionError):
+        return ValidationError("invalid JSON: nested too deeply", file=file, line=line)
+    field = getattr(exc, "field", None)
+    if field is None:  # NaN / Infinity: name the key it stands under, when there is one
+        found = _CONSTANT_AT.search(raw)
+        field = found.group(1) if found else None
+    return ValidationError(f"invalid JSON: {exc}", file=file, line=line, field=field)
+
+
+def check_text(record: Record, file: str, line: int, raw: str | None = None) -> None:
+    """Refuse lone UTF-16 surrogates ("\\ud800"): Python's json accepts them, but they are
+    not text, and storing or exporting them fails later, far from the file's line."""
+    if raw is not None and not _SURROGATE_ESCAPE.search(raw):
+        return
+    where = _surrogate_field(record, "", 0)
+    if where is not None:
+        raise ValidationError(
+            "contains a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape that is not half "
+            "of a pair): not valid text", file=file, line=line, field=where or None)
+
+
+def _surrogate_field(value: Any, path: str, depth: int) -> str | None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if depth > 200:
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _surrogate_field(key, path, depth + 1) is not None:
+                return f"{path}.{key!r}".lstrip(".")
+            found = _surrogate_field(item, f"{path}.{key}".lstrip("."), depth + 1)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _surrogate_field(item, f"{path}[{i}]", depth + 1)
+            if found is not None:
+                return found
+    return None
 
 
 def _iter_array(text: str, file: str) -> Iterator[tuple[int, Record]]:
@@ -111,15 +192,19 @@ def _iter_array(text: str, file: str) -> Iterator[tuple[int, Record]]:
             line += text.count("\n", counted_to, pos)
             counted_to = pos
             try:
-                record, pos = _decoder.raw_decode(text, pos)
+                record, end = _decoder.raw_decode(text, pos)
             except json.JSONDecodeError as exc:
                 raise ValidationError(
                     f"invalid JSON: {exc.msg} at column {exc.colno}", file=file, line=exc.lineno
                 ) from None
+            except (_BadJson, RecursionError) as exc:
+                raise _json_error(exc, file, line, text[pos:pos + 100_000]) from None
             if type(record) is not dict:
                 raise ValidationError(
                     f"expected a JSON object, found {json_type(record)}", file=file, line=line
                 )
+            check_text(record, file, line, text[pos:end])
+            pos = end
             yield line, record
             pos = _skip_ws(text, pos)
             char = text[pos : pos + 1]
@@ -171,7 +256,7 @@ def _first_record(text: str) -> Record | None:
         pos = _skip_ws(text, pos + 1)
     try:
         record, _ = _decoder.raw_decode(text, pos)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, _BadJson, RecursionError):
         return None
     return record if isinstance(record, dict) else None
 

@@ -7,8 +7,10 @@ the file, the line and the field.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from judge_app.core.types import (
@@ -24,6 +26,8 @@ from judge_app.errors import ValidationError
 from judge_app.ingest.jsonl import Record, json_type
 
 Numbered = Iterable[tuple[int, Record]]
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # no LLM verdict is older
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 PROMPT_ROLES = frozenset({"system", "developer", "user", "assistant"})
 _PROMPT_KEYS = frozenset({"id", "prompt", "messages", "category", "reference", "metadata"})
 _OUTPUT_KEYS = frozenset({
@@ -49,12 +53,23 @@ def _mistyped(value: object, expected: str, key: str, file: str, line: int) -> V
     )
 
 
+def check_ident(value: str, key: str, file: str, line: int) -> str:
+    """Ids and names hold no control characters: ids are joined with \\x1f into keys (two
+    ids would collide), and names are printed to terminals (ESC would drive them)."""
+    found = _CONTROL.search(value)
+    if found is not None:
+        raise ValidationError(
+            f"contains a control character ({ord(found.group(0)):#04x}); ids and names must "
+            "be printable text", file=file, line=line, field=key)
+    return value
+
+
 def get_id(rec: Record, key: str, file: str, line: int) -> str:
     """An identifier: a non-empty string, or an integer (kept as its decimal text)."""
     value = rec.get(key)
     if type(value) is str:
         if value.strip():
-            return value
+            return check_ident(value, key, file, line)
         raise ValidationError("must not be empty", file=file, line=line, field=key)
     if type(value) is int:
         return str(value)
@@ -63,11 +78,12 @@ def get_id(rec: Record, key: str, file: str, line: int) -> str:
     raise _mistyped(value, "a string or an integer", key, file, line)
 
 
-def get_name(rec: Record, key: str, file: str, line: int) -> str:
-    """A required non-empty string (model and rater names)."""
+def get_name(rec: Record, key: str, file: str, line: int, *, text: bool = False) -> str:
+    """A required non-empty string: a model or rater name (no control characters), or with
+    `text` any text (an instruction may hold newlines)."""
     value = rec.get(key)
     if type(value) is str and value.strip():
-        return value
+        return value if text else check_ident(value, key, file, line)
     if value is None:
         raise _missing(key, file, line)
     if type(value) is str:
@@ -92,11 +108,14 @@ def get_opt_str(rec: Record, key: str, file: str, line: int) -> str | None:
 
 
 def get_number(rec: Record, key: str, file: str, line: int) -> float | None:
-    """An optional non-negative number."""
+    """An optional finite, non-negative number (1e400 parses to infinity: refused too)."""
     value = rec.get(key)
     if value is None:
         return None
     if type(value) in (int, float):
+        if not math.isfinite(value):
+            raise ValidationError(f"must be a finite number, found {value}", file=file,
+                                  line=line, field=key)
         if value >= 0:
             return float(value)
         raise ValidationError("must not be negative", file=file, line=line, field=key)
@@ -406,15 +425,30 @@ def parse_verdicts(
 
 def _get_timestamp(rec: Record, file: str, line: int) -> str | None:
     value = get_opt_str(rec, "created_at", file, line)
-    if value is not None:
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            raise ValidationError(
-                f"expected an ISO 8601 timestamp such as 2024-05-01T12:30:00Z, found {value!r}",
-                file=file, line=line, field="created_at",
-            ) from None
-    return value
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(
+            f"expected an ISO 8601 timestamp such as 2024-05-01T12:30:00Z, found {value!r}",
+            file=file, line=line, field="created_at",
+        ) from None
+    checked_instant(parsed, "created_at", file, line)
+    return value  # as written: verdict ids of earlier imports hash this very text
+
+
+def checked_instant(when: datetime, key: str, file: str, line: int) -> str:
+    """An instant as ISO 8601 UTC: an offset is converted (09:14+05:00 is 04:14Z), a naive
+    time is taken as UTC. Outside 2000 .. now + 1 day it is most likely a unit or typing
+    mistake, and is refused."""
+    instant = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    latest = datetime.now(UTC) + timedelta(days=1)
+    if not EARLIEST <= instant <= latest:
+        raise ValidationError(
+            f"{instant.isoformat(sep=' ')[:19]} UTC is out of range (expected between "
+            f"{EARLIEST:%Y-%m-%d} and tomorrow)", file=file, line=line, field=key)
+    return instant.isoformat()
 
 
 def _reject_unknown(rec: Record, known: frozenset[str], file: str, line: int) -> None:

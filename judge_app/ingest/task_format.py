@@ -25,6 +25,9 @@ from judge_app.ingest.records import (
 )
 
 TASK_FILE = "task.toml"
+MAX_OVERLAP = 1000  # raters per pair; more is a typo, and would flood every queue
+MAX_SEED = 2**32 - 1  # what every random generator accepts, numpy's legacy one included
+MAX_BUDGET = 10**9
 TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 _TOP_KEYS = (
@@ -161,8 +164,8 @@ def parse_task_config(text: str, file: str, default_name: str | None = None) -> 
     if min_length and rationale == "off":
         raise toml.error("needs rationale = optional or required", "rationale_min_length")
     overlap = _get(toml, data, "overlap", int, defaults.overlap)
-    if overlap < 1:
-        raise toml.error("at least one rater per pair", "overlap")
+    if not 1 <= overlap <= MAX_OVERLAP:
+        raise toml.error(f"at least one rater per pair and at most {MAX_OVERLAP}", "overlap")
 
     pairing = _table(toml, data, "pairing")
     design = _get(toml, pairing, "design", str, defaults.design, "pairing.")
@@ -181,6 +184,13 @@ def parse_task_config(text: str, file: str, default_name: str | None = None) -> 
     if budget is not None and (design != "sampled" or budget < 1):
         raise toml.error("budget is a positive number of pairs for design = sampled",
                          "pairing.budget")
+
+    if budget is not None and budget > MAX_BUDGET:
+        raise toml.error(f"at most {MAX_BUDGET:,} pairs", "pairing.budget")
+    seed = _get(toml, pairing, "seed", int, 0, "pairing.")
+    if not 0 <= seed <= MAX_SEED:
+        raise toml.error(f"a seed is a whole number from 0 to {MAX_SEED} (2^32 - 1)",
+                         "pairing.seed")
 
     quality = _table(toml, data, "quality")
     rates = {}
@@ -206,7 +216,7 @@ def parse_task_config(text: str, file: str, default_name: str | None = None) -> 
         design=design,
         baseline=baseline,
         budget=budget,
-        seed=_get(toml, pairing, "seed", int, 0, "pairing."),
+        seed=seed,
         gold_rate=rates["gold_rate"],
         retest_rate=rates["retest_rate"],
         licence=_get(toml, data, "licence", str, ""),
@@ -254,6 +264,9 @@ def read_task_folder(folder: Path, task_name: str | None = None) -> TaskBundle:
     outputs = parse_outputs(
         iter_records(outputs_path), str(outputs_path), prompt_index, config.allow_empty_responses
     )
+    if not outputs:
+        raise ValidationError("no outputs in this file: a task needs the answers of at least "
+                              "two models", file=str(outputs_path))
     index = models_by_prompt(outputs)
     if config.baseline is not None and not any(config.baseline in m for m in index.values()):
         raise ValidationError(

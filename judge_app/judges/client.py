@@ -24,22 +24,34 @@ from typing import Any
 
 import openai
 
+from judge_app.core.redact import redact, redact_url, url_secrets
 from judge_app.errors import JudgeAppError
 from judge_app.judges.config import JudgeConfig
 from judge_app.judges.cost import estimate_prompt_tokens, estimate_tokens
 
 CONNECTIONS_PER_POOL = 16
 MAX_RETRY_AFTER_S = 600.0
+# Statuses no retry can fix, and that every other call would get too: stop the run.
+FATAL_STATUSES = (401, 403, 404)
+# Attempts at an endpoint that has never answered, when the connection itself fails
+# (refused, unknown host): enough to ride out a server still starting, not minutes.
+UNREACHABLE_ATTEMPTS = 3
 
 Sleep = Callable[[float], Awaitable[None]]
+RetryNotice = Callable[[str, str], None]  # (kind, message), for "retrying because ..."
 
 
 class JudgeCallError(JudgeAppError):
-    """A call that failed for good: not retryable, or out of retries."""
+    """A call that failed for good: not retryable, or out of retries.
 
-    def __init__(self, message: str, *, attempts: int, status: int | None = None) -> None:
+    `fatal` marks errors every other call would hit too (a rejected key, an unknown model,
+    an endpoint that cannot be reached): the run stops instead of trying the rest. The
+    message is already redacted and names the endpoint."""
+
+    def __init__(self, message: str, *, attempts: int, status: int | None = None,
+                 fatal: bool = False) -> None:
         super().__init__(message)
-        self.attempts, self.status = attempts, status
+        self.attempts, self.status, self.fatal = attempts, status, fatal
 
 
 @dataclass(frozen=True)
@@ -143,8 +155,14 @@ class JudgeClient:
         timeout_s: float = 120.0, retries: int = 6, backoff_base_s: float = 0.5,
         backoff_max_s: float = 60.0, sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic, seed: int | None = None,
+        on_retry: RetryNotice | None = None,
     ) -> None:
         self.model, self.base_url = model, base_url
+        # Never print or store base_url itself: it may carry credentials.
+        self.shown_url = redact_url(base_url)
+        self._secrets = [api_key, *url_secrets(base_url)]
+        self.on_retry = on_retry
+        self.answered = 0  # calls the endpoint answered: once > 0 it was reachable
         self.temperature, self.max_tokens = temperature, max_tokens
         self.logprobs, self.top_logprobs = logprobs, top_logprobs
         self.timeout_s, self.retries = timeout_s, retries
@@ -212,15 +230,28 @@ class JudgeClient:
                 result = _read_completion(data, messages, latency_ms, attempt)
             except _Retryable as exc:
                 self.stats.errors[exc.kind] = self.stats.errors.get(exc.kind, 0) + 1
-                if attempt > self.retries:
-                    raise JudgeCallError(f"gave up after {attempt} attempts: {exc}",
-                                         attempts=attempt, status=exc.status) from None
+                reason = self.redact(str(exc))
+                if exc.kind == "connection" and not self.answered:
+                    # Never reached yet: refused or unknown host fails fast, not in minutes.
+                    if attempt >= min(UNREACHABLE_ATTEMPTS, self.retries + 1):
+                        raise JudgeCallError(
+                            f"cannot reach the endpoint {self.shown_url}: {reason}",
+                            attempts=attempt, fatal=True) from None
+                elif attempt > self.retries:
+                    raise JudgeCallError(
+                        f"gave up after {attempt} attempts at {self.shown_url}: {reason}",
+                        attempts=attempt, status=exc.status) from None
                 self.stats.retries += 1
-                await self._sleep(self._delay(attempt, exc.retry_after))
+                delay = self._delay(attempt, exc.retry_after)
+                if self.on_retry is not None:
+                    self.on_retry(exc.kind, f"retrying after {reason} (attempt {attempt}, "
+                                  f"next in {delay:.1f} s)")
+                await self._sleep(delay)
                 continue
             except JudgeCallError as exc:
                 exc.attempts = attempt
                 raise
+            self.answered += 1
             if self._tpm:
                 used = result.input_tokens + result.output_tokens
                 self._tpm.adjust(used - est_input - min(self.max_tokens, 256))
@@ -243,7 +274,7 @@ class JudgeClient:
             except openai.APITimeoutError:
                 raise _Retryable("timeout", "request timed out") from None
             except openai.APIConnectionError as exc:
-                raise _Retryable("connection", str(exc)) from None
+                raise _Retryable("connection", _connection_reason(exc)) from None
             except openai.APIStatusError as exc:
                 raise self._status_error(exc) from None
             finally:
@@ -257,11 +288,22 @@ class JudgeClient:
             if wait is not None:  # everyone waits, not just this call
                 wait = min(wait, MAX_RETRY_AFTER_S)
                 self._paused_until = max(self._paused_until, self._clock() + wait)
-            return _Retryable("rate_limited", f"429 {exc.message}", status, wait)
+            return _Retryable("rate_limited", f"HTTP 429: {exc.message}", status, wait)
         if status >= 500 or status in (408, 409):
             wait = retry_after_seconds(exc.response.headers)
-            return _Retryable("server_error", f"{status} {exc.message}", status, wait)
-        return JudgeCallError(f"HTTP {status}: {exc.message}", attempts=1, status=status)
+            return _Retryable("server_error", f"HTTP {status}: {exc.message}", status, wait)
+        text = self.redact(f"HTTP {status}: {exc.message}")
+        if status in FATAL_STATUSES:
+            what = {401: "rejected the API key", 403: "refused access",
+                    404: "does not know this model or path"}[status]
+            return JudgeCallError(f"the endpoint {self.shown_url} {what} (model "
+                                  f"{self.model!r}): {text}", attempts=1, status=status,
+                                  fatal=True)
+        return JudgeCallError(f"{self.shown_url}: {text}", attempts=1, status=status)
+
+    def redact(self, text: str) -> str:
+        """Error text with this client's key and URL credentials masked."""
+        return redact(text, self._secrets)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with jitter, never shorter than the server's Retry-After."""
@@ -272,6 +314,20 @@ class JudgeClient:
     async def _wait_for_pause(self) -> None:
         while (wait := self._paused_until - self._clock()) > 0:
             await self._sleep(wait)
+
+
+def _connection_reason(exc: openai.APIConnectionError) -> str:
+    """openai says only "Connection error."; the innermost cause says refused, unknown host
+    or reset."""
+    detail = ""
+    cause: BaseException | None = exc.__cause__ or exc.__context__
+    for _ in range(10):  # the chain is short; never loop on a cycle
+        if cause is None:
+            break
+        if str(cause):
+            detail = str(cause)
+        cause = cause.__cause__ or cause.__context__
+    return f"{exc}" + (f" ({detail})" if detail and detail not in str(exc) else "")
 
 
 class _Retryable(Exception):

@@ -19,6 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from judge_app.core.redact import redact_url, url_secrets
+from judge_app.core.terminal import has_control
 from judge_app.core.verdict_parsing import ANSWER_FORMATS, AnswerFormat
 from judge_app.errors import ValidationError
 from judge_app.judges.prompt import unknown_placeholders, used_placeholders
@@ -67,6 +69,17 @@ class JudgeConfig:
         url = self.base_url or env.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_URL
         return url.rstrip("/")
 
+    def shown_endpoint(self, environ: Mapping[str, str] | None = None) -> str:
+        """The endpoint as it may be printed or stored: credentials in it masked."""
+        return redact_url(self.endpoint(environ))
+
+    def secrets(self, environ: Mapping[str, str] | None = None) -> list[str]:
+        """Values that must never be stored or shown: the key, and credentials in the URL."""
+        env = os.environ if environ is None else environ
+        key = env.get(self.api_key_env, "")
+        return [key, *url_secrets(self.endpoint(env))] if key else url_secrets(
+            self.endpoint(env))
+
     def api_key(self, environ: Mapping[str, str] | None = None) -> str:
         """The key from the named variable; local servers that need none get a placeholder."""
         env = os.environ if environ is None else environ
@@ -90,12 +103,18 @@ class JudgeConfig:
         }
 
     def config_hash(self, environ: Mapping[str, str] | None = None) -> str:
+        """Covers the endpoint unredacted (so two endpoints differing only in a credential
+        stay apart); a sha256 reveals nothing of it."""
         blob = json.dumps(self.answer_settings(environ), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def describe(self) -> dict[str, Any]:
-        """The config as stored with a judge run (no key: only the variable's name)."""
-        return asdict(self)
+        """The config as stored with a judge run (no key: only the variable's name; the
+        base_url with any credentials in it masked)."""
+        described = asdict(self)
+        if self.base_url:
+            described["base_url"] = redact_url(self.base_url)
+        return described
 
 
 # ---------------------------------------------------------------- templates
@@ -133,6 +152,15 @@ def load_config(path: str | Path) -> JudgeConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ValidationError("judge config not found", file=str(path)) from None
+    except IsADirectoryError:
+        raise ValidationError("expected a judge config file, found a folder",
+                              file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                              file=str(path)) from None
+    except OSError as exc:
+        raise ValidationError(f"cannot read the judge config: {exc.strerror or exc}",
+                              file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ValidationError(f"not valid TOML: {exc}", file=str(path)) from None
     return parse_config(data, file=str(path))
@@ -158,6 +186,8 @@ def parse_config(data: Mapping[str, Any], *, file: str | None = None) -> JudgeCo
     for key in ("name", "model"):
         if not str(values.get(key, "")).strip():
             raise bad("is required", key)
+        if has_control(values[key]):
+            raise bad("must not contain control characters", key)
     if not _ENV_NAME.match(values.get("api_key_env", "OPENAI_API_KEY")):
         raise bad("must be the name of an environment variable (never the key itself)",
                   "api_key_env")
@@ -208,7 +238,7 @@ def _check_numbers(values: dict[str, Any], bad: Any) -> None:
         "temperature": (0.0, 2.0), "max_tokens": (1, 1_000_000), "top_logprobs": (1, 20),
         "input_price_per_million": (0.0, 1e6), "output_price_per_million": (0.0, 1e6),
         "concurrency": (1, 1024), "rpm": (1, 10**9), "tpm": (1, 10**12),
-        "timeout_s": (0.001, 86400.0), "retries": (0, 100),
+        "timeout_s": (0.001, 86400.0), "retries": (0, 100), "seed": (0, 2**32 - 1),
     }
     for key, (low, high) in checks.items():
         if key in values and not low <= values[key] <= high:

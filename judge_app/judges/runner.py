@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import os
 import sys
 import time
 import uuid
@@ -26,6 +25,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from judge_app.core.redact import redact
+from judge_app.core.terminal import shown
 from judge_app.core.types import Side
 from judge_app.core.verdict_parsing import (
     CombinedVerdict,
@@ -39,6 +40,7 @@ from judge_app.judges.cache_key import call_key
 from judge_app.judges.client import JudgeCallError, JudgeClient
 from judge_app.judges.config import JudgeConfig
 from judge_app.judges.cost import Budget, cost_usd, estimate_prompt_tokens
+from judge_app.judges.owner import current_owner
 from judge_app.judges.prompt import conversation_text, render
 from judge_app.services.queue import load_task_config
 from judge_app.services.verdicts import JudgeVerdict, record_judge_verdicts
@@ -46,8 +48,8 @@ from judge_app.storage import judges as store
 from judge_app.storage import raters
 from judge_app.storage.db import Database
 
-FATAL_STATUSES = (401, 403, 404)  # every other call would fail the same way
 VERDICT_INTERVAL_S = 1.0
+NOTICE_INTERVAL_S = 10.0  # "retrying because ..." at most this often per kind of error
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class Plan:
     task_id: str
     config: JudgeConfig
     config_hash: str
-    endpoint: str
+    endpoint: str  # as shown and stored: credentials masked (the client gets the real one)
     pairs: list[dict[str, Any]]
     calls: list[PlannedCall]
     cached: dict[str, dict[str, Any]]
@@ -143,8 +145,8 @@ def plan_run(db: Database, task_id: str, config: JudgeConfig, *,
             calls.append(PlannedCall(key, i, side))
     with db.cursor() as cur:
         cached = store.cached_calls(cur, [c.key for c in calls])
-    return Plan(task_id, config, config_hash, config.endpoint(environ), pairs, calls, cached,
-                skipped)
+    return Plan(task_id, config, config_hash, config.shown_endpoint(environ), pairs, calls,
+                cached, skipped)
 
 
 # ---------------------------------------------------------------- verdicts from calls
@@ -215,6 +217,8 @@ class RunSummary:
     latency_p95_ms: float | None = None
     skipped_no_reference: int = 0
     elapsed_s: float = 0.0
+    endpoint: str = ""  # credentials masked
+    retries: dict[str, int] = field(default_factory=dict)  # kind of error -> retries
 
 
 def _now() -> datetime:
@@ -232,9 +236,9 @@ class _Run:
     """One execution of a plan; holds the state its workers and its writer share."""
 
     def __init__(self, db: Database, plan: Plan, *, max_cost: float | None,
-                 progress: bool, client_factory: Callable[[], JudgeClient]) -> None:
+                 progress: bool, client_factory: Callable[[], JudgeClient] | None) -> None:
         self.db, self.plan, self.max_cost = db, plan, max_cost
-        self.client_factory = client_factory
+        self.client_factory = client_factory or (lambda: JudgeClient.from_config(plan.config))
         cfg = plan.config
         self.budget = Budget(max_cost, cfg.input_price_per_million,
                              cfg.output_price_per_million, cfg.max_tokens)
@@ -249,6 +253,10 @@ class _Run:
         self.settled = asyncio.Event()  # a call gave back its budget reservation
         self.finished_workers = False
         self.stop_reason = ""
+        self.fatal = False  # stopped by an error every call would hit (key, model, host)
+        self.retries: dict[str, int] = {}
+        self._noticed: dict[str, float] = {}
+        self._unnoticed: dict[str, int] = {}
         self.failed: list[str] = []
         self.new_rows: list[dict[str, Any]] = []
         self.completed_pairs: set[int] = set()
@@ -280,8 +288,9 @@ class _Run:
                 self.budget.settle(reserved, 0.0)
                 self.settled.set()
                 self.failed.append(str(exc))
-                if exc.status in FATAL_STATUSES:
-                    self.stop_reason = f"the endpoint refused the calls: {exc}"
+                if exc.fatal and not self.fatal:
+                    self.fatal = True
+                    self.stop_reason = f"stopped: {exc}"
                 continue
             cost = cost_usd(result.input_tokens, result.output_tokens,
                             cfg.input_price_per_million, cfg.output_price_per_million)
@@ -309,6 +318,18 @@ class _Run:
             # A worker's next call waits until this answer is stored: so at any moment at
             # most `concurrency` calls are paid for but not yet kept (what a SIGKILL can lose).
             await stored
+
+    def notice_retry(self, kind: str, message: str) -> None:
+        """Say that calls are being retried and why, without flooding the terminal."""
+        self.retries[kind] = self.retries.get(kind, 0) + 1
+        now = time.monotonic()
+        if now - self._noticed.get(kind, -NOTICE_INTERVAL_S) < NOTICE_INTERVAL_S:
+            self._unnoticed[kind] = self._unnoticed.get(kind, 0) + 1
+            return
+        self._noticed[kind] = now
+        more = self._unnoticed.pop(kind, 0)
+        extra = f" (and {more} more retries of this kind since the last notice)" if more else ""
+        tqdm.write(shown(f"judge: {message}{extra}", one_line=True), file=sys.stderr)
 
     # Writers --------------------------------------------------------------
     async def write(self) -> None:
@@ -408,17 +429,19 @@ def run_plan(db: Database, plan: Plan, *, max_cost: float | None = None,
              client_factory: Callable[[], JudgeClient] | None = None) -> RunSummary:
     """Make the plan's uncached calls and record the judge's verdicts; returns the summary."""
     cfg = plan.config
-    factory = client_factory or (lambda: JudgeClient.from_config(
-        cfg, environ=environ, concurrency=concurrency))
+    secrets = cfg.secrets(environ)
     if plan.to_call:
         cfg.api_key(environ)  # a missing key fails before anything is recorded
-    run = _Run(db, plan, max_cost=max_cost, progress=progress, client_factory=factory)
+    run = _Run(db, plan, max_cost=max_cost, progress=progress, client_factory=client_factory)
+    if client_factory is None:
+        run.client_factory = lambda: JudgeClient.from_config(
+            cfg, environ=environ, concurrency=concurrency, on_retry=run.notice_retry)
     with db.transaction() as cur:
         store.create_run(cur, {
             "run_id": run.run_id, "task_id": plan.task_id, "judge_name": cfg.name,
             "config_hash": plan.config_hash, "config": cfg.describe(),
             "total_calls": len(plan.calls), "cached_calls": len(plan.cached),
-            "max_cost_usd": max_cost, "pid": os.getpid(),
+            "max_cost_usd": max_cost, "endpoint": plan.endpoint, **current_owner(),
         })
     started = time.monotonic()
     status, message = "stopped", "interrupted"
@@ -427,18 +450,23 @@ def run_plan(db: Database, plan: Plan, *, max_cost: float | None = None,
             asyncio.run(run.execute())
         run._record_verdicts(sorted(run.calls_of_pair))  # cached pairs and any left behind
         unanswered = sum(1 for c in plan.calls if c.key not in run.results)
-        status = "done" if unanswered == 0 else "stopped"
-        message = run.stop_reason or (f"{len(run.failed)} calls failed" if run.failed else "")
+        status = "done" if unanswered == 0 else "failed" if run.fatal else "stopped"
+        message = run.stop_reason or (
+            f"{len(run.failed)} calls failed; first error: {run.failed[0]}" if run.failed
+            else "")
     except JudgeAppError as exc:
         status, message = "failed", str(exc)
         raise
     finally:
+        message = redact(message, secrets)
         run.bar.close()
         with db.transaction() as cur:
             store.update_run(cur, run.run_id, status=status, message=message,
                              done_calls=len(run.new_rows), failed_calls=len(run.failed),
                              cost_usd=run.budget.spent, finished_at=_now())
-    return summarise(run, status, message, time.monotonic() - started)
+    summary = summarise(run, status, message, time.monotonic() - started)
+    summary.endpoint, summary.retries = plan.endpoint, dict(sorted(run.retries.items()))
+    return summary
 
 
 def summarise(run: _Run, status: str, message: str, elapsed: float) -> RunSummary:

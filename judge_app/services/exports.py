@@ -158,11 +158,19 @@ def export_task(
     for target in targets:  # refuse before writing anything
         writers.check_free(target, force)
     built.info.data_file = path.name
-    if built.sidecar is not None:
-        built.info.sidecar = sidecar_path.name
-        writers.write_table(built.sidecar, sidecar_path, force)
-    writers.write_table(built.table, path, force)
-    writers.write_text(card.render(built.info), card_path, force)
+    written: list[Path] = []
+    try:  # all files or none: a later failure (a full disk) takes back the earlier ones
+        if built.sidecar is not None:
+            built.info.sidecar = sidecar_path.name
+            writers.write_table(built.sidecar, sidecar_path, force)
+            written.append(sidecar_path)
+        writers.write_table(built.table, path, force)
+        written.append(path)
+        writers.write_text(card.render(built.info), card_path, force)
+    except BaseException:
+        for done in written:
+            done.unlink(missing_ok=True)
+        raise
     return ExportResult(path, card_path, sidecar_path if built.sidecar is not None else None,
                         built.rows)
 

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -29,6 +30,7 @@ class ImportReport:
     pairs_new: int = 0
     verdicts_new: int = 0
     replaced: int = 0
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def nothing_new(self) -> bool:
@@ -37,14 +39,15 @@ class ImportReport:
             or self.replaced
         )
 
-    def summary(self) -> str:
+    def summary(self, *, warnings: bool = True) -> str:
+        warned = "".join(f"\nwarning: {w}" for w in self.warnings) if warnings else ""
         if self.nothing_new:
-            return f"{self.task_id}: nothing new (already imported)"
+            return f"{self.task_id}: nothing new (already imported){warned}"
         return (
             f"{self.task_id}: task {self.task}; {self.prompts_new} new prompts, "
             f"{self.outputs_new} new outputs, {self.pairs_new} new pairs, "
             f"{self.verdicts_new} new verdicts" + (f", {self.replaced} replaced" if self.replaced
-                                                   else "")
+                                                   else "") + warned
         )
 
 
@@ -141,7 +144,7 @@ def _verdict_rows(task_id: str, bundle: TaskBundle) -> list[dict[str, Any]]:
             "left_side": left, "outcome": flip(v.outcome) if swapped else v.outcome,
             "strength": v.strength, "rationale": v.rationale, "flagged": False,
             "probability": prob, "raw_answer": v.raw_answer, "judge_model": v.judge_model,
-            "created_at": pd.Timestamp(v.created_at).tz_localize(None) if v.created_at else now,
+            "created_at": _utc(v.created_at) if v.created_at else now,
             "legacy_id": ids[-1],
         })
     # Where one rater's verdicts at one time mix known and unknown left sides, the old ids
@@ -152,6 +155,13 @@ def _verdict_rows(task_id: str, bundle: TaskBundle) -> list[dict[str, Any]]:
         if (r["rater_id"], r["pair_id"], r["created_at"]) in mixed:
             r["legacy_id"] = r["verdict_id"]
     return rows
+
+
+def _utc(text: str) -> pd.Timestamp:
+    """An imported time as the naive UTC instant the database keeps: an offset is converted
+    (09:14+05:00 is stored as 04:14), a time without one is taken as UTC."""
+    stamp = pd.Timestamp(text)
+    return stamp.tz_convert(None) if stamp.tzinfo is not None else stamp
 
 
 def _check_references(bundle: TaskBundle, where: str) -> None:
@@ -211,11 +221,23 @@ def import_bundle(db: Database, bundle: TaskBundle, *, replace: bool = False) ->
             report.replaced += counts.changed
             setattr(report, f"{label}s_new", counts.new)
         report.pairs_new = catalog.insert_new_pairs(cur, pairs)
+        people = raters.login_raters(cur, [r[0] for r in rater_rows])
+        if people:
+            raise ValidationError(
+                f"verdicts are attributed to {people[0]!r}, a person who logs in to this app; "
+                "imported verdicts cannot speak for them (rename the rater in the file)",
+                file=next((f for f in bundle.source_files
+                           if Path(f).name.startswith("verdicts.")), where),
+                field="rater")
         raters.ensure_raters(cur, rater_rows)
         renamed = [r["legacy_id"] for r in verdict_rows if r["legacy_id"] != r["verdict_id"]]
         known = verdicts.existing_verdict_ids(cur, renamed) if renamed else set()
         report.verdicts_new = verdicts.insert_verdicts(
             cur, [r for r in verdict_rows if r["legacy_id"] not in known])
+    if pairs.empty:
+        report.warnings.append(
+            "the task has no pairs: no prompt has outputs from two models yet (import the "
+            "other models' outputs to make pairs)")
     if report.task == "replaced":
         forget_task_config(task_id)
     return report

@@ -11,6 +11,7 @@ from typing import Any
 
 from judge_app.errors import NotFoundError
 from judge_app.judges import DEFAULT_MARGIN
+from judge_app.judges.owner import owner_alive
 from judge_app.services.queue import load_task_config
 from judge_app.storage import judges as store
 from judge_app.storage.db import Database
@@ -64,10 +65,19 @@ def escalate(db: Database, task_id: str, judge_name: str, *, max_pairs: int | No
 
 
 def list_runs(db: Database, task_id: str | None = None) -> list[dict[str, Any]]:
-    """Runs, newest first, with progress = answered calls (cached included) / planned."""
+    """Runs, newest first, with progress = answered calls (cached included) / planned.
+
+    A 'running' row whose process is gone (killed, crashed, machine restarted) is reported
+    as 'interrupted': it resumes from its stored answers when the same command runs again.
+    """
     with db.cursor() as cur:
         runs = store.list_runs(cur, task_id)
     for run in runs:
+        if run["status"] == "running" and not owner_alive(run):
+            run["status"] = "interrupted"
+            where = f"process {run['pid']}" + (f" on {run['host']}" if run["host"] else "")
+            run["message"] = (f"interrupted: its {where} is gone; run the same judge-app judge "
+                              "command (or Start run) again to resume from the stored answers")
         total = run["total_calls"] or 0
         answered = run["cached_calls"] + run["done_calls"]
         run["progress"] = answered / total if total else 1.0

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import errno
 import io
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
-from judge_app.errors import JudgeAppError, ValidationError
+from judge_app.errors import DiskFull, JudgeAppError, ValidationError
 from judge_app.ingest.loader import load_bundles
 from judge_app.services.imports import ImportReport, import_bundle
 from judge_app.storage.db import Database
@@ -15,9 +18,14 @@ from judge_app.storage.db import Database
 MAX_UNPACKED_BYTES = 2 * 1024**3
 
 
-def _extract(data: bytes, root: Path) -> None:
+def _extract(data: bytes, root: Path, name: str = "upload.zip") -> None:
     """Unpack a zip, refusing members that would land outside ``root``."""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError):
+        raise ValidationError("not a zip file (the name ends in .zip, the content is not a "
+                              "zip archive)", file=name) from None
+    with archive:
         members = [m for m in archive.infolist()
                    if not m.is_dir() and not m.filename.startswith("__MACOSX/")]
         if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
@@ -27,7 +35,11 @@ def _extract(data: bytes, root: Path) -> None:
             if not target.is_relative_to(root.resolve()):
                 raise ValidationError(f"unsafe path in zip: {member.filename}")
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(archive.read(member))
+            try:
+                target.write_bytes(archive.read(member))
+            except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as exc:
+                raise ValidationError(f"damaged zip: cannot unpack {member.filename} ({exc})",
+                                      file=name) from None
 
 
 def _inputs(root: Path) -> list[Path]:
@@ -53,13 +65,21 @@ def import_upload(
         root = Path(tmp) / (task_name or "upload")
         root.mkdir()
         for name, data in files:
-            if name.lower().endswith(".zip"):
-                _extract(data, root)
-            else:
-                (root / Path(name).name).write_bytes(data)
+            try:
+                if name.lower().endswith(".zip"):
+                    _extract(data, root, Path(name).name)
+                else:
+                    (root / Path(name).name).write_bytes(data)
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+                    raise DiskFull(f"{Path(name).name} (unpacking the upload into {tmp})",
+                                   "nothing was imported") from None
+                raise
         try:
             bundles = load_bundles(_inputs(root), fmt, task_name)
             return [import_bundle(db, bundle, replace=replace) for bundle in bundles]
         except JudgeAppError as exc:  # name files as the uploader knows them, not the temp path
             message = str(exc).replace(f"{root}/", "").replace(str(root), root.name)
-            raise type(exc)(message) from exc
+            renamed = copy.copy(exc)  # same class and fields, whatever its constructor takes
+            renamed.args = (message,)
+            raise renamed from exc

@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from judge_app.errors import DatabaseBusy
+from judge_app.errors import DatabaseBusy, DiskFull
 
 DEFAULT_DB = Path("db/judge.duckdb")
 # What a transaction that lost a race with another raises; callers retry on these, so the
@@ -179,6 +180,19 @@ def _close_all() -> None:
                 holder.conn = None
 
 
+_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
+
+
+def _disk_full(exc: BaseException, path: Path) -> DiskFull | None:
+    """DuckDB's write error on a full disk, as the app's error naming the file."""
+    text = str(exc)
+    if not isinstance(exc, duckdb.Error | OSError) or not any(s in text for s in _FULL):
+        return None
+    named = re.search(r'file "([^"]+)"', text)
+    return DiskFull(named.group(1) if named else str(path),
+                    "the transaction was rolled back; nothing of it was kept")
+
+
 class Database:
     """Handle on one judge_app database file; cheap to create, safe to share across threads."""
 
@@ -209,11 +223,14 @@ class Database:
             try:
                 yield cur
                 cur.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 try:
                     cur.execute("ROLLBACK")
                 except duckdb.Error:
                     pass  # the failed statement already ended the transaction
+                full = _disk_full(exc, self.path)
+                if full is not None:
+                    raise full from exc
                 raise
 
     @property

@@ -68,10 +68,12 @@ def insert_calls(cur: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> 
 def create_run(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
     cur.execute(
         "INSERT INTO judge_runs (run_id, task_id, judge_name, config_hash, config, status, "
-        "total_calls, cached_calls, max_cost_usd, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "total_calls, cached_calls, max_cost_usd, pid, host, pid_started, endpoint) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [row["run_id"], row["task_id"], row["judge_name"], row["config_hash"],
          json.dumps(row["config"]), row.get("status", "running"), row["total_calls"],
-         row.get("cached_calls", 0), row.get("max_cost_usd"), row.get("pid")],
+         row.get("cached_calls", 0), row.get("max_cost_usd"), row.get("pid"), row.get("host"),
+         row.get("pid_started"), row.get("endpoint")],
     )
 
 
@@ -90,8 +92,10 @@ def list_runs(cur: duckdb.DuckDBPyConnection, task_id: str | None = None,
               ) -> list[dict[str, Any]]:
     cur.execute(
         "SELECT run_id, task_id, judge_name, config_hash, status, total_calls, cached_calls, "
-        "done_calls, failed_calls, cost_usd, max_cost_usd, message, pid, started_at, "
-        "updated_at, finished_at FROM judge_runs WHERE $task IS NULL OR task_id = $task "
+        "done_calls, failed_calls, cost_usd, max_cost_usd, message, endpoint, pid, host, "
+        "pid_started, started_at, updated_at, finished_at, "
+        "date_diff('millisecond', updated_at, current_timestamp::TIMESTAMP) / 1000.0 "
+        "AS heartbeat_age_s FROM judge_runs WHERE $task IS NULL OR task_id = $task "
         "ORDER BY started_at DESC, run_id",
         {"task": task_id},
     )

@@ -50,6 +50,16 @@ def ensure_raters(cur: duckdb.DuckDBPyConnection, raters: list[tuple[str, str]])
     return len(missing)
 
 
+def login_raters(cur: duckdb.DuckDBPyConnection, rater_ids: list[str]) -> list[str]:
+    """Those of `rater_ids` that are people who log in (a link was issued, or an admin)."""
+    if not rater_ids:
+        return []
+    rows = cur.execute(
+        "SELECT rater_id FROM raters WHERE rater_id IN (SELECT unnest(?)) "
+        "AND (token_hash IS NOT NULL OR is_admin) ORDER BY rater_id", [rater_ids]).fetchall()
+    return [str(r[0]) for r in rows]
+
+
 def set_token_hash(cur: duckdb.DuckDBPyConnection, rater_id: str, token_hash: str) -> None:
     cur.execute("UPDATE raters SET token_hash = ? WHERE rater_id = ?", [token_hash, rater_id])
 

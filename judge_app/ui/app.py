@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from judge_app.errors import JudgeAppError
 from judge_app.ui.session import current_rater, login_form
 
 st.set_page_config(page_title="judge_app", page_icon="⚖️", layout="wide")
@@ -35,4 +36,9 @@ with st.sidebar:
     if st.button("Sign out"):
         st.session_state.clear()
         st.rerun()
-st.navigation(pages).run()
+try:
+    st.navigation(pages).run()
+except JudgeAppError as exc:  # a page that did not catch it: a message, never a traceback
+    st.error(str(exc))
+# Anything else is a bug: Streamlit shows its type and a generic message (showErrorDetails =
+# "type", set by `judge-app serve` and .streamlit/config.toml); the traceback goes to the log.

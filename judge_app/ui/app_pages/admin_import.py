@@ -28,6 +28,8 @@ if submitted:
             reports = import_upload(database(), [(f.name, f.getvalue()) for f in files or []],
                                     fmt, task_name, replace)
         for report in reports:
-            st.success(report.summary())
+            st.success(report.summary(warnings=False))
+            for warning in report.warnings:
+                st.warning(warning)
     except JudgeAppError as exc:
         st.error(str(exc))

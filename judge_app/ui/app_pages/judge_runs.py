@@ -22,7 +22,7 @@ runs = judges.list_runs(db)
 if runs:
     columns = ["judge_name", "task_id", "status", "progress", "total_calls", "cached_calls",
                "done_calls", "failed_calls", "cost_usd", "max_cost_usd", "started_at",
-               "finished_at", "message"]
+               "finished_at", "message", "endpoint"]
     number = st.column_config.NumberColumn
     table = pd.DataFrame(runs)[columns]
     # Short headers (meaning in the tooltips), and columns no run uses left out, so the table
@@ -48,8 +48,13 @@ if runs:
             "started_at": st.column_config.DatetimeColumn("started", format="MM-DD HH:mm"),
             "finished_at": st.column_config.DatetimeColumn("finished", format="MM-DD HH:mm"),
             "message": st.column_config.TextColumn("message", help="why a run stopped"),
+            "endpoint": st.column_config.TextColumn(
+                "endpoint", help="the judge's endpoint, credentials masked"),
         },
     )
+    st.caption("Status 'interrupted': the run's process is gone (killed or crashed); start "
+               "the same run again to resume from its stored answers. Endpoints are shown "
+               "with any credentials masked.")
     st.button("Refresh", key="judge_runs_refresh")
 else:
     st.info("No judge runs yet. Start one below or with `judge-app judge --task T --judge "
