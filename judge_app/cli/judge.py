@@ -139,6 +139,8 @@ def _print_summary(s: RunSummary) -> None:
 
 
 def _runs(args: argparse.Namespace) -> int:
+    from judge_app.services import judges
+
     runs = judges.list_runs(database(args), args.task)
     if not runs:
         print("no judge runs")
