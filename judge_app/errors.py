@@ -35,3 +35,11 @@ class SchemaError(JudgeAppError):
 
 class DatabaseBusy(JudgeAppError):
     """Another process kept the database file locked for longer than we are willing to wait."""
+
+
+class DatabaseFileError(JudgeAppError):
+    """The database path is missing, a folder, unreadable, unwritable or not a DuckDB file."""
+
+
+class DatabaseOwnerLost(JudgeAppError):
+    """The process that owns the database file stopped while this one worked through it."""

@@ -12,6 +12,7 @@ import random
 import sys
 import time
 
+from judge_app.errors import JudgeAppError
 from judge_app.storage.db import WRITE_CONFLICTS
 from judge_app.storage.schema import open_database
 
@@ -33,6 +34,7 @@ def setup(path: str) -> None:
 
 def main(path: str, writer: str, rounds: int, per_round: int) -> None:
     seq = 0
+    db = None
     for _ in range(rounds):
         db = open_database(path)
         for _ in range(per_round):
@@ -52,10 +54,16 @@ def main(path: str, writer: str, rounds: int, per_round: int) -> None:
             print(f"ack {writer} {seq}", flush=True)
         db.close()
         time.sleep(random.random() * 0.02)
+    if db is not None:  # how often this process had to open the file itself
+        print(f"opens {db.opens}", flush=True)
 
 
 if __name__ == "__main__":
     if sys.argv[2] == "--setup":
         setup(sys.argv[1])
     else:
-        main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        try:
+            main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        except JudgeAppError as exc:  # what the CLI would print
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(3)

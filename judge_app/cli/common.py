@@ -7,6 +7,9 @@ import argparse
 from judge_app.storage.db import Database, resolve_db_path
 from judge_app.storage.schema import open_database
 
+# Only these may create a database file; anywhere else a missing file is a typo in --db.
+CREATING_COMMANDS = frozenset({"init", "demo", "import"})
+
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -16,4 +19,6 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
 
 
 def database(args: argparse.Namespace) -> Database:
-    return open_database(resolve_db_path(args.db))
+    """The command's database: its own file, or the running server's when one owns it."""
+    create = getattr(args, "command", None) in CREATING_COMMANDS
+    return open_database(resolve_db_path(args.db), create=create)
