@@ -50,6 +50,12 @@ def _private_folder(path: Path) -> bool:
     return st.st_uid == os.getuid() and (st.st_mode & 0o077) == 0 and folder.is_dir()
 
 
+def _decode_params(params: Any) -> Any:
+    if isinstance(params, dict):
+        return {k: wire.decode(v) for k, v in params["named"].items()}
+    return [wire.decode(p) for p in params] if params else None
+
+
 class Owner:
     """This process's single connection to one file, plus the listener that shares it."""
 
@@ -186,8 +192,7 @@ class Owner:
             body: bytes) -> tuple[dict[str, Any], bytes]:
         op = header["op"]
         if op == "execute":
-            params = [wire.decode(p) for p in header.get("params") or []]
-            cur.execute(header["sql"], params or None)
+            cur.execute(header["sql"], _decode_params(header.get("params")))
             names = [d[0] for d in cur.description or []]
             return {"ok": True, "names": names, "has_description": cur.description is not None}, b""
         if op == "fetchone":
@@ -198,8 +203,8 @@ class Owner:
         if op == "df":
             return {"ok": True}, wire.frame_to_bytes(cur.df())
         if op == "sql_arrow":
-            params = [wire.decode(p) for p in header.get("params") or []]
-            table = cur.sql(header["sql"], params=params or None).to_arrow_table()
+            table = cur.sql(header["sql"],
+                            params=_decode_params(header.get("params"))).to_arrow_table()
             return {"ok": True}, wire.table_to_bytes(table)
         if op == "register":
             cur.register(header["name"], wire.bytes_to_table(body))

@@ -67,7 +67,10 @@ class _Relation:
         return wire.bytes_to_table(body)
 
 
-def _params(params: Any) -> list[Any]:
+def _params(params: Any) -> Any:
+    """Positional parameters as a list, named ones ($name) as a dict, values tagged."""
+    if isinstance(params, dict):
+        return {"named": {str(k): wire.encode(v) for k, v in params.items()}}
     return [wire.encode(p) for p in params] if params else []
 
 
