@@ -26,7 +26,7 @@ from judge_app.storage.owner import socket_candidates
 from judge_app.storage.schema import open_database
 from tests.conftest import make_bundle
 from tests.fake_openai_server import FakeOpenAIServer
-from tests.test_storage_stress import start_server
+from tests.test_storage_stress import free_port, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -203,6 +203,41 @@ def test_cli_judge_batch_through_the_server_shows_progress_stops_and_resumes(
                 "SELECT count(DISTINCT pair_id) FROM active_verdicts").fetchone() == (60,)
         finally:
             check.close()
+    finally:
+        server.kill()
+        server.wait(timeout=60)
+
+
+def test_a_server_started_while_a_command_owns_the_file_takes_it_over(tmp_path: Path) -> None:
+    path = tmp_path / "judge.duckdb"
+    db = open_database(path)  # this process plays the CLI command that owns the file
+    assert db.owned_here
+    server = subprocess.Popen(
+        [sys.executable, "-m", "judge_app.cli", "serve", "--db", str(path), "--port",
+         str(free_port())],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert server.stdout is not None
+        assert "in use by another judge-app command" in server.stdout.readline()
+        assert server.stdout.readline().startswith("serving ")
+        db.close()  # the command ends
+        deadline = time.monotonic() + 60
+        owner_pid = None
+        while time.monotonic() < deadline:
+            s = remote.connect(path)
+            if s is not None:
+                owner_pid = s.owner_pid
+                s.close()
+                if owner_pid == server.pid:
+                    break
+            time.sleep(0.1)
+        assert owner_pid == server.pid
+        assert not db.owned_here
+        with db.cursor() as cur:  # and this process now works through the server
+            assert cur.execute("SELECT count(*) FROM tasks").fetchone() == (0,)
+        assert db.opens == 1
     finally:
         server.kill()
         server.wait(timeout=60)
