@@ -241,3 +241,29 @@ def test_a_server_started_while_a_command_owns_the_file_takes_it_over(tmp_path: 
     finally:
         server.kill()
         server.wait(timeout=60)
+
+
+def test_a_file_held_by_another_program_is_waited_for_with_a_notice(tmp_path: Path) -> None:
+    """Something that is not judge_app (the duckdb shell, a notebook) holds the file: the
+    command says who it waits for, then runs once the file is free."""
+    path = tmp_path / "judge.duckdb"
+    open_database(path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys\n"
+         f"c = duckdb.connect({str(path)!r})\nprint('held', flush=True)\nsys.stdin.readline()\n"
+         "c.close()\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdin is not None
+    assert holder.stdout.readline().strip() == "held"
+    command = subprocess.Popen(
+        [sys.executable, "-m", "judge_app.cli", "raters", "list", "--db", str(path)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert command.stderr is not None
+    notice = command.stderr.readline()  # blocks until the command says whom it waits for
+    holder.stdin.write("release\n")
+    holder.stdin.flush()
+    holder.wait(timeout=60)
+    out, err = command.communicate(timeout=300)
+    assert command.returncode == 0, err
+    assert f"waiting for pid {holder.pid} that holds {path}" in notice
+    assert "rater" in out
