@@ -6,7 +6,7 @@ retracted), then 50 raters working at once through the service layer, each in it
 each doing ``--rounds`` next_assignment + record_verdict cycles, reading each pair for a
 random 0-20 s (mean ``--think`` = 10 s: about five verdicts a second in all).
 Reports p50/p95/max of each call; the reference is the same calls with one rater alone.
-Run: .venv/bin/python benchmarks/bench_rater_flow.py [--verdicts N] [--raters R] [--keep-open]
+Run: .venv/bin/python benchmarks/bench_rater_flow.py [--verdicts N] [--raters R]
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from judge_app.core.types import Output, Prompt, TaskBundle, TaskConfig
 from judge_app.services import queue, raters
 from judge_app.services.imports import import_bundle
 from judge_app.services.verdicts import VerdictInput, record_verdict
-from judge_app.storage import db as dbmod
 from judge_app.storage import verdicts as verdict_store
 from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
@@ -122,11 +121,7 @@ def main() -> None:
     parser.add_argument("--raters", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--think", type=float, default=10.0, help="mean seconds per pair")
-    parser.add_argument("--keep-open", action="store_true",
-                        help="never close the idle database file (shows what reopening costs)")
     args = parser.parse_args()
-    if args.keep_open:
-        dbmod.IDLE_CLOSE_SECONDS = 3600.0
     with tempfile.TemporaryDirectory() as tmp:
         db = open_database(Path(tmp) / "flow.duckdb")
         t = time.perf_counter()

@@ -43,3 +43,11 @@ class DiskFull(JudgeAppError):
     def __init__(self, file: str, what: str = "") -> None:
         self.file = file
         super().__init__(f"no space left writing {file}" + (f"; {what}" if what else ""))
+
+
+class DatabaseFileError(JudgeAppError):
+    """The database path is missing, a folder, unreadable, unwritable or not a DuckDB file."""
+
+
+class DatabaseOwnerLost(JudgeAppError):
+    """The process that owns the database file stopped while this one worked through it."""

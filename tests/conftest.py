@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,8 +16,10 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    return open_database(tmp_path / "judge.duckdb")
+def db(tmp_path: Path) -> Iterator[Database]:
+    handle = open_database(tmp_path / "judge.duckdb")
+    yield handle
+    handle.close()  # this process owns the file until then; let go of it between tests
 
 
 def make_bundle(

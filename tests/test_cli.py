@@ -97,6 +97,7 @@ def free_port() -> int:
 
 def test_serve_and_import_share_the_database(tmp_path: Path) -> None:
     db = tmp_path / "x.duckdb"
+    cli("init", db=db)  # serve does not create a database (a typo in --db must not)
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "judge_app.cli", "serve", "--db", str(db), "--port", str(port),

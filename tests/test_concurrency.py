@@ -86,11 +86,12 @@ def test_raters_voting_at_once_one_by_one(db: Database) -> None:
 
 
 def test_two_processes_share_the_file(db: Database, tmp_path: Path) -> None:
-    """A second process keeps writing while this one imports: both succeed, nothing lost."""
+    """A second process writes while this one imports: it works through this process, which
+    owns the file (it never opens the file itself), and nothing is lost."""
     import_bundle(db, make_bundle("t1", n_prompts=5, models=("m1", "m2")))
     with db.cursor() as cur:
         pair = cur.execute("SELECT pair_id FROM pairs LIMIT 1").fetchone()[0]
-    db.close()
+    assert db.owned_here
     script = textwrap.dedent(f"""
         from judge_app.storage.schema import open_database
         from judge_app.services.verdicts import JudgeVerdict, record_judge_verdicts
@@ -106,7 +107,36 @@ def test_two_processes_share_the_file(db: Database, tmp_path: Path) -> None:
         record_judge_verdicts(db, [JudgeVerdict("t1", pair, "me", "a", f"m{n}")])
     out, err = other.communicate(timeout=300)
     assert other.returncode == 0, err
-    assert out.startswith("done")
+    assert out.split() == ["done", "0"]  # it never opened the file
+    assert db.opens == 1  # and this process opened it once, and kept it
     assert _count(db, "SELECT count(*) FROM verdicts WHERE rater_id = 'other'") == 200
     assert _count(db, "SELECT count(*) FROM verdicts WHERE rater_id = 'me'") == 5
     assert _count(db, "SELECT count(*) FROM tasks") == 6
+
+
+def test_a_client_takes_over_when_the_owner_closes(db: Database) -> None:
+    """When the owner lets go between units of work, a client's next unit owns the file."""
+    import_bundle(db, make_bundle("t1", n_prompts=5, models=("m1", "m2")))
+    script = textwrap.dedent(f"""
+        import sys, time
+        from judge_app.storage.schema import open_database
+        db = open_database({str(db.path)!r})
+        with db.cursor() as cur:
+            cur.execute("SELECT count(*) FROM tasks").fetchone()
+        print("remote", db.owned_here, flush=True)
+        sys.stdin.readline()  # the test process closes the file now
+        with db.cursor() as cur:
+            n = cur.execute("SELECT count(*) FROM tasks").fetchone()[0]
+        print("after", db.owned_here, n, db.opens, flush=True)
+    """)
+    other = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    assert other.stdout is not None and other.stdin is not None
+    assert other.stdout.readline().split() == ["remote", "False"]
+    db.close()
+    other.stdin.write("go\n")
+    other.stdin.flush()
+    out, err = other.communicate(timeout=300)
+    assert other.returncode == 0, err
+    assert out.split() == ["after", "True", "1", "1"]

@@ -14,21 +14,27 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     add_db_option(p)
     p.add_argument("--check", action="store_true",
-                   help="only list pending migrations; exit 1 if there are any")
+                   help="only list pending migrations (never creates the file); exit 1 if "
+                        "there are any")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from judge_app.storage.db import Database, resolve_db_path
-    from judge_app.storage.schema import migrate, pending
+    from judge_app.storage.schema import known_migrations, migrate, pending
 
-    db = Database(resolve_db_path(args.db))
-    todo = pending(db)
+    path = resolve_db_path(args.db)
     if args.check:
+        if not path.exists():  # checking must not create what it checks
+            todo = known_migrations()
+            print(f"{path}: no database yet")
+        else:
+            todo = pending(Database(path, create=False))
         for m in todo:
             print(f"pending: {m.version:03d}_{m.name}")
         print("up to date" if not todo else f"{len(todo)} pending")
         return 1 if todo else 0
+    db = Database(path)
     applied = migrate(db)
     print(f"{db.path}: " + (f"applied {len(applied)} migration(s)" if applied else "up to date"))
     return 0

@@ -29,21 +29,33 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    db = database(args)  # creates and migrates before the server starts
+    db = database(args)  # migrates before the server starts
+    # The server process owns the file for its whole life (or from the moment a CLI command
+    # that owns it now has ended), so CLI commands started meanwhile work through it.
+    db.claim()
+    if not db.owned_here:
+        print(f"{db.path} is in use by another judge-app command; the server will take it "
+              "over when that command ends and works through it until then", flush=True)
     if args.print_admin_link:
         from judge_app.services import raters
 
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         login = raters.add_rater(db, "admin", admin=True)
         print(f"admin login: {login.link(f'http://{shown}:{args.port}')}", flush=True)
-    db.close()
-    env = {**os.environ, "JUDGE_APP_DB": str(db.path.resolve())}
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", str(APP_FILE),
+    os.environ["JUDGE_APP_DB"] = str(db.path.resolve())
+    print(f"serving {db.path} at http://{args.host}:{args.port}", flush=True)
+    # Streamlit runs in this process (not exec'd), so the app's sessions share the
+    # connection this process owns; stopping this process stops the server.
+    from streamlit.web import cli as streamlit_cli
+
+    sys.argv = [
+        "streamlit", "run", str(APP_FILE),
         "--server.address", args.host, "--server.port", str(args.port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal", "--client.showErrorDetails", "type",
     ]
-    print(f"serving {db.path} at http://{args.host}:{args.port}", flush=True)
-    # Become the Streamlit server, so stopping this process stops the server (no orphan).
-    os.execve(sys.executable, cmd, env)
+    try:
+        streamlit_cli.main()
+    except SystemExit as exc:
+        return int(exc.code or 0) if isinstance(exc.code, int | None) else 1
+    return 0

@@ -344,9 +344,11 @@ class _Run:
                 try:
                     await asyncio.to_thread(self._store_calls, rows)
                 except BaseException as exc:
-                    stored.set_exception(exc)
+                    if not stored.done():  # Ctrl-C cancels the workers awaiting it
+                        stored.set_exception(exc)
                     raise
-                stored.set_result(None)
+                if not stored.done():
+                    stored.set_result(None)
                 for row in rows:  # counted only now that they are stored
                     self.results[row["call_key"]] = row
                 self.new_rows.extend(rows)

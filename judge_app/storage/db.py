@@ -1,30 +1,37 @@
-"""Sharing one DuckDB file between processes.
+"""One owner per database file; every other judge_app process works through it.
 
-DuckDB lets only one process open a file at a time, so every process holds the file only
-while it has work in flight: the first unit of work opens the connection, the last one to
-finish closes it once the process has been idle for a moment, and each unit of work uses its
-own cursor (DuckDB cursors are safe to use from different threads).
+DuckDB supports one writing process per file and does not promise anything for processes that
+hand a file to each other by opening and closing it (with DuckDB 2.0.1 that lost committed
+transactions). So the first judge_app process that needs a file opens it and keeps it, with
+one connection, until it exits; it also listens on a Unix socket next to the file
+(``owner.py``). Any other judge_app process that needs the file while that owner lives sends
+its units of work there (``remote.py``). ``judge-app serve`` is the long-lived owner; with no
+server running, the first CLI command owns the file and serves the others until it ends.
 
-A process that finds the file locked touches ``<db>.wait`` and retries with backoff; a
-holder that sees a fresh wait marker stops starting new units of work, lets the ones in flight
-finish, and closes the file, so the waiter gets its turn even while the holder is busy.
+A ``Database`` is a cheap handle: each ``cursor()`` / ``transaction()`` is one unit of work,
+carried out on this process's connection when it owns the file, else by the owner.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import random
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 import duckdb
 
-from judge_app.errors import DatabaseBusy, DiskFull
+from judge_app.errors import DatabaseBusy, DatabaseFileError, DiskFull
+from judge_app.storage import remote
+from judge_app.storage.owner import Owner
 
 DEFAULT_DB = Path("db/judge.duckdb")
 # What a transaction that lost a race with another raises; callers retry on these, so the
@@ -32,8 +39,7 @@ DEFAULT_DB = Path("db/judge.duckdb")
 WRITE_CONFLICTS: tuple[type[Exception], ...] = (
     duckdb.TransactionException, duckdb.ConstraintException,
 )
-IDLE_CLOSE_SECONDS = 0.3
-WAIT_MARKER_FRESH_SECONDS = 1.0
+NOTICE_AFTER_SECONDS = 2.0
 
 
 def resolve_db_path(cli_value: str | os.PathLike[str] | None) -> Path:
@@ -49,135 +55,79 @@ def _is_lock_error(exc: BaseException) -> bool:
     return "Could not set lock" in text or "Conflicting lock" in text
 
 
-class _Holder:
-    """Per-process state of one database file."""
+def _holder_pid(message: str) -> str:
+    match = re.search(r"PID (\d+)", message)
+    return f"pid {match[1]}" if match else "another process"
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.wait_marker = path.with_name(path.name + ".wait")
-        self.cond = threading.Condition()
-        self.conn: duckdb.DuckDBPyConnection | None = None
-        self.in_flight = 0
-        self.yielding = False
-        self.last_release = 0.0
-        self.opens = 0  # how many times this process opened the file (for tests and benchmarks)
-        self._closer: threading.Thread | None = None
 
-    def _someone_waits(self) -> bool:
+def check_path(path: Path, *, create: bool) -> None:
+    """Refuse paths that cannot be a database with one line that names the path."""
+    if path.is_dir():
+        raise DatabaseFileError(f"{path} is a folder, not a database file")
+    if not path.exists():
+        if not create:
+            raise DatabaseFileError(
+                f"{path}: no such database file (check --db or $JUDGE_APP_DB; "
+                "`judge-app init`, `demo` and `import` create one)"
+            )
         try:
-            age = time.time() - self.wait_marker.stat().st_mtime
-        except FileNotFoundError:
-            return False
-        return age < WAIT_MARKER_FRESH_SECONDS
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseFileError(f"{path}: cannot create its folder ({exc.strerror})") from exc
+        return
+    if path.stat().st_size == 0:
+        raise DatabaseFileError(f"{path} is an empty file, not a judge_app database")
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise DatabaseFileError(
+            f"{path} is read-only for this user; judge_app needs to write to it")
 
-    def _signal_waiting(self) -> None:
+
+def _open_error(path: Path, exc: duckdb.Error) -> DatabaseFileError:
+    text = str(exc)
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if "not a valid DuckDB database file" in text:
+        return DatabaseFileError(f"{path} is not a DuckDB database file")
+    if "Permission denied" in text or "Operation not permitted" in text or "Read-only" in text:
+        return DatabaseFileError(
+            f"{path} cannot be written (read-only or immutable file, or read-only folder); "
+            "judge_app needs to write to it")
+    return DatabaseFileError(f"{path} cannot be opened as a database (damaged or truncated?): "
+                             f"{first}")
+
+
+_owners: dict[Path, Owner] = {}
+_opens: dict[Path, int] = {}
+_owners_lock = threading.Lock()
+_exiting = threading.Event()
+_last_lock_error: dict[Path, str] = {}
+
+
+def _try_own(key: Path) -> Owner | None:
+    """Open the file and become its owner; None when another process holds it."""
+    if _exiting.is_set():
+        raise DatabaseBusy(f"{key}: this process is exiting")
+    with _owners_lock:
+        current = _owners.get(key)
+        if current is not None and not current.closing:
+            return current
         try:
-            self.wait_marker.touch()
-        except OSError:
-            pass
-
-    def acquire(self, timeout: float) -> duckdb.DuckDBPyConnection:
-        deadline = time.monotonic() + timeout
-        delay = 0.005
-        signalled = False
-        with self.cond:
-            while True:
-                if self.conn is not None and not self.yielding:
-                    if self._someone_waits():
-                        self.yielding = True
-                        self._close_if_idle()
-                        continue
-                    self.in_flight += 1
-                    return self.conn
-                if self.conn is not None:  # yielding: let the units in flight finish
-                    self.cond.wait(0.05)
-                    continue
-                if self.yielding:
-                    # We just handed the file over: give the waiter a moment to take it.
-                    self.yielding = False
-                    self.cond.wait(0.05)
-                try:
-                    self.conn = duckdb.connect(str(self.path))
-                    self.opens += 1
-                    self._start_closer()
-                    if signalled:  # our own marker; other waiters touch it again soon
-                        self.wait_marker.unlink(missing_ok=True)
-                    continue
-                except duckdb.Error as exc:
-                    if not _is_lock_error(exc):
-                        raise
-                if time.monotonic() > deadline:
-                    raise DatabaseBusy(
-                        f"{self.path} stayed locked by another process for {timeout:.0f} s; "
-                        "is a stuck judge-app process holding it?"
-                    )
-                self._signal_waiting()
-                signalled = True
-                self.cond.wait(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.2)
-
-    def release(self) -> None:
-        with self.cond:
-            self.in_flight -= 1
-            self.last_release = time.monotonic()
-            if self.yielding:
-                self._close_if_idle()
-            self.cond.notify_all()
-
-    def _close_if_idle(self) -> None:
-        if self.in_flight == 0 and self.conn is not None:
-            self.conn.close()
-            self.conn = None
-            self.cond.notify_all()
-
-    def _start_closer(self) -> None:
-        if self._closer is not None and self._closer.is_alive():
-            return
-        self._closer = threading.Thread(target=self._close_when_idle, daemon=True)
-        self._closer.start()
-
-    def _close_when_idle(self) -> None:
-        """Hand the file back to the system when nobody in this process needs it."""
-        while True:
-            time.sleep(IDLE_CLOSE_SECONDS / 3)
-            with self.cond:
-                if self.conn is None:
-                    return
-                idle = time.monotonic() - self.last_release > IDLE_CLOSE_SECONDS
-                if self.in_flight == 0 and (idle or self._someone_waits()):
-                    self._close_if_idle()
-                    return
-
-    def close(self) -> None:
-        with self.cond:
-            while self.in_flight:
-                self.cond.wait(0.05)
-            self._close_if_idle()
+            conn = duckdb.connect(str(key))
+        except duckdb.Error as exc:
+            if _is_lock_error(exc):
+                _last_lock_error[key] = str(exc)
+                return None
+            raise _open_error(key, exc) from exc
+        owner = Owner(key, conn)
+        _owners[key] = owner
+        _opens[key] = _opens.get(key, 0) + 1
+    owner.listen()
+    return owner
 
 
-_holders: dict[Path, _Holder] = {}
-_holders_lock = threading.Lock()
-
-
-def _holder_for(path: Path) -> _Holder:
-    key = path.resolve()
-    with _holders_lock:
-        holder = _holders.get(key)
-        if holder is None:
-            holder = _holders[key] = _Holder(key)
-        return holder
-
-
-@atexit.register
-def _close_all() -> None:
-    """Close files before the interpreter tears down threads that might still touch them."""
-    with _holders_lock:
-        holders = list(_holders.values())
-    for holder in holders:
-        with holder.cond:
-            if holder.conn is not None:
-                holder.conn.close()
-                holder.conn = None
+def _forget(owner: Owner) -> None:
+    with _owners_lock:
+        if _owners.get(owner.path) is owner:
+            del _owners[owner.path]
 
 
 _FULL = ("No space left on device", "File too large", "Disk quota exceeded")
@@ -196,24 +146,80 @@ def _disk_full(exc: BaseException, path: Path) -> DiskFull | None:
 class Database:
     """Handle on one judge_app database file; cheap to create, safe to share across threads."""
 
-    def __init__(self, path: str | os.PathLike[str], *, wait_seconds: float = 120.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, wait_seconds: float = 120.0,
+                 create: bool = True) -> None:
         self.path = Path(path)
         self.wait_seconds = wait_seconds
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._holder = _holder_for(self.path)
+        self.create = create
+        if not self._served():
+            check_path(self.path, create=create)
+        self._key = self.path.resolve()
+
+    def _served(self) -> bool:
+        """Whether a live owner (here or elsewhere) already has this file."""
+        key = self.path.resolve()
+        if key in _owners:
+            return True
+        session = remote.connect(key)
+        if session is None:
+            return False
+        session.close()
+        return True
+
+    def _acquire(self) -> Owner | remote.RemoteCursor:
+        start = time.monotonic()
+        delay = 0.005
+        told = False
+        while True:
+            owner = _owners.get(self._key)
+            if owner is not None:
+                if owner.enter():
+                    return owner
+                time.sleep(0.01)  # closing: it will be gone in a moment
+                continue
+            session = remote.connect(self._key)
+            if session is not None:
+                return session
+            if not self.create and not self._key.exists():
+                check_path(self.path, create=False)
+            try:
+                owner = _try_own(self._key)
+            except duckdb.Error as exc:  # pragma: no cover - _try_own maps these
+                raise _open_error(self.path, exc) from exc
+            if owner is not None:
+                continue
+            waited = time.monotonic() - start
+            if waited > self.wait_seconds:
+                raise DatabaseBusy(
+                    f"{self.path} stayed locked by another process for {self.wait_seconds:.0f} s "
+                    "(not a judge-app process that shares it); is a stuck process holding it?"
+                )
+            if not told and waited > NOTICE_AFTER_SECONDS:
+                holder = _holder_pid(_last_lock_error.get(self._key, ""))
+                print(f"waiting for {holder} that holds {self.path}; start `judge-app serve` "
+                      "to run commands side by side", file=sys.stderr, flush=True)
+                told = True
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.2)
 
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One unit of work in autocommit mode."""
-        conn = self._holder.acquire(self.wait_seconds)
+        handle = self._acquire()
+        if isinstance(handle, remote.RemoteCursor):
+            try:
+                yield cast(duckdb.DuckDBPyConnection, handle)
+            finally:
+                handle.close()
+            return
         try:
-            cur = conn.cursor()
+            cur = handle.conn.cursor()
             try:
                 yield cur
             finally:
                 cur.close()
         finally:
-            self._holder.release()
+            handle.leave()
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -224,10 +230,9 @@ class Database:
                 yield cur
                 cur.execute("COMMIT")
             except BaseException as exc:
-                try:
-                    cur.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass  # the failed statement already ended the transaction
+                if not getattr(cur, "broken", False):  # a lost owner rolled it back itself
+                    with contextlib.suppress(duckdb.Error):
+                        cur.execute("ROLLBACK")  # unless the failed statement ended it
                 full = _disk_full(exc, self.path)
                 if full is not None:
                     raise full from exc
@@ -235,8 +240,50 @@ class Database:
 
     @property
     def opens(self) -> int:
-        return self._holder.opens
+        """How many times this process opened the file (for tests and benchmarks)."""
+        return _opens.get(self._key, 0)
+
+    @property
+    def owned_here(self) -> bool:
+        owner = _owners.get(self._key)
+        return owner is not None and not owner.closing
+
+    def claim(self, poll_seconds: float = 0.5) -> None:
+        """Own the file from now on, or as soon as the current owner exits (for the server)."""
+        self._claim_once()
+        threading.Thread(target=self._keep_claiming, args=(poll_seconds,),
+                         name="judge-app-claim", daemon=True).start()
+
+    def _claim_once(self) -> None:
+        if self.owned_here:
+            return
+        session = remote.connect(self._key)
+        if session is not None:
+            session.close()
+            return
+        _try_own(self._key)
+
+    def _keep_claiming(self, poll_seconds: float) -> None:
+        while not _exiting.is_set():
+            time.sleep(poll_seconds)
+            with contextlib.suppress(Exception):
+                self._claim_once()
 
     def close(self) -> None:
-        """Release the file now (waits for units of work in flight)."""
-        self._holder.close()
+        """Let go of the file if this process owns it (waits for units of work in flight,
+        this process's and those of other processes working through it)."""
+        owner = _owners.get(self._key)
+        if owner is not None:
+            owner.close()
+            _forget(owner)
+
+
+@atexit.register
+def _close_all() -> None:
+    """Close files before the interpreter tears down threads that might still touch them."""
+    _exiting.set()
+    with _owners_lock:
+        owners = list(_owners.values())
+    for owner in owners:
+        owner.close()
+        _forget(owner)

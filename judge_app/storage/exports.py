@@ -9,6 +9,7 @@ import pyarrow as pa
 from judge_app.core.preferences import VOTE_COLUMNS
 from judge_app.storage.analytics import Slice
 from judge_app.storage.analytics import _where as slice_where
+from judge_app.storage.frames import finish_pending
 
 # Every verdict column an export may carry. Never: tokens of raters (they live in `raters`),
 # and endpoints lose user:password@ and query strings (where API keys hide) on the way out.
@@ -75,7 +76,7 @@ def verdict_table(cur: duckdb.DuckDBPyConnection, s: Slice) -> pa.Table:
         f"{_ENDPOINT} AS judge_endpoint" if c == "judge_endpoint" else f"v.{c}"
         for c in VERDICT_EXPORT_COLUMNS
     )
-    cur.complete()  # DuckDB 2: a relation query needs no unfinished result on the cursor
+    finish_pending(cur)  # DuckDB 2: a relation query needs no unfinished result on the cursor
     return cur.sql(
         f"SELECT {cols} FROM active_verdicts v WHERE {where} "  # noqa: S608
         "ORDER BY v.created_at, v.verdict_id",

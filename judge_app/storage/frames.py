@@ -10,6 +10,13 @@ import duckdb
 import pandas as pd
 
 
+def finish_pending(cur: duckdb.DuckDBPyConnection) -> None:
+    """Complete an unfinished result where DuckDB needs it (``complete()`` exists from 2.0)."""
+    complete = getattr(cur, "complete", None)
+    if complete is not None:
+        complete()
+
+
 @contextmanager
 def registered(cur: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[str]:
     """Expose ``frame`` as view ``name`` for the duration of the block.
@@ -17,12 +24,12 @@ def registered(cur: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -
     DuckDB 2 refuses (un)registering while a result is unfinished (after ``fetchone()``), so
     pending results are completed first.
     """
-    cur.complete()
+    finish_pending(cur)
     cur.register(name, frame)
     try:
         yield name
     finally:
-        cur.complete()
+        finish_pending(cur)
         cur.unregister(name)
 
 

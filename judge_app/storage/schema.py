@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from judge_app.errors import SchemaError
+import duckdb
+
+from judge_app.errors import DatabaseFileError, SchemaError
 from judge_app.storage.db import Database
 
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
@@ -89,12 +91,20 @@ def migrate(db: Database) -> list[Migration]:
     return done
 
 
-def open_database(path: str | Path, *, wait_seconds: float = 120.0) -> Database:
-    """A ready-to-use database: created when missing, migrated once per process."""
-    db = Database(path, wait_seconds=wait_seconds)
+def open_database(path: str | Path, *, wait_seconds: float = 120.0,
+                  create: bool = True) -> Database:
+    """A ready-to-use database, migrated once per process; ``create=False`` refuses a missing
+    file (a typo in --db must not make an empty database)."""
+    db = Database(path, wait_seconds=wait_seconds, create=create)
     key = db.path.resolve()
     with _migrated_lock:
         if key not in _migrated:
-            migrate(db)
+            try:
+                migrate(db)
+            except duckdb.Error as exc:  # a file DuckDB opened but cannot read (truncated)
+                first = (str(exc).splitlines() or [type(exc).__name__])[0]
+                raise DatabaseFileError(
+                    f"{db.path} cannot be read as a judge_app database (damaged or "
+                    f"truncated?): {first}") from exc
             _migrated.add(key)
     return db

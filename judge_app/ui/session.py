@@ -13,7 +13,8 @@ from judge_app.storage.schema import open_database
 
 
 def database() -> Database:
-    return open_database(resolve_db_path(os.environ.get("JUDGE_APP_DB")))
+    # The server created and migrated it; a missing file here is a wrong $JUDGE_APP_DB.
+    return open_database(resolve_db_path(os.environ.get("JUDGE_APP_DB")), create=False)
 
 
 def current_rater() -> dict[str, Any] | None:
