@@ -86,9 +86,11 @@ def test_krippendorff_alpha_nominal(verdicts: pd.DataFrame) -> None:
 
 
 def test_report_gathers_the_same_figures(verdicts: pd.DataFrame) -> None:
-    report = agreement_report(verdicts)  # alpha among people by default
-    assert report.raters == 3 and report.pairs_rated_twice == 999
-    assert report.alpha_nominal == krippendorff_alpha(verdicts[verdicts["source"] == "human"])
+    people = agreement_report(verdicts)  # people only by default: no judge rows
+    assert people.raters == 3 and people.pairs_rated_twice == 999
+    assert people.alpha_nominal == krippendorff_alpha(verdicts[verdicts["source"] == "human"])
+    assert people.judges.empty and people.judges_elsewhere == 2
+    report = agreement_report(verdicts, source="judge")
     pd.testing.assert_frame_equal(report.judges, judge_vs_humans(verdicts))
     quality = report.rater_quality.set_index("rater_id")
     # with no three-way splits, a judge's leave-one-out agreement is its accuracy
