@@ -47,8 +47,9 @@ def add_rater(
             raters.insert_rater(cur, name, "human", admin, hash_token(token))
         elif existing["kind"] != "human":
             raise ValidationError(f"'{name}' is a judge, not a person", field="name")
-        else:
+        else:  # the old link and every session opened with it stop working
             raters.set_token_hash(cur, name, hash_token(token))
+            raters.delete_sessions_of(cur, name)
         for task in tasks or []:
             raters.assign_task(cur, name, task)
     return NewLogin(name, token)
@@ -72,6 +73,8 @@ def set_disabled(db: Database, name: str, disabled: bool = True) -> None:
         if raters.get_rater(cur, name) is None:
             raise NotFoundError(f"no rater named '{name}'")
         raters.set_disabled(cur, name, disabled)
+        if disabled:  # open tabs are signed out at their next click
+            raters.delete_sessions_of(cur, name)
 
 
 def assign_tasks(db: Database, name: str, tasks: list[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from judge_app.core.types import TaskConfig
+from judge_app.services import sessions
 from judge_app.services.queue import (
     BlindPair,
     Progress,
@@ -23,8 +24,10 @@ class RatingView:
     progress: Progress
 
 
-def rating_view(db: Database, rater_id: str, task_id: str) -> RatingView:
-    pair = next_assignment(db, rater_id, task_id)
+def rating_view(db: Database, session_id: str, task_id: str) -> RatingView:
+    """The pair page of the rater behind a browser session (checked first)."""
+    rater_id = sessions.require(db, session_id, task_id)["rater_id"]
+    pair = next_assignment(db, rater_id, task_id, session_id=session_id)
     return RatingView(load_task_config(db, task_id), pair, progress(db, rater_id, task_id))
 
 

@@ -97,3 +97,58 @@ def access(
         return None, False
     allowed = bool(rows[0].pop("allowed"))
     return rows[0], allowed
+
+
+# Browser sessions: one row per signed-in tab family, stored by the hash of its id.
+
+def insert_session(
+    cur: duckdb.DuckDBPyConnection, session_hash: str, rater_id: str, token_hash: str,
+    expires_at: Any,
+) -> None:
+    cur.execute(
+        "INSERT INTO rater_sessions (session_hash, rater_id, token_hash, expires_at) "
+        "VALUES (?, ?, ?, ?)", [session_hash, rater_id, token_hash, expires_at],
+    )
+
+
+def session_access(
+    cur: duckdb.DuckDBPyConnection, session_hash: str, now: Any, task_id: str | None = None,
+) -> dict[str, Any] | None:
+    """The rater of a live session (enabled, same login token, not expired), with whether
+    they may work on the task; None when the session does not count (any more)."""
+    cur.execute(
+        f"SELECT {', '.join('r.' + f for f in _FIELDS.split(', '))}, "  # noqa: S608
+        "r.is_admin OR EXISTS (SELECT 1 FROM rater_tasks t WHERE t.rater_id = r.rater_id "
+        "AND t.task_id = $task) AS allowed "
+        "FROM rater_sessions s JOIN raters r USING (rater_id) "
+        "WHERE s.session_hash = $session AND s.expires_at > $now AND NOT r.disabled "
+        "AND r.token_hash IS NOT DISTINCT FROM s.token_hash",
+        {"session": session_hash, "now": now, "task": task_id},
+    )
+    rows = _rows(cur)
+    return rows[0] if rows else None
+
+
+def delete_session(cur: duckdb.DuckDBPyConnection, session_hash: str) -> None:
+    cur.execute("DELETE FROM rater_sessions WHERE session_hash = ?", [session_hash])
+
+
+def delete_sessions_of(cur: duckdb.DuckDBPyConnection, rater_id: str) -> None:
+    cur.execute("DELETE FROM rater_sessions WHERE rater_id = ?", [rater_id])
+
+
+def get_token_hash(cur: duckdb.DuckDBPyConnection, rater_id: str) -> str | None:
+    row = cur.execute("SELECT token_hash FROM raters WHERE rater_id = ?", [rater_id]).fetchone()
+    return None if row is None else row[0]
+
+
+def get_setting(cur: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    row = cur.execute("SELECT value FROM app_settings WHERE key = ?", [key]).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_setting(cur: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    cur.execute(
+        "INSERT INTO app_settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+        "SET value = excluded.value, updated_at = current_timestamp", [key, value],
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from judge_app.ui.session import current_rater, login_form
+from judge_app.ui.session import current_rater, login_form, sign_out
 
 st.set_page_config(page_title="judge_app", page_icon="⚖️", layout="wide")
 
@@ -13,13 +13,16 @@ if rater is None:
     login_form()
     st.stop()
 
+admin = bool(rater["is_admin"])
+# Admins land on the Tasks overview: on the pair page, a stray key press would vote.
 pages = {
     "Rating": [st.Page("app_pages/rate.py", title="Rate pairs", icon=":material/how_to_vote:",
-                       default=True)],
+                       default=not admin)],
 }
-if rater["is_admin"]:  # every admin page also checks with require_admin()
+if admin:  # every admin page also checks with require_admin()
     pages["Admin"] = [
-        st.Page("app_pages/admin_tasks.py", title="Tasks", icon=":material/dashboard:"),
+        st.Page("app_pages/admin_tasks.py", title="Tasks", icon=":material/dashboard:",
+                default=True),
         st.Page("app_pages/admin_raters.py", title="Raters", icon=":material/group:"),
         st.Page("app_pages/admin_import.py", title="Import", icon=":material/upload_file:"),
     ]
@@ -32,7 +35,5 @@ if rater["is_admin"]:  # every admin page also checks with require_admin()
     ]
 with st.sidebar:
     st.caption(f"Signed in as **{rater['rater_id']}**")
-    if st.button("Sign out"):
-        st.session_state.clear()
-        st.rerun()
+    st.button("Sign out", on_click=sign_out)
 st.navigation(pages).run()

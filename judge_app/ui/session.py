@@ -1,4 +1,12 @@
-"""Who is using this browser tab, checked against the database on every rerun."""
+"""Who is using this browser tab: a server-side session, checked against the database on
+every rerun, and kept by the browser in a cookie so a reload stays signed in.
+
+A login link (``?token=...``) is exchanged for a new session id at once. The token leaves the
+address bar through ``history.replaceState``, which rewrites the current history entry
+instead of adding one, so Back never returns to a URL that carries it. What the browser
+keeps is the session id (a cookie for this site only, gone when the browser closes); only
+its hash is stored, and disabling the rater or issuing a new link ends it.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +15,98 @@ from typing import Any
 
 import streamlit as st
 
-from judge_app.services import raters
+from judge_app.services import sessions
+from judge_app.services.raters import hash_token
 from judge_app.storage.db import Database, resolve_db_path
 from judge_app.storage.schema import open_database
+
+COOKIE = "judge_app_session"
+BAD_LINK = ("This login link is not valid or the rater is disabled. Ask your evaluation lead "
+            "for a new link.")
+# Rewrites the current history entry: removing the token must not leave an entry behind.
+_SCRUB_TOKEN = """(function () {
+  var url = new URL(window.location.href);
+  if (!url.searchParams.has("token")) return;
+  url.searchParams.delete("token");
+  window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+})();"""
 
 
 def database() -> Database:
     return open_database(resolve_db_path(os.environ.get("JUDGE_APP_DB")))
 
 
+def run_in_browser(script: str) -> None:
+    """A small script of ours (never text from data) run in the page itself."""
+    st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
+
+
+def _keep_cookie(session_id: str | None) -> None:
+    if session_id is None:
+        run_in_browser(f"document.cookie = '{COOKIE}=; Path=/; Max-Age=0; SameSite=Strict';")
+        return
+    run_in_browser(  # session ids are url-safe base64: nothing to escape
+        f"document.cookie = '{COOKIE}={session_id}; Path=/; SameSite=Strict' + "
+        "(window.location.protocol === 'https:' ? '; Secure' : '');")
+
+
+def _sign_in(db: Database, token: str) -> None:
+    state = st.session_state
+    session_id = sessions.sign_in(db, token)
+    state.pop("session", None)
+    if session_id is None:
+        state["signed_out"] = True
+        state["login_error"] = BAD_LINK
+        return
+    state["session"] = session_id
+    state.pop("signed_out", None)
+    _keep_cookie(session_id)
+
+
 def current_rater() -> dict[str, Any] | None:
-    """Log in from ?token=..., then drop the token from the address bar."""
+    """The signed-in rater of this tab: from a login link, the login form, or the session
+    this browser already has; None shows the login form."""
+    state = st.session_state
+    db = database()
+    if state.pop("forget_cookie", None):
+        _keep_cookie(None)
     token = st.query_params.get("token")
     if token:
-        st.session_state["token"] = token
-        del st.query_params["token"]
-    token = st.session_state.get("token")
-    if not token:
+        digest = hash_token(token)
+        if state.get("login_digest") != digest:  # once per link, not on every rerun
+            state["login_digest"] = digest
+            run_in_browser(_SCRUB_TOKEN)
+            _sign_in(db, token)
+    if typed := state.pop("token", None):  # the login form
+        _sign_in(db, str(typed))
+    session_id = state.get("session")
+    if session_id is None and not state.get("signed_out"):
+        session_id = st.context.cookies.get(COOKIE)
+    rater = sessions.rater_of(db, session_id)
+    if rater is None:
+        if session_id:
+            state["login_error"] = sessions.SIGNED_OUT
+            state["signed_out"] = True
+            _keep_cookie(None)
+        state.pop("session", None)
         return None
-    rater = raters.authenticate(database(), token)
-    if rater is None or rater["disabled"]:
-        st.session_state.pop("token", None)
-        st.session_state["login_error"] = (
-            "This login link is not valid or the rater is disabled. Ask your evaluation lead "
-            "for a new link."
-        )
-        return None
+    state["session"] = session_id
     return rater
+
+
+def session_id() -> str:
+    """The session of the signed-in rater (call after current_rater)."""
+    return str(st.session_state.get("session", ""))
+
+
+def sign_out() -> None:
+    """Button callback: end the session here and in the database; the next run forgets the
+    cookie."""
+    if sid := st.session_state.get("session"):
+        sessions.sign_out(database(), sid)
+    st.session_state.clear()
+    st.session_state["signed_out"] = True
+    st.session_state["forget_cookie"] = True
 
 
 def login_form() -> None:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
+from judge_app.core.safe_text import inert_markdown
 from judge_app.services import raters
 from judge_app.services.rating import rating_view
-from judge_app.ui.components.conversation import is_long, show_prompt, show_response
+from judge_app.ui.components.conversation import is_long, show_prompt, show_response, show_text
 from judge_app.ui.components.verdict_controls import (
     mark_shown,
     show_controls,
     show_messages,
     undo_button,
 )
-from judge_app.ui.session import current_rater, database
+from judge_app.ui.session import current_rater, database, session_id
 
 rater = current_rater()
 assert rater is not None  # app.py shows the login form otherwise
@@ -25,19 +26,20 @@ if not tasks:
 # Pills, not a selectbox: a focused text box would swallow the keyboard shortcuts.
 picked = st.pills("Task", tasks, default=tasks[0], key="task") if len(tasks) > 1 else None
 task_id = picked or tasks[0]
-view = rating_view(db, rater["rater_id"], task_id)
+sid = session_id()
+view = rating_view(db, sid, task_id)
 config, pair, done = view.config, view.pair, view.progress
 
-st.subheader(config.title or task_id)
+st.subheader(inert_markdown(config.title or task_id))
 st.progress(done.done / done.total if done.total else 1.0,
             text=f"{done.done} / {done.total} done")
 if config.instructions.strip():
     with st.expander("Instructions", expanded=done.done == 0):
-        st.markdown(config.instructions)
+        show_text(config.instructions)
 show_messages()
 if pair is None:
     st.success("All done in this task. Thank you!")
-    undo_button(db, rater["rater_id"], task_id)
+    undo_button(db, sid, task_id)
     st.stop()
 
 mark_shown(pair.assignment_id)
@@ -45,11 +47,11 @@ st.markdown("#### Prompt")
 show_prompt(pair.prompt)
 if pair.reference:
     with st.expander("Reference answer", expanded=True):
-        st.markdown(pair.reference)
+        show_text(pair.reference)
 scroll = is_long(pair.left) or is_long(pair.right)  # both boxes the same height
 left, right = st.columns(2)
 with left:
     show_response("A", pair.left, scroll)
 with right:
     show_response("B", pair.right, scroll)
-show_controls(db, rater["rater_id"], config, pair.assignment_id)
+show_controls(db, sid, config, pair.assignment_id)
