@@ -23,12 +23,16 @@ from judge_app.storage.schema import open_database
 COOKIE = "judge_app_session"
 BAD_LINK = ("This login link is not valid or the rater is disabled. Ask your evaluation lead "
             "for a new link.")
-# Rewrites the current history entry: removing the token must not leave an entry behind.
+# Rewrites the current history entry: removing the token must not leave an entry behind
+# (deleting it from st.query_params pushes a new entry and keeps the old one). The popstate
+# event then makes Streamlit's frontend take the address as it now is, so the token is neither
+# sent with later reruns nor put back into the address by a page change.
 _SCRUB_TOKEN = """(function () {
   var url = new URL(window.location.href);
   if (!url.searchParams.has("token")) return;
   url.searchParams.delete("token");
   window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+  window.dispatchEvent(new PopStateEvent("popstate", {state: window.history.state}));
 })();"""
 
 
@@ -41,16 +45,16 @@ def run_in_browser(script: str) -> None:
     st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
 
 
-def _keep_cookie(session_id: str | None) -> None:
+def _cookie_script(session_id: str | None) -> str:
     if session_id is None:
-        run_in_browser(f"document.cookie = '{COOKIE}=; Path=/; Max-Age=0; SameSite=Strict';")
-        return
-    run_in_browser(  # session ids are url-safe base64: nothing to escape
+        return f"document.cookie = '{COOKIE}=; Path=/; Max-Age=0; SameSite=Strict';"
+    return (  # session ids are url-safe base64: nothing to escape
         f"document.cookie = '{COOKIE}={session_id}; Path=/; SameSite=Strict' + "
         "(window.location.protocol === 'https:' ? '; Secure' : '');")
 
 
 def _sign_in(db: Database, token: str) -> None:
+    """Exchange a login token for a session; the caller sends the cookie to the browser."""
     state = st.session_state
     session_id = sessions.sign_in(db, token)
     state.pop("session", None)
@@ -60,7 +64,6 @@ def _sign_in(db: Database, token: str) -> None:
         return
     state["session"] = session_id
     state.pop("signed_out", None)
-    _keep_cookie(session_id)
 
 
 def current_rater() -> dict[str, Any] | None:
@@ -68,17 +71,23 @@ def current_rater() -> dict[str, Any] | None:
     this browser already has; None shows the login form."""
     state = st.session_state
     db = database()
+    # Every state change comes before the scripts: the script that scrubs the address bar
+    # makes the browser rerun the page, which may stop this run at its next element.
+    scripts = []
     if state.pop("forget_cookie", None):
-        _keep_cookie(None)
+        scripts.append(_cookie_script(None))
     token = st.query_params.get("token")
     if token:
         digest = hash_token(token)
         if state.get("login_digest") != digest:  # once per link, not on every rerun
-            state["login_digest"] = digest
-            run_in_browser(_SCRUB_TOKEN)
             _sign_in(db, token)
+            state["login_digest"] = digest
+            scripts += [_cookie_script(state.get("session")), _SCRUB_TOKEN]
     if typed := state.pop("token", None):  # the login form
         _sign_in(db, str(typed))
+        scripts.append(_cookie_script(state.get("session")))
+    if scripts:
+        run_in_browser("\n".join(scripts))
     session_id = state.get("session")
     if session_id is None and not state.get("signed_out"):
         session_id = st.context.cookies.get(COOKIE)
@@ -87,7 +96,7 @@ def current_rater() -> dict[str, Any] | None:
         if session_id:
             state["login_error"] = sessions.SIGNED_OUT
             state["signed_out"] = True
-            _keep_cookie(None)
+            run_in_browser(_cookie_script(None))
         state.pop("session", None)
         return None
     state["session"] = session_id

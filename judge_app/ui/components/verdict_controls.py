@@ -143,8 +143,12 @@ def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_
                 _criterion(criterion, aid)
     if config.rationale != "off":
         need = max(1, config.rationale_min_length)
-        label = ("Why? (optional)" if config.rationale == "optional"
-                 else f"Why? (required, at least {need} characters)")
+        if config.rationale == "required":
+            label = f"Why? (required, at least {need} characters)"
+        elif config.rationale_min_length > 0:
+            label = f"Why? (optional; if given, at least {need} characters)"
+        else:
+            label = "Why? (optional)"
         st.text_area(label, key=f"rationale_{aid}", height=90)
     st.checkbox("Flag this pair as problematic", key=f"flag_{aid}")
     with st.container(horizontal=True):
