@@ -107,7 +107,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, pixel: Pixel) -> Iterator[S
     import_bundle(db, task("rev", 3, ("alpha-model", "beta-model"), reveal_models=True))
     import_bundle(db, task("plain", 12, ("m1", "m2"), overlap=5))
     import_bundle(db, task("deep", 1, ("m1", "m2"), text=DEEP))
-    import_bundle(db, task("long", 4, ("m1", "m2"), text=LONG))
+    import_bundle(db, task("long", 4, ("m1", "m2"), text=LONG, overlap=2))
     import_bundle(db, image_task(pixel.url))
     tokens = {name: raters.add_rater(db, name, tasks=tasks).token for name, tasks in (
         ("rhea", ["rev"]), ("hana", ["plain"]), ("rey", ["plain"]), ("sid", ["plain"]),
@@ -271,6 +271,7 @@ def test_on_a_phone_each_pair_starts_at_its_top_and_no_key_hints(
         page = context.new_page()
         open_rater_page(page, server.link("moe"), "0 / 4 done")
         expect(page.get_by_text("Keyboard:")).to_be_hidden()
+        expect(page.locator("button kbd").first).to_be_hidden()  # no key badges either
         for done in (1, 2):
             page.get_by_role("button", name="B is better").tap()
             expect(page.locator('[data-testid="stBaseButton-primary"]', has_text="B is better")
@@ -291,6 +292,7 @@ def test_on_a_phone_each_pair_starts_at_its_top_and_no_key_hints(
 def test_keyboard_hints_stay_on_a_desktop(server: Server, page: Any) -> None:
     open_rater_page(page, server.link("kay"), "0 / 4 done")
     expect(page.get_by_text("Keyboard:")).to_be_visible()
+    expect(page.locator("button kbd").first).to_be_visible()
 
 
 def test_the_admin_link_lands_on_the_tasks_overview(server: Server, page: Any) -> None:

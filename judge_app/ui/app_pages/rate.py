@@ -9,12 +9,14 @@ from judge_app.services import raters
 from judge_app.services.rating import rating_view
 from judge_app.ui.components.conversation import is_long, show_prompt, show_response, show_text
 from judge_app.ui.components.verdict_controls import (
+    TOUCH_CSS,
     mark_shown,
     show_controls,
     show_messages,
+    start_at_top,
     undo_button,
 )
-from judge_app.ui.session import current_rater, database, session_id
+from judge_app.ui.session import current_rater, database, run_in_browser, session_id
 
 rater = current_rater()
 assert rater is not None  # app.py shows the login form otherwise
@@ -30,6 +32,7 @@ sid = session_id()
 view = rating_view(db, sid, task_id)
 config, pair, done = view.config, view.pair, view.progress
 
+st.html(TOUCH_CSS)
 st.subheader(inert_markdown(config.title or task_id))
 st.progress(done.done / done.total if done.total else 1.0,
             text=f"{done.done} / {done.total} done")
@@ -55,3 +58,4 @@ with left:
 with right:
     show_response("B", pair.right, scroll)
 show_controls(db, sid, config, pair.assignment_id)
+run_in_browser(start_at_top(pair.assignment_id))  # a new pair starts at its top (phones)

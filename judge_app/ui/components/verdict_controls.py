@@ -39,6 +39,22 @@ def shortcut_help(config: TaskConfig) -> str:
     return "Keyboard: " + " · ".join(keys)
 
 
+# On a touch screen (no hover, coarse pointer) there is no keyboard: no hints, no key badges.
+TOUCH_CSS = """<style>
+@media (hover: none) and (pointer: coarse) {
+  .st-key-keyboard_hints, button kbd[aria-label^="Shortcut"] { display: none !important; }
+}
+</style>"""
+
+
+def start_at_top(assignment_id: str) -> str:
+    """A script that scrolls the page to its top; it runs once per pair, because the element
+    changes (and is mounted again) only when the assignment does."""
+    return (f"/* pair {assignment_id} */ var main = document.querySelector("
+            "'[data-testid=\"stMain\"]'); if (main) { main.scrollTo(0, 0); } "
+            "window.scrollTo(0, 0);")
+
+
 def mark_shown(assignment_id: str) -> None:
     """Remember when this assignment first appeared in this tab (for the time per verdict)."""
     st.session_state.setdefault("shown_at", {}).setdefault(assignment_id, time.monotonic())
@@ -157,7 +173,8 @@ def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_
         st.button("Skip", key=f"skip_{aid}", shortcut=SKIP_KEY,
                   on_click=_skip, args=(db, session_id, aid))
         undo_button(db, session_id, config.name)
-    st.caption(shortcut_help(config))
+    with st.container(key="keyboard_hints"):  # hidden on touch screens (TOUCH_CSS)
+        st.caption(shortcut_help(config))
 
 
 def undo_button(db: Database, session_id: str, task_id: str) -> None:
