@@ -148,7 +148,5 @@ def get_setting(cur: duckdb.DuckDBPyConnection, key: str) -> str | None:
 
 
 def set_setting(cur: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
-    cur.execute(
-        "INSERT INTO app_settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
-        "SET value = excluded.value, updated_at = current_timestamp", [key, value],
-    )
+    cur.execute("DELETE FROM app_settings WHERE key = ?", [key])
+    cur.execute("INSERT INTO app_settings (key, value) VALUES (?, ?)", [key, value])
