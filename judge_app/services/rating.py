@@ -13,6 +13,7 @@ from judge_app.services.queue import (
     next_assignment,
     progress,
 )
+from judge_app.storage import queue as queue_store
 from judge_app.storage import verdicts
 from judge_app.storage.db import Database
 
@@ -29,6 +30,16 @@ def rating_view(db: Database, session_id: str, task_id: str) -> RatingView:
     rater_id = sessions.require(db, session_id, task_id)["rater_id"]
     pair = next_assignment(db, rater_id, task_id, session_id=session_id)
     return RatingView(load_task_config(db, task_id), pair, progress(db, rater_id, task_id))
+
+
+def task_settings(db: Database, task_id: str) -> TaskConfig:
+    return load_task_config(db, task_id)
+
+
+def done_count(db: Database, rater_id: str, task_id: str) -> int:
+    """How many verdicts the rater has standing in the task."""
+    with db.cursor() as cur:
+        return queue_store.count_done(cur, rater_id, task_id)
 
 
 def client_id(db: Database, assignment_id: str) -> str:

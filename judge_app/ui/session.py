@@ -71,6 +71,9 @@ def current_rater() -> dict[str, Any] | None:
     this browser already has; None shows the login form."""
     state = st.session_state
     db = database()
+    # One slot for our scripts on every run, filled or not: the elements after it keep their
+    # places, so a run that sends a script does not leave stale copies of the page below.
+    slot = st.empty()
     # Every state change comes before the scripts: the script that scrubs the address bar
     # makes the browser rerun the page, which may stop this run at its next element.
     scripts = []
@@ -87,7 +90,8 @@ def current_rater() -> dict[str, Any] | None:
         _sign_in(db, str(typed))
         scripts.append(_cookie_script(state.get("session")))
     if scripts:
-        run_in_browser("\n".join(scripts))
+        with slot:
+            run_in_browser("\n".join(scripts))
     session_id = state.get("session")
     if session_id is None and not state.get("signed_out"):
         session_id = st.context.cookies.get(COOKIE)
@@ -96,7 +100,8 @@ def current_rater() -> dict[str, Any] | None:
         if session_id:
             state["login_error"] = sessions.SIGNED_OUT
             state["signed_out"] = True
-            run_in_browser(_cookie_script(None))
+            with slot:
+                run_in_browser(_cookie_script(None))
         state.pop("session", None)
         return None
     state["session"] = session_id

@@ -99,7 +99,8 @@ def _submit(db: Database, session_id: str, config: TaskConfig, assignment_id: st
     )
     try:
         recorded = verdicts.record_verdict(db, session_id, verdict)
-        state["reveal"] = queue.reveal(db, recorded["rater_id"], assignment_id)
+        if config.reveal_models:
+            state["reveal"] = queue.reveal(db, recorded["rater_id"], assignment_id)
     except JudgeAppError as exc:
         state["rate_error"] = str(exc)
 
