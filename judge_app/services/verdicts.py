@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -65,14 +66,15 @@ def _validate(config: TaskConfig, v: VerdictInput) -> None:
 
 def _insert_idempotent(
     db: Database, row: dict[str, Any], session_id: str | None = None,
-    extra: tuple[dict[str, Any], ...] = (),
+    extra: tuple[dict[str, Any], ...] = (), validate: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Insert once: a repeat of the same id, or a second verdict on an assignment that has one
     standing (two tabs), returns the row already there. A lost race is retried.
 
     With a session id, the session is checked inside the same transaction as the insert, so a
     rater disabled (or given a new link) a moment ago writes nothing. ``extra`` rows go in
-    with ``row``, in the same transaction.
+    with ``row``, in the same transaction; ``validate`` runs after the session check, so a
+    rater who may not write hears that first.
     """
     for attempt in range(5):
         try:
@@ -81,6 +83,8 @@ def _insert_idempotent(
                     rater = sessions.check(cur, session_id, row["task_id"])
                     if rater["rater_id"] != row["rater_id"]:
                         raise PermissionDenied("this assignment does not belong to you")
+                if validate is not None:
+                    validate()
                 # A retraction only needs its own id checked: it sits beside the verdict.
                 assignment = None if row.get("retracts") else row.get("assignment_id")
                 earlier = verdicts.already_recorded(cur, row["verdict_id"], assignment)
@@ -96,11 +100,11 @@ def _insert_idempotent(
     raise AssertionError("unreachable")
 
 
-def _own_assignment(db: Database, rater_id: str, assignment_id: str) -> dict[str, Any]:
-    """The assignment with its pair's ids, if it is this rater's."""
+def _assignment(db: Database, assignment_id: str) -> dict[str, Any]:
+    """The assignment with its pair's ids; whether it is the caller's is checked in the write."""
     with db.cursor() as cur:
         found = queue.assignment_with_pair(cur, assignment_id)
-    if found is None or found["rater_id"] != rater_id:
+    if found is None:
         raise PermissionDenied("this assignment does not belong to you")
     return found
 
@@ -110,10 +114,11 @@ def record_verdict(db: Database, session_id: str, v: VerdictInput) -> dict[str, 
 
     ``session_id`` is the browser session of the rater (services.sessions), checked again
     inside the write."""
-    rater_id = sessions.require(db, session_id)["rater_id"]
-    assignment = pair = _own_assignment(db, rater_id, v.assignment_id)
+    # Whose assignment it is decides the row; the session, checked inside the write, must be
+    # that rater's (a single session check per write: it runs on every vote).
+    assignment = pair = _assignment(db, v.assignment_id)
+    rater_id = assignment["rater_id"]
     config = load_task_config(db, assignment["task_id"])
-    _validate(config, v)
     assert pair is not None
     left = assignment["left_side"]
     row = {
@@ -129,14 +134,14 @@ def record_verdict(db: Database, session_id: str, v: VerdictInput) -> dict[str, 
         "rationale": v.rationale.strip() or None, "flagged": v.flagged,
         "duration_ms": v.duration_ms, "created_at": _now(),
     }
-    return _insert_idempotent(db, row, session_id)
+    return _insert_idempotent(db, row, session_id, validate=lambda: _validate(config, v))
 
 
 def skip(db: Database, session_id: str, assignment_id: str, client_id: str,
          flagged: bool = False) -> dict[str, Any]:
     """Pass on a pair (optionally flagging it as problematic); recorded, with no outcome."""
-    rater_id = sessions.require(db, session_id)["rater_id"]
-    assignment = pair = _own_assignment(db, rater_id, assignment_id)
+    assignment = pair = _assignment(db, assignment_id)
+    rater_id = assignment["rater_id"]
     row = {
         "verdict_id": client_id,
         "task_id": assignment["task_id"], "pair_id": assignment["pair_id"],
