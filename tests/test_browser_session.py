@@ -160,7 +160,7 @@ def test_undo_after_a_reveal_never_brings_the_pair_back(server: Server, page: An
 
 
 def test_no_history_entry_keeps_the_login_token(server: Server, page: Any) -> None:
-    for who, path, landed in (("hana", "", "/ 12 done"), ("boss", "admin_raters", "Raters")):
+    for who, path, landed in (("hana", "", "/ 12 done"), ("boss", "admin_raters", "Add a rater")):
         page.goto(server.link(who, path))
         expect(page.get_by_text(landed).first).to_be_visible(timeout=60_000)
         wait_idle(page)

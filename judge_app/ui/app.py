@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from judge_app.ui.session import current_rater, login_form, sign_out
+from judge_app.ui.session import current_rater, login_form, send_browser_scripts, sign_out
 
 st.set_page_config(page_title="judge_app", page_icon="⚖️", layout="wide")
 
 rater = current_rater()
 if rater is None:
+    send_browser_scripts()
     login_form()
     st.stop()
 
@@ -36,4 +37,6 @@ if admin:  # every admin page also checks with require_admin()
 with st.sidebar:
     st.caption(f"Signed in as **{rater['rater_id']}**")
     st.button("Sign out", on_click=sign_out)
-st.navigation(pages).run()
+navigation = st.navigation(pages)
+send_browser_scripts()  # after the page list: the address-bar script reruns this page
+navigation.run()

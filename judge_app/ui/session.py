@@ -71,12 +71,10 @@ def current_rater() -> dict[str, Any] | None:
     this browser already has; None shows the login form."""
     state = st.session_state
     db = database()
-    # One slot for our scripts on every run, filled or not: the elements after it keep their
-    # places, so a run that sends a script does not leave stale copies of the page below.
-    slot = st.empty()
-    # Every state change comes before the scripts: the script that scrubs the address bar
-    # makes the browser rerun the page, which may stop this run at its next element.
-    scripts = []
+    # The scripts wait for send_browser_scripts(): the one that scrubs the address bar makes
+    # the browser rerun the page it shows, so it must run after the page list is known and
+    # after every state change here (the rerun may stop this run at its next element).
+    scripts: list[str] = state.setdefault("browser_scripts", [])
     if state.pop("forget_cookie", None):
         scripts.append(_cookie_script(None))
     token = st.query_params.get("token")
@@ -89,9 +87,6 @@ def current_rater() -> dict[str, Any] | None:
     if typed := state.pop("token", None):  # the login form
         _sign_in(db, str(typed))
         scripts.append(_cookie_script(state.get("session")))
-    if scripts:
-        with slot:
-            run_in_browser("\n".join(scripts))
     session_id = state.get("session")
     if session_id is None and not state.get("signed_out"):
         session_id = st.context.cookies.get(COOKIE)
@@ -100,12 +95,21 @@ def current_rater() -> dict[str, Any] | None:
         if session_id:
             state["login_error"] = sessions.SIGNED_OUT
             state["signed_out"] = True
-            with slot:
-                run_in_browser(_cookie_script(None))
+            scripts.append(_cookie_script(None))
         state.pop("session", None)
         return None
     state["session"] = session_id
     return rater
+
+
+def send_browser_scripts() -> None:
+    """Send the scripts current_rater() queued (cookie, address bar). Called once per run, by
+    app.py after st.navigation(): one slot every run, filled or not, so the elements after it
+    keep their places and a run that sends a script leaves no stale copies below."""
+    slot = st.empty()
+    if scripts := st.session_state.pop("browser_scripts", None):
+        with slot:
+            run_in_browser("\n".join(scripts))
 
 
 def session_id() -> str:
