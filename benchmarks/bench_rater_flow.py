@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from judge_app.core.types import Output, Prompt, TaskBundle, TaskConfig
-from judge_app.services import queue, raters
+from judge_app.services import queue, raters, sessions
 from judge_app.services.imports import import_bundle
 from judge_app.services.verdicts import VerdictInput, record_verdict
 from judge_app.storage import verdicts as verdict_store
@@ -78,6 +78,8 @@ def fill_verdicts(db: Database, total: int) -> None:
 def rater_loop(db: Database, rater: str, rounds: int, think: float,
                times: dict[str, list[float]], lock: threading.Lock) -> None:
     rng = random.Random(rater)
+    session = sessions.sign_in(db, raters.add_rater(db, rater, tasks=["live"]).token)
+    assert session is not None
     mine: dict[str, list[float]] = {"next_assignment": [], "record_verdict": []}
     time.sleep(rng.uniform(0, 2 * think))  # raters arrive over time, not all at once
     for _ in range(rounds):
@@ -88,8 +90,8 @@ def rater_loop(db: Database, rater: str, rounds: int, think: float,
             break
         time.sleep(rng.uniform(0, 2 * think))  # reading the pair
         t = time.perf_counter()
-        record_verdict(db, rater, VerdictInput(pair.assignment_id, "left", uuid.uuid4().hex,
-                                               duration_ms=1000))
+        record_verdict(db, session, VerdictInput(pair.assignment_id, "left", uuid.uuid4().hex,
+                                                 duration_ms=1000))
         mine["record_verdict"].append(time.perf_counter() - t)
     with lock:
         for key, values in mine.items():

@@ -29,6 +29,10 @@ class PermissionDenied(JudgeAppError):
     """A rater acting outside their rights (another rater's assignment, an admin page)."""
 
 
+class SignedOut(PermissionDenied):
+    """A browser session that ended (signed out, rater disabled, new login link, expired)."""
+
+
 class SchemaError(JudgeAppError):
     """The database schema does not match this version of the code."""
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from judge_app.services import queue, raters
+from judge_app.services import queue, raters, sessions
 from judge_app.services.demo import load_demo
 from judge_app.services.verdicts import VerdictInput, record_verdict, skip
 from judge_app.storage.schema import open_database
@@ -36,14 +36,16 @@ def seed(path: Path) -> dict[str, str]:
     tokens = {"admin": raters.add_rater(db, "admin", admin=True).token}
     for n, name in enumerate(["ana", "ben", "chloe"]):
         tokens[name] = raters.add_rater(db, name, tasks=["demo-alpaca", "demo-pandalm"]).token
+        session = sessions.sign_in(db, tokens[name])
+        assert session is not None
         for i in range(6 + 5 * n):
             pair = queue.next_assignment(db, name, "demo-alpaca")
             assert pair is not None
             if i == 3:
-                skip(db, name, pair.assignment_id, f"{pair.assignment_id}:s", flagged=True)
+                skip(db, session, pair.assignment_id, f"{pair.assignment_id}:s", flagged=True)
                 continue
             choice = ("left", "right", "tie", "left", "both_bad")[i % 5]
-            record_verdict(db, name, VerdictInput(
+            record_verdict(db, session, VerdictInput(
                 pair.assignment_id, choice, f"{pair.assignment_id}:0",  # type: ignore[arg-type]
                 strength=1 if choice in ("left", "right") else None,
                 duration_ms=9000 + 1700 * i + 2500 * n, flagged=i == 7,

@@ -41,3 +41,12 @@ def make_bundle(
 @pytest.fixture
 def bundle_factory() -> Callable[..., TaskBundle]:
     return make_bundle
+
+
+def signed_in(db: Database, name: str, **kwargs: object) -> str:
+    """A rater (created, or given a new link) and the id of a browser session of theirs."""
+    from judge_app.services import raters, sessions
+
+    session_id = sessions.sign_in(db, raters.add_rater(db, name, **kwargs).token)  # type: ignore[arg-type]
+    assert session_id is not None
+    return session_id

@@ -9,7 +9,7 @@ import threading
 import uuid
 from pathlib import Path
 
-from judge_app.services import queue, raters
+from judge_app.services import queue
 from judge_app.services.imports import import_bundle
 from judge_app.services.verdicts import (
     JudgeVerdict,
@@ -18,7 +18,7 @@ from judge_app.services.verdicts import (
     record_verdict,
 )
 from judge_app.storage.db import Database
-from tests.conftest import make_bundle
+from tests.conftest import make_bundle, signed_in
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,8 +57,7 @@ def test_16_threads_submit_1000_verdicts_each(db: Database) -> None:
 def test_raters_voting_at_once_one_by_one(db: Database) -> None:
     import_bundle(db, make_bundle("t1", n_prompts=40, models=("m1", "m2"), overlap=2))
     names = [f"r{k}" for k in range(6)]
-    for name in names:
-        raters.add_rater(db, name, tasks=["t1"])
+    sessions = {name: signed_in(db, name, tasks=["t1"]) for name in names}
     seen: dict[str, list[str]] = {n: [] for n in names}
     errors: list[BaseException] = []
 
@@ -67,8 +66,8 @@ def test_raters_voting_at_once_one_by_one(db: Database) -> None:
             while (item := queue.next_assignment(db, name, "t1")) is not None:
                 seen[name].append(item.assignment_id)
                 v = VerdictInput(item.assignment_id, "left", uuid.uuid4().hex)
-                record_verdict(db, name, v)
-                record_verdict(db, name, v)  # double click
+                record_verdict(db, sessions[name], v)
+                record_verdict(db, sessions[name], v)  # double click
         except BaseException as exc:  # pragma: no cover
             errors.append(exc)
 

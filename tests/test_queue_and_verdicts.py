@@ -9,18 +9,20 @@ from judge_app.services import queue, raters
 from judge_app.services.imports import import_bundle
 from judge_app.services.verdicts import VerdictInput, record_verdict, skip, undo_last
 from judge_app.storage.db import Database
-from tests.conftest import make_bundle
+from tests.conftest import make_bundle, signed_in
+
+SESSIONS: dict[str, str] = {}
 
 
 def setup_task(db: Database, **config: object) -> None:
     import_bundle(db, make_bundle("t1", n_prompts=3, models=("m1", "m2"), **config))
     for name in ("ann", "bob"):
-        raters.add_rater(db, name, tasks=["t1"])
+        SESSIONS[name] = signed_in(db, name, tasks=["t1"])
 
 
 def vote(db: Database, rater: str, assignment_id: str, choice: str = "left") -> dict:
-    return record_verdict(db, rater, VerdictInput(assignment_id, choice,  # type: ignore[arg-type]
-                                                  uuid.uuid4().hex))
+    return record_verdict(db, SESSIONS[rater], VerdictInput(
+        assignment_id, choice, uuid.uuid4().hex))  # type: ignore[arg-type]
 
 
 def test_rater_gets_each_pair_once_and_order_is_stable(db: Database) -> None:
@@ -52,7 +54,7 @@ def test_double_submit_stores_one_verdict(db: Database) -> None:
     item = queue.next_assignment(db, "ann", "t1")
     assert item
     v = VerdictInput(item.assignment_id, "right", "client-1")
-    first, second = record_verdict(db, "ann", v), record_verdict(db, "ann", v)
+    first, second = record_verdict(db, SESSIONS["ann"], v), record_verdict(db, SESSIONS["ann"], v)
     assert first["verdict_id"] == second["verdict_id"]
     # Another tab with a new client id does not add a second verdict to the same assignment.
     vote(db, "ann", item.assignment_id, "left")
@@ -67,8 +69,9 @@ def test_undo_reopens_the_pair(db: Database) -> None:
     vote(db, "ann", item.assignment_id)
     nxt = queue.next_assignment(db, "ann", "t1")
     assert nxt and nxt.assignment_id != item.assignment_id
-    undone = undo_last(db, "ann", "t1")
-    assert undone and undone["assignment_id"] == item.assignment_id
+    undone = undo_last(db, SESSIONS["ann"], "t1")
+    assert undone and undone.verdict["assignment_id"] == item.assignment_id
+    assert undone.pair_returns
     assert queue.next_assignment(db, "ann", "t1") == item
     with db.cursor() as cur:
         assert cur.execute("SELECT count(*) FROM active_verdicts").fetchone()[0] == 0
@@ -87,22 +90,23 @@ def test_outcome_is_normalised_from_left_right(db: Database) -> None:
 
 def test_rules_are_enforced(db: Database) -> None:
     setup_task(db, outcomes=("a", "b"), rationale="required", rationale_min_length=5)
+    ann = SESSIONS["ann"]
     item = queue.next_assignment(db, "ann", "t1")
     assert item
     with pytest.raises(PermissionDenied):
         vote(db, "bob", item.assignment_id)
     with pytest.raises(ValidationError, match="does not allow"):
-        record_verdict(db, "ann", VerdictInput(item.assignment_id, "tie", "c1", rationale="long"))
+        record_verdict(db, ann, VerdictInput(item.assignment_id, "tie", "c1", rationale="long"))
     with pytest.raises(ValidationError, match="rationale"):
-        record_verdict(db, "ann", VerdictInput(item.assignment_id, "left", "c2", rationale="no"))
-    record_verdict(db, "ann", VerdictInput(item.assignment_id, "left", "c3", rationale="clearer"))
+        record_verdict(db, ann, VerdictInput(item.assignment_id, "left", "c2", rationale="no"))
+    record_verdict(db, ann, VerdictInput(item.assignment_id, "left", "c3", rationale="clearer"))
 
 
 def test_skip_moves_on_and_unassigned_rater_is_refused(db: Database) -> None:
     setup_task(db)
     item = queue.next_assignment(db, "ann", "t1")
     assert item
-    skip(db, "ann", item.assignment_id, "s1", flagged=True)
+    skip(db, SESSIONS["ann"], item.assignment_id, "s1", flagged=True)
     nxt = queue.next_assignment(db, "ann", "t1")
     assert nxt and nxt.assignment_id != item.assignment_id
     raters.add_rater(db, "eve")

@@ -22,8 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add.add_argument("--admin", action="store_true", help="may open the admin pages")
     add.add_argument("--task", action="append", default=[], metavar="T",
                      help="task the rater works on (repeatable)")
-    add.add_argument("--base-url", default=DEFAULT_BASE_URL,
-                     help=f"address raters open (default {DEFAULT_BASE_URL})")
+    add.add_argument("--base-url", default=None,
+                     help="address raters open (default: where `judge-app serve` last ran "
+                     f"with this database, else {DEFAULT_BASE_URL})")
     add_db_option(add)
     add.set_defaults(func=_add)
 
@@ -48,8 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _add(args: argparse.Namespace) -> int:
     from judge_app.services import raters
 
-    login = raters.add_rater(database(args), args.name, admin=args.admin, tasks=args.task)
-    print(f"{login.rater_id}: {login.link(args.base_url)}")
+    db = database(args)
+    login = raters.add_rater(db, args.name, admin=args.admin, tasks=args.task)
+    base = args.base_url or raters.base_url(db) or DEFAULT_BASE_URL
+    print(f"{login.rater_id}: {login.link(base)}")
     return 0
 
 

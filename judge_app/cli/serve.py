@@ -23,7 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8501, help="port (default 8501)")
     p.add_argument("--print-admin-link", action="store_true",
-                   help="issue a fresh login link for the 'admin' rater and print it")
+                   help="print the login link of the 'admin' rater (issued once, kept in "
+                   "DB.admin-token, readable by you only; valid until revoked)")
+    p.add_argument("--base-url", default=None,
+                   help="address raters open, when it differs from http://HOST:PORT "
+                   "(e.g. behind a TLS proxy); printed links use it")
     add_db_option(p)
     p.set_defaults(func=run)
 
@@ -36,12 +40,15 @@ def run(args: argparse.Namespace) -> int:
     if not db.owned_here:
         print(f"{db.path} is in use by another judge-app command; the server will take it "
               "over when that command ends and works through it until then", flush=True)
-    if args.print_admin_link:
-        from judge_app.services import raters
+    from judge_app.services import raters
 
-        shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-        login = raters.add_rater(db, "admin", admin=True)
-        print(f"admin login: {login.link(f'http://{shown}:{args.port}')}", flush=True)
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    base_url = args.base_url or f"http://{shown}:{args.port}"
+    raters.remember_base_url(db, base_url)  # `raters add` prints links to this server
+    if args.print_admin_link:
+        login, new = raters.admin_login(db, raters.admin_link_file(db.path))
+        note = "" if new else " (issued earlier; `judge-app raters add admin --admin` replaces it)"
+        print(f"admin login: {login.link(base_url)}{note}", flush=True)
     os.environ["JUDGE_APP_DB"] = str(db.path.resolve())
     print(f"serving {db.path} at http://{args.host}:{args.port}", flush=True)
     # Streamlit runs in this process (not exec'd), so the app's sessions share the

@@ -71,3 +71,9 @@ def flagged_items(db: Database, task_id: str) -> list[dict[str, Any]]:
         text = text_of([m for m in messages if m.get("role") == "user"][-1:] or messages)
         row["prompt"] = text if len(text) <= 160 else text[:157] + "..."
     return rows
+
+
+def first_task_with_verdicts(db: Database) -> str | None:
+    """Where the analysis pages open: an empty task first would show nothing to analyse."""
+    with db.cursor() as cur:
+        return overview.first_task_with_verdicts(cur)

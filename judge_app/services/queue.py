@@ -11,6 +11,7 @@ from typing import Any
 from judge_app.core.pairing import choose_left_side, choose_next_pair, draw_kind
 from judge_app.core.types import Message, TaskConfig, task_config_from_dict
 from judge_app.errors import NotFoundError, PermissionDenied
+from judge_app.services import sessions
 from judge_app.services.lookup import task_not_found
 from judge_app.storage import catalog, judges, queue, raters, verdicts
 from judge_app.storage.db import Database
@@ -82,14 +83,22 @@ def check_may_work(db: Database, rater_id: str, task_id: str) -> dict[str, Any]:
     return rater
 
 
-def next_assignment(db: Database, rater_id: str, task_id: str) -> BlindPair | None:
-    """The rater's open assignment, or a new one; None when nothing is left for them."""
-    check_may_work(db, rater_id, task_id)
+def next_assignment(db: Database, rater_id: str, task_id: str, *,
+                    session_id: str | None = None) -> BlindPair | None:
+    """The rater's open assignment, or a new one; None when nothing is left for them.
+
+    From the browser, ``session_id`` is the rater's session, checked again inside the
+    transaction that creates an assignment (services.sessions)."""
+    if session_id is None:
+        check_may_work(db, rater_id, task_id)
     config = load_task_config(db, task_id)
     with db.cursor() as cur:  # most calls: the item on screen again, no lock needed
         row = queue.open_assignment(cur, rater_id, task_id)
     if row is None:
         with _lock_for(task_id), db.transaction() as cur:
+            if session_id is not None and sessions.check(
+                    cur, session_id, task_id)["rater_id"] != rater_id:
+                raise PermissionDenied("this session belongs to another rater")
             row = queue.open_assignment(cur, rater_id, task_id) or _new_assignment(
                 cur, config, rater_id, task_id
             )
@@ -99,7 +108,9 @@ def next_assignment(db: Database, rater_id: str, task_id: str) -> BlindPair | No
 def _new_assignment(cur: Any, config: TaskConfig, rater_id: str, task_id: str) -> Any:
     done = queue.count_done(cur, rater_id, task_id)
     gold = queue.gold_candidates(cur, task_id, rater_id) if config.gold_rate > 0 else []
-    retests = queue.retest_candidates(cur, task_id, rater_id) if config.retest_rate > 0 else []
+    # No swapped re-test in a task that reveals models: the rater has seen who wrote what.
+    retest = config.retest_rate > 0 and not config.reveal_models
+    retests = queue.retest_candidates(cur, task_id, rater_id) if retest else []
     kind = draw_kind(
         config, rater_id, done, gold_available=bool(gold), retest_available=bool(retests)
     )

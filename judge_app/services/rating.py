@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from judge_app.core.types import TaskConfig
+from judge_app.services import sessions
 from judge_app.services.queue import (
     BlindPair,
     Progress,
@@ -12,6 +13,7 @@ from judge_app.services.queue import (
     next_assignment,
     progress,
 )
+from judge_app.storage import queue as queue_store
 from judge_app.storage import verdicts
 from judge_app.storage.db import Database
 
@@ -23,9 +25,21 @@ class RatingView:
     progress: Progress
 
 
-def rating_view(db: Database, rater_id: str, task_id: str) -> RatingView:
-    pair = next_assignment(db, rater_id, task_id)
+def rating_view(db: Database, session_id: str, task_id: str) -> RatingView:
+    """The pair page of the rater behind a browser session (checked first)."""
+    rater_id = sessions.require(db, session_id, task_id)["rater_id"]
+    pair = next_assignment(db, rater_id, task_id, session_id=session_id)
     return RatingView(load_task_config(db, task_id), pair, progress(db, rater_id, task_id))
+
+
+def task_settings(db: Database, task_id: str) -> TaskConfig:
+    return load_task_config(db, task_id)
+
+
+def done_count(db: Database, rater_id: str, task_id: str) -> int:
+    """How many verdicts the rater has standing in the task."""
+    with db.cursor() as cur:
+        return queue_store.count_done(cur, rater_id, task_id)
 
 
 def client_id(db: Database, assignment_id: str) -> str:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from judge_app.core.types import Outcome, RawChoice, TaskConfig, canonical_outcome
 from judge_app.errors import PermissionDenied, ValidationError
-from judge_app.services.queue import check_may_work, load_task_config
+from judge_app.services import sessions
+from judge_app.services.queue import load_task_config
 from judge_app.storage import catalog, queue, raters, verdicts
 from judge_app.storage.db import WRITE_CONFLICTS, Database
 
@@ -51,25 +53,46 @@ def _validate(config: TaskConfig, v: VerdictInput) -> None:
         ):
             raise ValidationError(f"criterion '{name}' does not allow '{choice}'", field=name)
     text = v.rationale.strip()
-    if config.rationale == "required" and len(text) < max(1, config.rationale_min_length):
+    need = max(1, config.rationale_min_length)
+    if config.rationale == "required" and len(text) < need:
+        raise ValidationError(f"a rationale of at least {need} characters is required",
+                              field="rationale")
+    # An optional rationale may be left empty, but one that is given is held to the minimum.
+    if config.rationale == "optional" and text and len(text) < config.rationale_min_length:
         raise ValidationError(
-            f"a rationale of at least {max(1, config.rationale_min_length)} characters is "
-            "required", field="rationale",
-        )
+            f"a rationale, when given, needs at least {config.rationale_min_length} characters "
+            "(or leave it empty)", field="rationale")
 
 
-def _insert_idempotent(db: Database, row: dict[str, Any]) -> dict[str, Any]:
+def _insert_idempotent(
+    db: Database, row: dict[str, Any], session_id: str | None = None,
+    extra: tuple[dict[str, Any], ...] = (), validate: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """Insert once: a repeat of the same id, or a second verdict on an assignment that has one
-    standing (two tabs), returns the row already there. A lost race is retried."""
+    standing (two tabs), returns the row already there. A lost race is retried.
+
+    With a session id, the session is checked inside the same transaction as the insert, so a
+    rater disabled (or given a new link) a moment ago writes nothing. ``extra`` rows go in
+    with ``row``, in the same transaction; ``validate`` runs after the session check, so a
+    rater who may not write hears that first.
+    """
     for attempt in range(5):
         try:
             with db.transaction() as cur:
+                if session_id is not None:
+                    rater = sessions.check(cur, session_id, row["task_id"])
+                    if rater["rater_id"] != row["rater_id"]:
+                        raise PermissionDenied("this assignment does not belong to you")
+                if validate is not None:
+                    validate()
                 # A retraction only needs its own id checked: it sits beside the verdict.
                 assignment = None if row.get("retracts") else row.get("assignment_id")
                 earlier = verdicts.already_recorded(cur, row["verdict_id"], assignment)
                 if earlier is not None:
                     return earlier
                 verdicts.insert_verdict(cur, row)
+                for more in extra:
+                    verdicts.insert_verdict(cur, more)
                 return row
         except WRITE_CONFLICTS:
             if attempt == 4:
@@ -77,21 +100,25 @@ def _insert_idempotent(db: Database, row: dict[str, Any]) -> dict[str, Any]:
     raise AssertionError("unreachable")
 
 
-def _own_assignment(db: Database, rater_id: str, assignment_id: str) -> dict[str, Any]:
-    """The assignment with its pair's ids, if it is this rater's."""
+def _assignment(db: Database, assignment_id: str) -> dict[str, Any]:
+    """The assignment with its pair's ids; whether it is the caller's is checked in the write."""
     with db.cursor() as cur:
         found = queue.assignment_with_pair(cur, assignment_id)
-    if found is None or found["rater_id"] != rater_id:
+    if found is None:
         raise PermissionDenied("this assignment does not belong to you")
     return found
 
 
-def record_verdict(db: Database, rater_id: str, v: VerdictInput) -> dict[str, Any]:
-    """Store a person's verdict on their own assignment; submitting twice stores it once."""
-    assignment = pair = _own_assignment(db, rater_id, v.assignment_id)
-    check_may_work(db, rater_id, assignment["task_id"])
+def record_verdict(db: Database, session_id: str, v: VerdictInput) -> dict[str, Any]:
+    """Store a person's verdict on their own assignment; submitting twice stores it once.
+
+    ``session_id`` is the browser session of the rater (services.sessions), checked again
+    inside the write."""
+    # Whose assignment it is decides the row; the session, checked inside the write, must be
+    # that rater's (a single session check per write: it runs on every vote).
+    assignment = pair = _assignment(db, v.assignment_id)
+    rater_id = assignment["rater_id"]
     config = load_task_config(db, assignment["task_id"])
-    _validate(config, v)
     assert pair is not None
     left = assignment["left_side"]
     row = {
@@ -107,13 +134,14 @@ def record_verdict(db: Database, rater_id: str, v: VerdictInput) -> dict[str, An
         "rationale": v.rationale.strip() or None, "flagged": v.flagged,
         "duration_ms": v.duration_ms, "created_at": _now(),
     }
-    return _insert_idempotent(db, row)
+    return _insert_idempotent(db, row, session_id, validate=lambda: _validate(config, v))
 
 
-def skip(db: Database, rater_id: str, assignment_id: str, client_id: str,
+def skip(db: Database, session_id: str, assignment_id: str, client_id: str,
          flagged: bool = False) -> dict[str, Any]:
     """Pass on a pair (optionally flagging it as problematic); recorded, with no outcome."""
-    assignment = pair = _own_assignment(db, rater_id, assignment_id)
+    assignment = pair = _assignment(db, assignment_id)
+    rater_id = assignment["rater_id"]
     row = {
         "verdict_id": client_id,
         "task_id": assignment["task_id"], "pair_id": assignment["pair_id"],
@@ -123,24 +151,44 @@ def skip(db: Database, rater_id: str, assignment_id: str, client_id: str,
         "left_side": assignment["left_side"], "raw_choice": "skip", "flagged": flagged,
         "created_at": _now(),
     }
-    return _insert_idempotent(db, row)
+    return _insert_idempotent(db, row, session_id)
 
 
-def undo_last(db: Database, rater_id: str, task_id: str) -> dict[str, Any] | None:
-    """Take back the rater's latest verdict or skip with a retraction row; its pair reopens."""
+WITHDRAWN = "withdrawn"  # raw_choice of the row that closes a pair whose vote was taken back
+
+
+@dataclass(frozen=True)
+class Undone:
+    """What an undo took back, and whether its pair comes back to the rater."""
+
+    verdict: dict[str, Any]
+    pair_returns: bool
+
+
+def undo_last(db: Database, session_id: str, task_id: str) -> Undone | None:
+    """Take back the rater's latest verdict or skip with a retraction row.
+
+    The pair comes back to be judged again, unless the task revealed its models after the
+    vote: a rater who has seen which model wrote which answer must not judge that pair again
+    (the blinding would be gone), so the vote is withdrawn (it no longer counts) and the
+    pair stays closed for this rater, like a skip. A withdrawal itself cannot be undone.
+    """
+    rater_id = sessions.require(db, session_id, task_id)["rater_id"]
     with db.cursor() as cur:
         last = verdicts.last_standing_verdict(cur, rater_id, task_id)
-    if last is None:
+    if last is None or last["raw_choice"] == WITHDRAWN:
         return None
-    row = {
-        "verdict_id": "undo:" + last["verdict_id"],
-        **{k: last[k] for k in ("task_id", "pair_id", "prompt_id", "assignment_id",
-                                "rater_id", "source", "output_a", "output_b", "model_a",
-                                "model_b", "left_side")},
-        "flagged": False, "retracts": last["verdict_id"], "created_at": _now(),
-    }
-    _insert_idempotent(db, row)
-    return last
+    revealed = last["outcome"] is not None and load_task_config(db, task_id).reveal_models
+    keep = ("task_id", "pair_id", "prompt_id", "assignment_id", "rater_id", "source",
+            "output_a", "output_b", "model_a", "model_b", "left_side")
+    now = _now()
+    row = {"verdict_id": "undo:" + last["verdict_id"], **{k: last[k] for k in keep},
+           "flagged": False, "retracts": last["verdict_id"], "created_at": now}
+    extra = ({"verdict_id": "withdrawn:" + last["verdict_id"], **{k: last[k] for k in keep},
+              "raw_choice": WITHDRAWN, "flagged": False,
+              "created_at": now + timedelta(microseconds=1)},) if revealed else ()
+    _insert_idempotent(db, row, session_id, extra)
+    return Undone(last, pair_returns=not revealed)
 
 
 @dataclass(frozen=True)

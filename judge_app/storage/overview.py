@@ -99,3 +99,10 @@ def flagged_items(cur: duckdb.DuckDBPyConnection, task_id: str) -> list[dict[str
         {"task": task_id},
     )
     return _rows(cur)
+
+
+def first_task_with_verdicts(cur: duckdb.DuckDBPyConnection) -> str | None:
+    """The first task, by name, that has a verdict with an outcome."""
+    row = cur.execute(
+        "SELECT min(task_id) FROM verdicts WHERE outcome IS NOT NULL").fetchone()
+    return None if row is None or row[0] is None else str(row[0])

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import streamlit as st
 
+from judge_app.core.safe_text import inert_markdown
+from judge_app.errors import SignedOut
 from judge_app.services import raters
-from judge_app.services.rating import rating_view
-from judge_app.ui.components.conversation import is_long, show_prompt, show_response
+from judge_app.services.rating import done_count, rating_view, task_settings
+from judge_app.storage.db import Database
+from judge_app.ui.components.conversation import is_long, show_prompt, show_response, show_text
 from judge_app.ui.components.verdict_controls import (
+    TOUCH_CSS,
     mark_shown,
     show_controls,
     show_messages,
+    start_at_top,
     undo_button,
 )
-from judge_app.ui.session import current_rater, database
+from judge_app.ui.session import current_rater, database, run_in_browser, session_id
 
 rater = current_rater()
 assert rater is not None  # app.py shows the login form otherwise
@@ -25,31 +30,46 @@ if not tasks:
 # Pills, not a selectbox: a focused text box would swallow the keyboard shortcuts.
 picked = st.pills("Task", tasks, default=tasks[0], key="task") if len(tasks) > 1 else None
 task_id = picked or tasks[0]
-view = rating_view(db, rater["rater_id"], task_id)
-config, pair, done = view.config, view.pair, view.progress
+sid = session_id()
 
-st.subheader(config.title or task_id)
-st.progress(done.done / done.total if done.total else 1.0,
-            text=f"{done.done} / {done.total} done")
+
+@st.fragment
+def pair_area(db: Database, sid: str, task_id: str) -> None:
+    """Progress, the pair and its controls. A vote reruns only this part of the page: the
+    title, instructions and sidebar do not change between pairs. Every write and read here
+    checks the session itself (services.sessions), since a fragment run skips app.py."""
+    try:
+        view = rating_view(db, sid, task_id)
+    except SignedOut:
+        st.rerun(scope="app")  # the whole page: app.py shows the login form
+    config, pair, done = view.config, view.pair, view.progress
+    st.progress(done.done / done.total if done.total else 1.0,
+                text=f"{done.done} / {done.total} done")
+    show_messages()
+    if pair is None:
+        st.success("All done in this task. Thank you!")
+        undo_button(db, sid, task_id)
+        return
+    mark_shown(pair.assignment_id)
+    st.markdown("#### Prompt")
+    show_prompt(pair.prompt)
+    if pair.reference:
+        with st.expander("Reference answer", expanded=True):
+            show_text(pair.reference)
+    scroll = is_long(pair.left) or is_long(pair.right)  # both boxes the same height
+    left, right = st.columns(2)
+    with left:
+        show_response("A", pair.left, scroll)
+    with right:
+        show_response("B", pair.right, scroll)
+    show_controls(db, sid, config, pair.assignment_id)
+    run_in_browser(start_at_top(pair.assignment_id))  # a new pair starts at its top (phones)
+
+
+config = task_settings(db, task_id)
+st.html(TOUCH_CSS)
+st.subheader(inert_markdown(config.title or task_id))
 if config.instructions.strip():
-    with st.expander("Instructions", expanded=done.done == 0):
-        st.markdown(config.instructions)
-show_messages()
-if pair is None:
-    st.success("All done in this task. Thank you!")
-    undo_button(db, rater["rater_id"], task_id)
-    st.stop()
-
-mark_shown(pair.assignment_id)
-st.markdown("#### Prompt")
-show_prompt(pair.prompt)
-if pair.reference:
-    with st.expander("Reference answer", expanded=True):
-        st.markdown(pair.reference)
-scroll = is_long(pair.left) or is_long(pair.right)  # both boxes the same height
-left, right = st.columns(2)
-with left:
-    show_response("A", pair.left, scroll)
-with right:
-    show_response("B", pair.right, scroll)
-show_controls(db, rater["rater_id"], config, pair.assignment_id)
+    with st.expander("Instructions", expanded=done_count(db, rater["rater_id"], task_id) == 0):
+        show_text(config.instructions)
+pair_area(db, sid, task_id)

@@ -10,6 +10,7 @@ import streamlit as st
 
 from judge_app.errors import JudgeAppError
 from judge_app.services.leaderboard import slice_options, task_ids
+from judge_app.services.overview import first_task_with_verdicts
 from judge_app.storage.db import Database
 
 T = TypeVar("T")
@@ -21,8 +22,8 @@ def pick_task(db: Database) -> str:
     if not tasks:
         st.info("No tasks yet. Import one on the Import page or with `judge-app import PATH`.")
         st.stop()
-    if st.session_state.get("analysis_task") not in tasks:
-        st.session_state["analysis_task"] = tasks[0]
+    if st.session_state.get("analysis_task") not in tasks:  # first visit: a task with data
+        st.session_state["analysis_task"] = first_task_with_verdicts(db) or tasks[0]
     chosen = st.selectbox("Task", tasks, index=tasks.index(st.session_state["analysis_task"]))
     st.session_state["analysis_task"] = chosen
     return str(chosen)

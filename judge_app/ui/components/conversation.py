@@ -1,6 +1,9 @@
 """Prompts and responses as text: markdown with highlighted code, raw HTML shown as text.
 
 st.markdown escapes HTML unless unsafe_allow_html is passed, which this module never does.
+Every text from a task or a model goes through ``show_text``: images become links, links to
+``data:`` and the like stay inert (so nothing remote loads in a rater's browser), and a text
+too large or too deeply nested to format quickly is shown raw.
 """
 
 from __future__ import annotations
@@ -9,7 +12,19 @@ from typing import Any
 
 import streamlit as st
 
+from judge_app.core.safe_text import inert_markdown, too_costly_to_format
+
 _AVATARS = {"user": "user", "assistant": "assistant", "system": ":material/settings:"}
+
+
+def show_text(text: str) -> None:
+    """Markdown that loads nothing remote; raw text when formatting it would be too slow."""
+    reason = too_costly_to_format(text)
+    if reason is None:
+        st.markdown(inert_markdown(text))
+        return
+    st.caption(f"Shown as plain text: {reason} to format quickly.")
+    st.text(text)
 
 
 def _content(message: dict[str, Any]) -> str:
@@ -20,13 +35,13 @@ def _content(message: dict[str, Any]) -> str:
 def show_prompt(messages: list[dict[str, Any]]) -> None:
     """A single question as plain markdown; a conversation as chat bubbles."""
     if len(messages) == 1:
-        st.markdown(_content(messages[0]))
+        show_text(_content(messages[0]))
         return
     for message in messages:
         role = str(message.get("role", "user"))
         with st.chat_message(role if role in ("user", "assistant") else "ai",
                              avatar=_AVATARS.get(role, ":material/settings:")):
-            st.markdown(_content(message))
+            show_text(_content(message))
 
 
 def _text(messages: list[dict[str, Any]]) -> str:
@@ -45,6 +60,6 @@ def show_response(label: str, messages: list[dict[str, Any]], scroll: bool,
     text = _text(messages)
     with st.container(height=height if scroll else "content", border=True):
         if text.strip():
-            st.markdown(text)
+            show_text(text)
         else:
             st.caption("(empty response)")

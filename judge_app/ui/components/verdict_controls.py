@@ -12,6 +12,7 @@ from typing import Any
 
 import streamlit as st
 
+from judge_app.core.safe_text import inert_markdown
 from judge_app.core.types import Criterion, RawChoice, TaskConfig, canonical_outcome
 from judge_app.errors import JudgeAppError
 from judge_app.services import queue, rating, verdicts
@@ -36,6 +37,22 @@ def shortcut_help(config: TaskConfig) -> str:
         keys.append(f"`{MUCH_KEY}` much better")
     keys += [f"`{SUBMIT_KEY}` submit", f"`{SKIP_KEY}` skip", f"`{UNDO_KEY}` undo last verdict"]
     return "Keyboard: " + " · ".join(keys)
+
+
+# On a touch screen (no hover, coarse pointer) there is no keyboard: no hints, no key badges.
+TOUCH_CSS = """<style>
+@media (hover: none) and (pointer: coarse) {
+  .st-key-keyboard_hints, button kbd[aria-label^="Shortcut"] { display: none !important; }
+}
+</style>"""
+
+
+def start_at_top(assignment_id: str) -> str:
+    """A script that scrolls the page to its top; it runs once per pair, because the element
+    changes (and is mounted again) only when the assignment does."""
+    return (f"/* pair {assignment_id} */ var main = document.querySelector("
+            "'[data-testid=\"stMain\"]'); if (main) { main.scrollTo(0, 0); } "
+            "window.scrollTo(0, 0);")
 
 
 def mark_shown(assignment_id: str) -> None:
@@ -63,7 +80,7 @@ def _criteria(config: TaskConfig, assignment_id: str) -> dict[str, str]:
     return {name: choice for name, choice in picked.items() if choice}
 
 
-def _submit(db: Database, rater_id: str, config: TaskConfig, assignment_id: str) -> None:
+def _submit(db: Database, session_id: str, config: TaskConfig, assignment_id: str) -> None:
     state = st.session_state
     choice = state.get(f"choice_{assignment_id}")
     if choice is None:
@@ -81,35 +98,47 @@ def _submit(db: Database, rater_id: str, config: TaskConfig, assignment_id: str)
         duration_ms=_duration_ms(assignment_id),
     )
     try:
-        verdicts.record_verdict(db, rater_id, verdict)
-        state["reveal"] = queue.reveal(db, rater_id, assignment_id)
+        recorded = verdicts.record_verdict(db, session_id, verdict)
+        if config.reveal_models:
+            state["reveal"] = queue.reveal(db, recorded["rater_id"], assignment_id)
     except JudgeAppError as exc:
         state["rate_error"] = str(exc)
 
 
-def _skip(db: Database, rater_id: str, assignment_id: str) -> None:
+def _skip(db: Database, session_id: str, assignment_id: str) -> None:
     try:
-        verdicts.skip(db, rater_id, assignment_id, rating.client_id(db, assignment_id),
+        verdicts.skip(db, session_id, assignment_id, rating.client_id(db, assignment_id),
                       flagged=bool(st.session_state.get(f"flag_{assignment_id}")))
     except JudgeAppError as exc:
         st.session_state["rate_error"] = str(exc)
 
 
-def _undo(db: Database, rater_id: str, task_id: str) -> None:
-    undone = verdicts.undo_last(db, rater_id, task_id)
-    st.session_state["rate_notice"] = (
-        "Took back your last verdict: that pair is shown again." if undone
-        else "Nothing to undo in this task."
-    )
-    st.session_state.pop("reveal", None)
+def _undo(db: Database, session_id: str, task_id: str) -> None:
+    state = st.session_state
+    state.pop("reveal", None)
+    try:
+        undone = verdicts.undo_last(db, session_id, task_id)
+    except JudgeAppError as exc:
+        state["rate_error"] = str(exc)
+        return
+    if undone is None:
+        state["rate_notice"] = "Nothing to undo in this task."
+    elif undone.pair_returns:
+        state["rate_notice"] = "Took back your last verdict: that pair is shown again."
+    else:
+        state["rate_notice"] = (
+            "Withdrew your last verdict: it no longer counts. You have seen that pair's "
+            "models, so it is not shown to you again.")
 
 
 def _criterion(c: Criterion, assignment_id: str) -> None:
-    st.radio(c.name, allowed(c.outcomes), format_func=lambda x: SHORT[x], index=None,
-             horizontal=True, key=f"crit_{c.name}_{assignment_id}", help=c.description or None)
+    st.radio(inert_markdown(c.name), allowed(c.outcomes), format_func=lambda x: SHORT[x],
+             index=None, horizontal=True, key=f"crit_{c.name}_{assignment_id}",
+             help=inert_markdown(c.description) or None)
 
 
-def show_controls(db: Database, rater_id: str, config: TaskConfig, assignment_id: str) -> None:
+def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_id: str
+                  ) -> None:
     aid = assignment_id
     chosen = st.session_state.get(f"choice_{aid}")
     with st.container(horizontal=True):
@@ -131,22 +160,27 @@ def show_controls(db: Database, rater_id: str, config: TaskConfig, assignment_id
                 _criterion(criterion, aid)
     if config.rationale != "off":
         need = max(1, config.rationale_min_length)
-        label = ("Why? (optional)" if config.rationale == "optional"
-                 else f"Why? (required, at least {need} characters)")
+        if config.rationale == "required":
+            label = f"Why? (required, at least {need} characters)"
+        elif config.rationale_min_length > 0:
+            label = f"Why? (optional; if given, at least {need} characters)"
+        else:
+            label = "Why? (optional)"
         st.text_area(label, key=f"rationale_{aid}", height=90)
     st.checkbox("Flag this pair as problematic", key=f"flag_{aid}")
     with st.container(horizontal=True):
         st.button("Submit", key=f"submit_{aid}", type="primary", shortcut=SUBMIT_KEY,
-                  on_click=_submit, args=(db, rater_id, config, aid))
+                  on_click=_submit, args=(db, session_id, config, aid))
         st.button("Skip", key=f"skip_{aid}", shortcut=SKIP_KEY,
-                  on_click=_skip, args=(db, rater_id, aid))
-        undo_button(db, rater_id, config.name)
-    st.caption(shortcut_help(config))
+                  on_click=_skip, args=(db, session_id, aid))
+        undo_button(db, session_id, config.name)
+    with st.container(key="keyboard_hints"):  # hidden on touch screens (TOUCH_CSS)
+        st.caption(shortcut_help(config))
 
 
-def undo_button(db: Database, rater_id: str, task_id: str) -> None:
+def undo_button(db: Database, session_id: str, task_id: str) -> None:
     st.button("Undo last verdict", key=f"undo_{task_id}", shortcut=UNDO_KEY,
-              on_click=_undo, args=(db, rater_id, task_id))
+              on_click=_undo, args=(db, session_id, task_id))
 
 
 def show_messages() -> None:
@@ -157,4 +191,5 @@ def show_messages() -> None:
     if message := state.pop("rate_notice", None):
         st.info(message)
     if names := state.pop("reveal", None):
-        st.info(f"Previous pair: A was **{names['left']}**, B was **{names['right']}**.")
+        left, right = (inert_markdown(names[side]) for side in ("left", "right"))
+        st.info(f"Previous pair: A was **{left}**, B was **{right}**.")
