@@ -29,7 +29,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], path: Path,
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ") and str(path) in lines[0] and words in lines[0]
+    assert lines[0].startswith("judge-app: error: ") and str(path) in lines[0] and words in lines[0]
 
 
 def real_database(path: Path) -> Path:

@@ -161,7 +161,7 @@ def _format_table(table: pd.DataFrame) -> str:
     shown["rank"] = shown["rank"].astype(object).where(shown["rated"], "-")
     text = shown[columns].to_string(index=False, na_rep="-")
     notes = [f"{model}: {note}" for model, note in
-             zip(table["model"], table.get("note", pd.Series(dtype=str)), strict=False) if note]
+             zip(table["model"], table["note"], strict=True) if note] if "note" in table else []
     return "\n".join([text, *notes]) if notes else text
 
 

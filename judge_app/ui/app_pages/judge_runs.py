@@ -49,9 +49,12 @@ if runs:
             "finished_at": st.column_config.DatetimeColumn("finished", format="MM-DD HH:mm"),
             "message": st.column_config.TextColumn("message", help="why a run stopped"),
             "endpoint": st.column_config.TextColumn(
-                "endpoint", help="the judge's endpoint, credentials masked"),
+                "endpoint", help="the judge's endpoint, credentials masked", width="small"),
         },
     )
+    endpoints = sorted({(r["judge_name"], r["endpoint"]) for r in runs if r["endpoint"]})
+    if endpoints:  # whole, since the table's column is narrow
+        st.caption("Endpoints: " + "; ".join(f"{j} → `{e}`" for j, e in endpoints))
     st.caption("Status 'interrupted': the run's process is gone (killed or crashed); start "
                "the same run again to resume from its stored answers. Endpoints are shown "
                "with any credentials masked.")
