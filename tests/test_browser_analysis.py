@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +11,7 @@ from judge_app.services import raters
 from judge_app.services.imports import import_bundle
 from judge_app.storage.schema import open_database
 from tests.analysis_helpers import simulated_bundle
-from tests.test_browser_rater import ROOT, _free_port, _wait_healthy, browser, wait_idle
+from tests.test_browser_rater import browser, serving, wait_idle
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -29,18 +25,8 @@ def admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = open_database(path)
     import_bundle(db, simulated_bundle("sim", prompts=10))
     token = raters.add_rater(db, "boss", admin=True).token
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "judge_app.cli", "serve", "--db", str(path), "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
+    with serving(path) as url:
         yield f"{url}/{{page}}?token={token}"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 @pytest.mark.parametrize(("name", "charts"), [("leaderboard", 4), ("bias", 2)])

@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,23 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
             time.sleep(0.3)
 
 
+@contextmanager
+def serving(path: Path) -> Iterator[str]:
+    """A real `judge-app serve` on a free port for the database at `path`; yields its URL."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "judge_app.cli", "serve", "--db", str(path), "--port", str(port)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     path = tmp_path_factory.mktemp("browser") / "judge.duckdb"
@@ -101,18 +119,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "r2": raters.add_rater(db, "r2", tasks=["duo"]).token,
         "boss": raters.add_rater(db, "boss", admin=True).token,
     }
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "judge_app.cli", "serve", "--db", str(path), "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
+    with serving(path) as url:
         yield Server(url, db, tokens)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,7 @@ chromium through plain Playwright (fixtures shared with test_browser_rater).
 from __future__ import annotations
 
 import http.server
-import os
 import re
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -25,15 +21,13 @@ from judge_app.services import raters
 from judge_app.services.imports import import_bundle
 from judge_app.storage.schema import open_database
 from tests.test_browser_rater import (
-    ROOT,
     TIMEOUT,
     Server,
-    _free_port,
-    _wait_healthy,
     browser,
     expect,
     judge_with_keys,
     open_rater_page,
+    serving,
     task,
     wait_idle,
 )
@@ -115,18 +109,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, pixel: Pixel) -> Iterator[S
         ("kay", ["long"]),
     )}
     tokens["boss"] = raters.add_rater(db, "boss", admin=True).token
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "judge_app.cli", "serve", "--db", str(path), "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
+    with serving(path) as url:
         yield Server(url, db, tokens)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 @pytest.fixture

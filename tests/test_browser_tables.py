@@ -3,10 +3,6 @@ HTML report's tables scrolling sideways with the names kept in view."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +18,7 @@ from judge_app.services.leaderboard import LeaderboardQuery
 from judge_app.storage.schema import open_database
 from tests.analysis_helpers import simulated_bundle
 from tests.fake_openai_server import FakeOpenAIServer
-from tests.test_browser_rater import ROOT, _free_port, _wait_healthy, browser, wait_idle
+from tests.test_browser_rater import browser, serving, wait_idle
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -49,18 +45,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     token = raters.add_rater(db, "boss", admin=True).token
     report = write_report(db, LeaderboardQuery("long-names"), folder / "report.html")
     db.close()
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "judge_app.cli", "serve", "--db", str(path), "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
+    with serving(path) as url:
         yield f"{url}/{{page}}?token={token}", report
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 def _open(browser: Any, url: str, width: int = WIDTH) -> tuple[Any, Any]:

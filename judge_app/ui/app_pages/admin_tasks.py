@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from judge_app.core.safe_text import inert_markdown
 from judge_app.services.overview import flagged_items, rater_progress, task_overview
 from judge_app.ui.session import database, require_admin
 
@@ -37,7 +38,7 @@ st.dataframe(
     column_config=TASK_COLUMNS,
 )
 for row in rows:
-    st.caption(f"**{row['task']}** ({row['title']}): {row['missing']}")
+    st.caption(inert_markdown(f"**{row['task']}** ({row['title']}): {row['missing']}"))
 task_id = st.selectbox("Task", [r["task"] for r in rows])
 st.subheader("Raters")
 progress = rater_progress(db, task_id)

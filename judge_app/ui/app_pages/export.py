@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from judge_app.core.safe_text import inert_markdown
 from judge_app.errors import JudgeAppError
 from judge_app.export.card import render
 from judge_app.export.formats import FORMATS, PREFERENCE_FORMATS
@@ -55,4 +56,4 @@ if st.button("Prepare download", key="export_prepare"):
                        render(built.info), file_name=f"{name}.{file_type}.card.md",
                        key="export_card")
 with st.expander("Dataset card"):
-    st.markdown(render(built.info).split("---", 2)[-1])
+    st.markdown(inert_markdown(render(built.info).split("---", 2)[-1]))

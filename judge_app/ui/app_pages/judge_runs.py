@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from judge_app.core.safe_text import inert_markdown
 from judge_app.errors import JudgeAppError
 from judge_app.services import judges
 from judge_app.services.leaderboard import agreement
@@ -54,7 +55,7 @@ if runs:
     )
     endpoints = sorted({(r["judge_name"], r["endpoint"]) for r in runs if r["endpoint"]})
     if endpoints:  # whole, since the table's column is narrow
-        st.caption("Endpoints: " + "; ".join(f"{j} → `{e}`" for j, e in endpoints))
+        st.caption(inert_markdown("Endpoints: " + "; ".join(f"{j} → {e}" for j, e in endpoints)))
     st.caption("Status 'interrupted': the run's process is gone (killed or crashed); start "
                "the same run again to resume from its stored answers. Endpoints are shown "
                "with any credentials masked.")
