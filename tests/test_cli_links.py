@@ -40,6 +40,7 @@ def test_links_use_the_servers_address_and_the_admin_link_survives_restarts(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "x.duckdb"
+    cli("init", db=db)  # serve opens an existing database only
     first_port, second_port = free_port(), free_port()
     first = serve_admin_line(db, "--port", str(first_port))
     assert f"admin login: http://127.0.0.1:{first_port}/?token=" in first
