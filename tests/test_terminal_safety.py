@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from judge_app.core.terminal import has_control, shown
 from judge_app.core.types import ImportedVerdict
 from judge_app.services.imports import import_bundle
@@ -64,3 +66,14 @@ def test_report_and_tables_with_control_characters_in_names(tmp_path: Path) -> N
     for out in outputs:
         for raw in (b"\x1b", b"\x07", b"\r", "\u202e".encode()):
             assert raw not in out.stdout and raw not in out.stderr, (out.args, raw)
+
+
+def test_bytes_written_to_the_cli_stdout_print_as_text(capsys: pytest.CaptureFixture[str]) -> None:
+    """`make run` printed Streamlit's banner as b'...' reprs: click writes bytes to stdout."""
+    from judge_app.cli import _SafeStream
+
+    stream = _SafeStream(sys.stdout)
+    stream.write(b"  URL: http://127.0.0.1:8501\n\x1b[31m")
+    stream.write("plain\n")
+    out = capsys.readouterr().out
+    assert out == "  URL: http://127.0.0.1:8501\n\\x1b[31mplain\n"

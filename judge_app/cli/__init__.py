@@ -42,8 +42,10 @@ class _SafeStream:
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
 
-    def write(self, text: str) -> int:
-        self._stream.write(shown(text))
+    def write(self, text: str | bytes) -> int:
+        # Some libraries (click, under Streamlit) write bytes to a text stream they wrap.
+        value = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        self._stream.write(shown(value))
         return len(text)
 
     def __getattr__(self, name: str) -> Any:
