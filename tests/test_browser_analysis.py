@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright import sync_api
 
 from judge_app.services import raters
 from judge_app.services.imports import import_bundle
@@ -14,7 +15,6 @@ from tests.analysis_helpers import simulated_bundle
 from tests.test_browser_rater import browser, serving, wait_idle
 
 pytestmark = pytest.mark.browser
-sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 __all__ = ["browser"]  # the module-scoped chromium fixture, shared
 

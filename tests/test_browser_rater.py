@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api
 
 from judge_app.core.types import Output, Prompt, TaskBundle, TaskConfig
 from judge_app.services import raters
@@ -30,7 +31,6 @@ from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
 
 pytestmark = pytest.mark.browser
-sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 expect.set_options(timeout=30_000)
 
@@ -125,8 +125,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make chromium)")
+    # A missing browser is a broken setup (`make test` installs it), never a quiet skip.
+    assert Path(CHROMIUM).exists(), "Debian's chromium is not installed: run `make chromium`"
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b

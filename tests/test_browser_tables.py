@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api
 
 from judge_app.export.report import write_report
 from judge_app.judges.config import parse_config
@@ -21,7 +22,6 @@ from tests.fake_openai_server import FakeOpenAIServer
 from tests.test_browser_rater import browser, serving, wait_idle
 
 pytestmark = pytest.mark.browser
-sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 __all__ = ["browser"]
 

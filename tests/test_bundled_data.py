@@ -60,15 +60,13 @@ def _skips_on_a_path(tree: ast.AST) -> list[int]:
     return lines
 
 
-# Not data: Debian's chromium is a tool that `make test` installs (make chromium).
-ALLOWED = {"test_browser_rater.py:120"}
 
 
 def test_no_test_skips_for_missing_data() -> None:
     sources = sorted(TESTS.glob("*.py"))
     found = {f"{p.name}:{line}" for p in sources
              for line in _skips_on_a_path(ast.parse(p.read_text("utf-8")))}
-    assert found - ALLOWED == set()
+    assert found == set()
 
 
 def test_the_skip_detector_finds_the_old_patterns() -> None:
