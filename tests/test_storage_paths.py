@@ -3,6 +3,7 @@ and only `init`, `demo` and `import` create a database file."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 from judge_app.services.imports import import_bundle
 from judge_app.storage.schema import open_database
-from tests.conftest import make_bundle
+from tests.conftest import DATA, make_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,3 +118,13 @@ def test_an_immutable_file(tmp_path: Path) -> None:
         assert_one_line_error(run("raters", "add", "bob", db=path), path, "read-only")
     finally:
         subprocess.run([chattr, "-i", str(path)], check=True)
+
+
+def test_a_file_written_by_duckdb_2_names_the_cause(tmp_path: Path) -> None:
+    """The previous release installed DuckDB 2.0.1; its files must not read as 'damaged'."""
+    path = tmp_path / "from-duckdb-2.duckdb"
+    path.write_bytes(gzip.decompress(
+        (DATA / "duckdb2" / "written-by-duckdb-2.0.1.duckdb.gz").read_bytes()))
+    before = path.read_bytes()
+    assert_one_line_error(run("raters", "list", db=path), path, "written by a newer DuckDB")
+    assert path.read_bytes() == before

@@ -85,6 +85,11 @@ def check_path(path: Path, *, create: bool) -> None:
 def _open_error(path: Path, exc: duckdb.Error) -> DatabaseFileError:
     text = str(exc)
     first = text.splitlines()[0] if text else type(exc).__name__
+    if "created with a newer version of DuckDB" in text:
+        return DatabaseFileError(
+            f"{path} was written by a newer DuckDB than this judge_app uses (DuckDB "
+            f"{duckdb.__version__}, pinned below 2: see docs/storage.md, 'A database written by "
+            "DuckDB 2', to convert it once)")
     if "not a valid DuckDB database file" in text:
         return DatabaseFileError(f"{path} is not a DuckDB database file")
     if "Permission denied" in text or "Operation not permitted" in text or "Read-only" in text:
