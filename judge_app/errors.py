@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+
+_FULL_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+_FULL_TEXTS = ("No space left on device", "File too large", "Disk quota exceeded")
+
 
 class JudgeAppError(Exception):
     """Base of every error that is meant for the user, not a bug."""
@@ -47,6 +52,14 @@ class DiskFull(JudgeAppError):
     def __init__(self, file: str, what: str = "") -> None:
         self.file = file
         super().__init__(f"no space left writing {file}" + (f"; {what}" if what else ""))
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A write that failed for want of space or a file size limit (OSError or a database's
+    error that quotes the system's words)."""
+    if isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS:
+        return True
+    return any(text in str(exc) for text in _FULL_TEXTS)
 
 
 class DatabaseFileError(JudgeAppError):

@@ -9,7 +9,6 @@ so usually 0644), not the 0600 of a private temporary file.
 
 from __future__ import annotations
 
-import errno
 import io
 import json
 import os
@@ -22,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from judge_app.errors import DiskFull, JudgeAppError
+from judge_app.errors import DiskFull, JudgeAppError, is_disk_full
 
 KINDS = {".jsonl": "jsonl", ".parquet": "parquet", ".csv": "csv"}
 Table: TypeAlias = pd.DataFrame | pa.Table
@@ -146,8 +145,7 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], object], force: bool) 
                 handle.flush()
                 os.fsync(handle.fileno())
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or any(
-                    t in str(exc) for t in ("No space left", "File too large")):
+            if is_disk_full(exc):
                 raise DiskFull(str(path), "nothing of it was kept") from exc
             raise
         if force:

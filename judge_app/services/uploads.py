@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
-import errno
 import io
 import tempfile
 import zipfile
 import zlib
 from pathlib import Path
 
-from judge_app.errors import DiskFull, JudgeAppError, ValidationError
+from judge_app.errors import DiskFull, JudgeAppError, ValidationError, is_disk_full
 from judge_app.ingest.loader import load_bundles
 from judge_app.services.imports import ImportReport, import_bundle
 from judge_app.storage.db import Database
@@ -71,7 +70,7 @@ def import_upload(
                 else:
                     (root / Path(name).name).write_bytes(data)
             except OSError as exc:
-                if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+                if is_disk_full(exc):
                     raise DiskFull(f"{Path(name).name} (unpacking the upload into {tmp})",
                                    "nothing was imported") from None
                 raise

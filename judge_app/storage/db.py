@@ -29,7 +29,7 @@ from typing import cast
 
 import duckdb
 
-from judge_app.errors import DatabaseBusy, DatabaseFileError, DiskFull
+from judge_app.errors import DatabaseBusy, DatabaseFileError, DiskFull, is_disk_full
 from judge_app.storage import remote
 from judge_app.storage.owner import Owner
 
@@ -135,15 +135,11 @@ def _forget(owner: Owner) -> None:
             del _owners[owner.path]
 
 
-_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
-
-
 def _disk_full(exc: BaseException, path: Path) -> DiskFull | None:
     """DuckDB's write error on a full disk, as the app's error naming the file."""
-    text = str(exc)
-    if not isinstance(exc, duckdb.Error | OSError) or not any(s in text for s in _FULL):
+    if not isinstance(exc, duckdb.Error | OSError) or not is_disk_full(exc):
         return None
-    named = re.search(r'file "([^"]+)"', text)
+    named = re.search(r'file "([^"]+)"', str(exc))
     return DiskFull(named.group(1) if named else str(path),
                     "the transaction was rolled back; nothing of it was kept")
 
