@@ -60,6 +60,8 @@ def main() -> None:
         db = small_database(Path(tmp))
         commands = {
             "python -c pass": [py, "-c", "pass"],
+            # what gate cannot do without: the fit's numpy and the file's DuckDB
+            "python -c 'import numpy, duckdb'": [py, "-c", "import numpy, duckdb"],
             "judge-app --help": [py, "-m", "judge_app.cli", "--help"],
             "judge-app gate --help": [py, "-m", "judge_app.cli", "gate", "--help"],
             "judge-app gate (small db)": [

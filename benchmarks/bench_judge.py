@@ -108,8 +108,8 @@ def runner(base_url: str, calls: int, concurrency: int) -> tuple[float, float]:
     """The whole batch path: plan, calls, parsing, group-committed DuckDB writes, verdicts."""
     import tempfile
 
-    from judge_app.judges.runner import plan_run, run_plan
     from judge_app.services.imports import import_bundle
+    from judge_app.services.judge_runs import plan_run, run_plan
     from judge_app.storage.schema import open_database
     from tests.conftest import make_bundle
 

@@ -6,10 +6,15 @@ just before Enter is pressed to the animation frame after the next pair's last e
 keyboard line under its Submit button) is in place, with no stale element left and the script
 run finished.
 
-``--code PATH`` measures another checkout of the project (for example the code before a change,
-from ``git archive``) in the same run; each checkout builds its own database with its own code.
+``--before DIR`` also measures another checkout of the project (the code before a change, e.g.
+``git archive <commit> | tar -x -C DIR``) in the same run; each checkout builds its own database
+with its own code. ``--code PATH ...`` measures any list of checkouts. All servers of one
+verdict count run at once, each with its own tab, and the tabs vote in turn, so the load of
+this shared machine falls on every version alike.
+``--floor`` also times ``rater_floor_app.py``: the same elements from texts in memory, no
+database, no service call: what Streamlit and the browser cost per vote on this machine.
 Run: .venv/bin/python benchmarks/bench_rater_browser.py [--votes 40] [--verdicts 0 1000000]
-     [--code . /tmp/old]
+     [--before /tmp/old] [--floor]
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = "/usr/bin/chromium"
@@ -125,75 +133,167 @@ def build(root: Path, db: Path, verdicts: int, port: int) -> str:
     return found[1]
 
 
-def measure(root: Path, verdicts: int, votes: int, warmup: int) -> list[float]:
-    from playwright.sync_api import expect, sync_playwright
+@contextmanager
+def serving(cmd: list[str], root: Path, port: int, env: dict[str, str]) -> Iterator[None]:
+    """A server process of its own session, healthy before the block and stopped after."""
+    server = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health"):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        yield
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
 
+
+class Voter:
+    """One tab on one server, voting with the keyboard (1, then Enter)."""
+
+    def __init__(self, page: Any, link: str) -> None:
+        from playwright.sync_api import expect
+
+        self.page, self.expect = page, expect
+        self.idle = page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
+        page.set_default_timeout(60_000)
+        page.goto(link)
+        expect(page.get_by_text("Keyboard:")).to_be_visible(timeout=120_000)
+        expect(self.idle).to_have_count(1)
+        page.wait_for_timeout(1000)  # the shortcuts listen once the first run has settled
+
+    def vote(self) -> float:
+        """ms from Enter to the next pair drawn (see ARM)."""
+        page, expect = self.page, self.expect
+        expect(self.idle).to_have_count(1)
+        old = page.evaluate(CURRENT)
+        page.keyboard.press("1")
+        expect(page.locator('[data-testid="stBaseButton-primary"]',
+                            has_text="A is better")).to_be_visible()
+        expect(self.idle).to_have_count(1)
+        page.evaluate(ARM, old)
+        page.keyboard.press("Enter")
+        page.wait_for_function("window.__benchResult !== undefined")
+        return float(page.evaluate("window.__benchResult"))
+
+
+@contextmanager
+def rater_server(root: Path, verdicts: int) -> Iterator[str]:
+    """A checkout's own demo database (plus verdicts) served by its own code; a login link."""
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
         port = _free_port()
         link = build(root, db, verdicts, port)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "judge_app.cli", "serve", "--db", str(db), "--port",
-             str(port)], cwd=root, env=_env(root), stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health"):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.3)
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.set_default_timeout(60_000)
-                idle = page.locator(
-                    '[data-testid="stApp"][data-test-script-state="notRunning"]')
-                page.goto(link)
-                expect(page.get_by_text("Keyboard:")).to_be_visible(timeout=120_000)
-                times = []
-                for n in range(warmup + votes):
-                    expect(idle).to_have_count(1)
-                    old = page.evaluate(CURRENT)
-                    page.keyboard.press("1")
-                    expect(page.locator('[data-testid="stBaseButton-primary"]',
-                                        has_text="A is better")).to_be_visible()
-                    expect(idle).to_have_count(1)
-                    page.evaluate(ARM, old)
-                    page.keyboard.press("Enter")
-                    page.wait_for_function("window.__benchResult !== undefined")
+        cmd = [sys.executable, "-m", "judge_app.cli", "serve", "--db", str(db), "--port",
+               str(port)]
+        with serving(cmd, root, port, _env(root)):
+            yield link
+
+
+@contextmanager
+def floor_server() -> Iterator[str]:
+    """rater_floor_app.py on the demo task's texts: the pair page's elements, no database."""
+    root = HERE.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        db, texts = Path(tmp) / "floor.duckdb", Path(tmp) / "texts.json"
+        subprocess.run([sys.executable, "-m", "judge_app.cli", "demo", "--db", str(db)],
+                       cwd=root, env=_env(root), capture_output=True, check=True)
+        subprocess.run([sys.executable, str(HERE / "bench_rater_browser.py"), "--texts",
+                        str(db), str(texts)], cwd=root, env=_env(root), check=True)
+        port = _free_port()
+        cmd = [sys.executable, "-m", "streamlit", "run", str(HERE / "rater_floor_app.py"),
+               "--server.address", "127.0.0.1", "--server.port", str(port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+        with serving(cmd, root, port, {**_env(root), "BENCH_FLOOR_TEXTS": str(texts)}):
+            yield f"http://127.0.0.1:{port}/"
+
+
+def measure(targets: dict[str, Any], votes: int, warmup: int) -> dict[str, list[float]]:
+    """All servers up at once, one tab each, votes taken in turn (tab 1, tab 2, ..., tab 1,
+    ...): a load spike on this shared machine hits every version alike."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=60_000)  # a busy shared machine, not a failure
+    times: dict[str, list[float]] = {name: [] for name in targets}
+    with ExitStack() as stack:
+        links = {name: stack.enter_context(server) for name, server in targets.items()}
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            voters = {name: Voter(browser.new_context(
+                viewport={"width": 1280, "height": 900}).new_page(), link)
+                for name, link in links.items()}
+            for n in range(warmup + votes):
+                for name, voter in voters.items():
+                    took = voter.vote()
                     if n >= warmup:
-                        times.append(float(page.evaluate("window.__benchResult")))
-                browser.close()
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+                        times[name].append(took)
+            browser.close()
     return times
+
+
+def dump_texts(path: str, out: str) -> None:
+    """Prompt and both answers of the demo task's pairs, as the floor app shows them."""
+    import json
+
+    from judge_app.storage import catalog
+    from judge_app.storage.schema import open_database
+
+    db = open_database(path)
+    with db.cursor() as cur:
+        ids = [r[0] for r in cur.execute("SELECT pair_id FROM pairs WHERE task_id = ? "
+                                         "ORDER BY pair_id LIMIT 60", [TASK]).fetchall()]
+        views = [catalog.get_pair_view(cur, pid) for pid in ids]
+    db.close()
+    rows = [[v["messages"][0]["content"], v["response_a"][0]["content"],
+             v["response_b"][0]["content"]] for v in views if v]
+    Path(out).write_text(json.dumps(rows), encoding="utf-8")
 
 
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--fill":
         fill_verdicts(sys.argv[2], int(sys.argv[3]))
         return
+    if len(sys.argv) == 4 and sys.argv[1] == "--texts":
+        dump_texts(sys.argv[2], sys.argv[3])
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--votes", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--verdicts", type=int, nargs="+", default=[0, 1_000_000])
+    parser.add_argument("--verdicts", type=int, nargs="*", default=[0, 1_000_000])
     parser.add_argument("--code", nargs="+", default=[str(HERE.parent)],
                         help="checkouts to measure (default: this one)")
+    parser.add_argument("--before", type=Path,
+                        help="checkout of the version to compare with, measured first")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time rater_floor_app.py: the same elements, no database")
     args = parser.parse_args()
+    if args.before:
+        args.code = [str(args.before), *args.code]
     print(f"load average before: {os.getloadavg()[0]:.1f}")
     print("| code | verdicts stored | votes | p50 ms | p95 ms | max ms | load |")
     print("|---|---|---|---|---|---|---|")
     for verdicts in args.verdicts:
+        targets: dict[str, Any] = {}
+        if args.floor:
+            targets["floor: the same elements, no database"] = floor_server()
         for code in args.code:
-            times = sorted(measure(Path(code).resolve(), verdicts, args.votes, args.warmup))
-            p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
-            print(f"| {code} | {verdicts:,} | {len(times)} | {statistics.median(times):.0f} | "
-                  f"{p95:.0f} | {times[-1]:.0f} | {os.getloadavg()[0]:.1f} |", flush=True)
+            name = "before" if args.before and Path(code) == args.before else code
+            targets[name] = rater_server(Path(code).resolve(), verdicts)
+        for name, times in measure(targets, args.votes, args.warmup).items():
+            row(name, 0 if name.startswith("floor") else verdicts, times)
+
+
+def row(name: str, verdicts: int, times: list[float]) -> None:
+    times = sorted(times)
+    p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
+    print(f"| {name} | {verdicts:,} | {len(times)} | {statistics.median(times):.0f} | "
+          f"{p95:.0f} | {times[-1]:.0f} | {os.getloadavg()[0]:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

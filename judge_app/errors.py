@@ -68,3 +68,8 @@ class DatabaseFileError(JudgeAppError):
 
 class DatabaseOwnerLost(JudgeAppError):
     """The process that owns the database file stopped while this one worked through it."""
+
+
+class NoVerdicts(ValidationError):
+    """The task, or the slice of it asked for, has no verdicts to compute from: a report
+    says 'nothing yet' for it instead of failing."""

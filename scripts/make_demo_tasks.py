@@ -103,7 +103,7 @@ def pandalm_task(data: Path) -> TaskBundle:
         overlap=3,  # the three annotators cover every pair: the task is complete as shipped
         gold_rate=0.05,
         retest_rate=0.05,
-        source="https://github.com/WeOpenML/PandaLM data/testset-v1.json "
+        provenance="https://github.com/WeOpenML/PandaLM data/testset-v1.json "
         "(999 items, 3 human annotators)",
     )
     return bundle
@@ -151,7 +151,7 @@ def alpaca_task(data: Path) -> TaskBundle:
         gold_rate=0.0,  # no known answers for these outputs; demo-pandalm shows gold pairs
         retest_rate=0.05,
         licence="CC BY-NC 4.0 (non-commercial use, attribution required)",
-        source="https://github.com/tatsu-lab/alpaca_eval results/<model>/model_outputs.json "
+        provenance="https://github.com/tatsu-lab/alpaca_eval results/<model>/model_outputs.json "
         f"for {', '.join(ALPACA_MODELS)}",
     )
     return bundle

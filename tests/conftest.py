@@ -10,6 +10,9 @@ import pytest
 from judge_app.core.types import Output, Prompt, TaskBundle, TaskConfig
 from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
+from tests.browser_helpers import browser, page
+
+__all__ = ["browser", "page"]  # chromium for the browser tests (tests/browser_helpers.py)
 
 # Real published data bundled with the tests (each folder says its source and licence).
 DATA = Path(__file__).resolve().parent / "data"
@@ -20,6 +23,13 @@ def db(tmp_path: Path) -> Iterator[Database]:
     handle = open_database(tmp_path / "judge.duckdb")
     yield handle
     handle.close()  # this process owns the file until then; let go of it between tests
+
+
+@pytest.fixture
+def page_db(db: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
+    """`db`, and the database the app's pages open ($JUDGE_APP_DB): for AppTest page tests."""
+    monkeypatch.setenv("JUDGE_APP_DB", str(db.path))
+    return db
 
 
 def make_bundle(

@@ -51,7 +51,7 @@ def load_prefs(db: Database) -> None:
     # One judge verdict through the judge path, with provenance that must be cleaned.
     record_judge_verdicts(db, [JudgeVerdict(
         task_id=TASK, pair_id=pair_id(TASK, "q0", "m1", "m3"), rater_id="gpt-judge",
-        outcome="a", client_id="jv1", probability=0.9,
+        outcome="a", verdict_id="jv1", probability=0.9,
         extra={"judge_model": "gpt-x", "judge_config_hash": "cfg123",
                "judge_endpoint": f"https://user:{SECRET}@api.example.com/v1?key={SECRET}"},
     )])

@@ -70,9 +70,9 @@ def test_ordinal_merges_both_bad_into_tie() -> None:
 
 def test_retests_and_repeats_count_once_in_agreement() -> None:
     base = frame([("p1", "x", "a"), ("p1", "y", "a"), ("p2", "x", "b"), ("p2", "y", "b")],
-                 kind=["normal"] * 4)
+                 purpose=["normal"] * 4)
     noisy = pd.concat([base, frame([("p1", "x", "b"), ("p2", "y", "a")],
-                                   kind=["retest", "normal"])], ignore_index=True)
+                                   purpose=["retest", "normal"])], ignore_index=True)
     assert krippendorff_alpha(noisy) == krippendorff_alpha(base) == 1.0
     assert percent_agreement(noisy) == 1.0
 

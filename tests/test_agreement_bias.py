@@ -55,11 +55,11 @@ def test_length_bias_skips_equal_and_unknown_lengths() -> None:
 
 def test_swap_consistency_pairs_the_retest_with_the_original() -> None:
     df = verdicts(
-        v("p1", "h", "a", left_side="a", kind="normal"),
-        v("p1", "h", "a", left_side="b", kind="retest"),     # same canonical answer: consistent
-        v("p2", "h", "b", left_side="b", kind="retest"),     # re-test listed before its original
-        v("p2", "h", "a", left_side="a", kind="normal"),     # clicked left both times: not
-        v("p3", "h", "tie", kind="normal"),                  # judged once: not counted
+        v("p1", "h", "a", left_side="a", purpose="normal"),
+        v("p1", "h", "a", left_side="b", purpose="retest"),     # same canonical answer: consistent
+        v("p2", "h", "b", left_side="b", purpose="retest"),     # re-test listed before its original
+        v("p2", "h", "a", left_side="a", purpose="normal"),     # clicked left both times: not
+        v("p3", "h", "tie", purpose="normal"),                  # judged once: not counted
         v("p1", "j", "a", left_side="a", source="judge"),    # a judge's two orders
         v("p1", "j", "a", left_side="b", source="judge"),
         v("p2", "j", "b", source="judge", consistent=False),  # combined row with a flag
@@ -73,17 +73,17 @@ def test_swap_consistency_pairs_the_retest_with_the_original() -> None:
 def test_rater_quality_table() -> None:
     df = verdicts(
         # p1: x, y, z agree on a; the judge says b
-        v("p1", "x", "a", left_side="a", duration_ms=1000, gold_outcome="a", kind="gold"),
-        v("p1", "y", "a", left_side="b", duration_ms=3000, gold_outcome="a", kind="gold"),
-        v("p1", "z", "a", left_side="a", duration_ms=2000, gold_outcome="a", kind="gold"),
-        v("p1", "j", "b", left_side="a", source="judge", gold_outcome="a", kind="gold"),
+        v("p1", "x", "a", left_side="a", duration_ms=1000, gold_outcome="a", purpose="gold"),
+        v("p1", "y", "a", left_side="b", duration_ms=3000, gold_outcome="a", purpose="gold"),
+        v("p1", "z", "a", left_side="a", duration_ms=2000, gold_outcome="a", purpose="gold"),
+        v("p1", "j", "b", left_side="a", source="judge", gold_outcome="a", purpose="gold"),
         # p2: x and y split, so z has no majority among the others; z says tie
         v("p2", "x", "a", left_side="a", duration_ms=5000),
         v("p2", "y", "b", left_side="a", duration_ms=1000),
         v("p2", "z", "tie", left_side="a", duration_ms=1000),
         v("p2", "j", "a", left_side="a", source="judge"),
         # x re-tests p2 and changes its mind
-        v("p2", "x", "b", left_side="b", duration_ms=4000, kind="retest"),
+        v("p2", "x", "b", left_side="b", duration_ms=4000, purpose="retest"),
     )
     table = rater_quality(df).set_index("rater_id")
     assert list(table.reset_index().columns) == COLUMNS

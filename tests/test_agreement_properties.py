@@ -32,10 +32,10 @@ def verdict_frames(draw: st.DrawFn) -> pd.DataFrame:
     ), max_size=40))
     return pd.DataFrame(
         [{"pair_id": f"p{p}", "rater_id": f"r{r}", "source": sources[r], "outcome": o,
-          "left_side": side, "kind": kind, "len_a": lengths[p][0], "len_b": lengths[p][1],
+          "left_side": side, "purpose": purpose, "len_a": lengths[p][0], "len_b": lengths[p][1],
           "gold_outcome": gold[p], "duration_ms": 100 * (r + 1)}
-         for r, p, o, side, kind in cells],
-        columns=["pair_id", "rater_id", "source", "outcome", "left_side", "kind", "len_a",
+         for r, p, o, side, purpose in cells],
+        columns=["pair_id", "rater_id", "source", "outcome", "left_side", "purpose", "len_a",
                  "len_b", "gold_outcome", "duration_ms"])
 
 
@@ -143,7 +143,7 @@ def test_wilson_interval_brackets_the_share(cases: list[tuple[int, int]]) -> Non
 @settings(max_examples=60, deadline=None)
 @given(verdict_frames(), st.integers(1, 5))
 def test_both_kappa_routes_agree(df: pd.DataFrame, chunk: int) -> None:
-    frame = primary(prepare(df, ("kind",)))
+    frame = primary(prepare(df, ("purpose",)))
     if frame.empty:
         return
     grid = agreement._pair_confusions(frame, "grid")
@@ -163,7 +163,7 @@ def test_majority_matches_a_plain_count(df: pd.DataFrame) -> None:
     votes: dict[str, dict[str, int]] = {}
     seen: set[tuple[str, str]] = set()
     for row in df.itertuples():
-        if row.kind == "retest" or row.source != "human" or (row.rater_id, row.pair_id) in seen:
+        if row.purpose == "retest" or row.source != "human" or (row.rater_id, row.pair_id) in seen:
             continue
         seen.add((row.rater_id, row.pair_id))
         tally = votes.setdefault(row.pair_id, {})  # insertion order: PandaLM's tie-break
@@ -177,7 +177,7 @@ def test_majority_matches_a_plain_count(df: pd.DataFrame) -> None:
 def test_leave_one_out_matches_a_plain_count(df: pd.DataFrame) -> None:
     first: dict[tuple[str, str], tuple[str, str]] = {}  # (rater, pair) -> (outcome, source)
     for row in df.itertuples():
-        if row.kind != "retest":
+        if row.purpose != "retest":
             first.setdefault((row.rater_id, row.pair_id), (row.outcome, row.source))
     expected: dict[str, list[int]] = {}
     for (rater, pair), (outcome, _) in first.items():

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from judge_app.judges.config import parse_config
-from judge_app.judges.runner import plan_run, run_plan
 from judge_app.services.imports import import_bundle
+from judge_app.services.judge_runs import plan_run, run_plan
 from judge_app.services.leaderboard import agreement, compute_leaderboard
 from judge_app.storage.db import Database
 from tests.conftest import make_bundle

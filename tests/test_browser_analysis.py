@@ -6,17 +6,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright import sync_api
 
 from judge_app.services import raters
 from judge_app.services.imports import import_bundle
 from judge_app.storage.schema import open_database
 from tests.analysis_helpers import simulated_bundle
-from tests.test_browser_rater import browser, serving, wait_idle
+from tests.browser_helpers import expect, serving, wait_idle
 
 pytestmark = pytest.mark.browser
-expect = sync_api.expect
-__all__ = ["browser"]  # the module-scoped chromium fixture, shared
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ token and history, writes from a tab whose session ended, remote resources, cost
 reloads, phones, the admin landing page.
 
 A real `judge-app serve` on a free 127.0.0.1 port with a temporary database, driven by Debian's
-chromium through plain Playwright (fixtures shared with test_browser_rater).
+chromium through plain Playwright (fixtures in tests/browser_helpers.py).
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from judge_app.core.types import Output, Prompt, TaskBundle, TaskConfig
 from judge_app.services import raters
 from judge_app.services.imports import import_bundle
 from judge_app.storage.schema import open_database
-from tests.test_browser_rater import (
+from tests.browser_helpers import (
     TIMEOUT,
     Server,
-    browser,
     expect,
     judge_with_keys,
     open_rater_page,
@@ -33,7 +32,6 @@ from tests.test_browser_rater import (
 )
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser"]  # the shared module-scoped fixture
 
 
 class Pixel:
@@ -111,14 +109,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, pixel: Pixel) -> Iterator[S
     tokens["boss"] = raters.add_rater(db, "boss", admin=True).token
     with serving(path) as url:
         yield Server(url, db, tokens)
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT)
-    yield context.new_page()
-    context.close()
 
 
 def test_undo_after_a_reveal_never_brings_the_pair_back(server: Server, page: Any) -> None:

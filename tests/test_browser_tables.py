@@ -8,22 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api
 
-from judge_app.export.report import write_report
 from judge_app.judges.config import parse_config
-from judge_app.judges.runner import plan_run, run_plan
 from judge_app.services import raters
 from judge_app.services.imports import import_bundle
+from judge_app.services.judge_runs import plan_run, run_plan
 from judge_app.services.leaderboard import LeaderboardQuery
+from judge_app.services.report import write_report
 from judge_app.storage.schema import open_database
 from tests.analysis_helpers import simulated_bundle
+from tests.browser_helpers import expect, serving, wait_idle
 from tests.fake_openai_server import FakeOpenAIServer
-from tests.test_browser_rater import browser, serving, wait_idle
 
 pytestmark = pytest.mark.browser
-expect = sync_api.expect
-__all__ = ["browser"]
 
 # Two models and two raters whose names share a prefix longer than 20 characters.
 MODELS = {"Meta-Llama-3-70B-Instruct-turbo": 1.0, "Meta-Llama-3-70B-Instruct-lite": 0.4,

@@ -54,7 +54,7 @@ def test_battles_round_trip(db: Database, tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(compute_leaderboard(db, "arena"),
                                   compute_leaderboard(other, "arena"))
     with other.cursor() as cur:
-        kinds = dict(cur.execute("SELECT rater_id, kind FROM raters").fetchall())
+        kinds = dict(cur.execute("SELECT rater_id, source FROM raters").fetchall())
     assert kinds == {"ann": "human", "bob": "human", "gpt-judge": "judge"}
 
 

@@ -19,7 +19,7 @@ def test_demo_pandalm() -> None:
     assert {v.rater_id for v in bundle.verdicts} == {
         "pandalm-annotator-1", "pandalm-annotator-2", "pandalm-annotator-3"}
     assert bundle.gold and bundle.config.gold_rate > 0
-    assert "Apache-2.0" in bundle.config.licence and "PandaLM" in bundle.config.source
+    assert "Apache-2.0" in bundle.config.licence and "PandaLM" in bundle.config.provenance
     assert "Apache-2.0" in (TASKS / "demo-pandalm" / "SOURCE.md").read_text()
 
 
@@ -32,7 +32,7 @@ def test_demo_alpaca() -> None:
                for p in bundle.prompts)
     assert "both_bad" in config.outcomes and config.strength and config.criteria
     assert (config.rationale, config.overlap, config.reveal_models) == ("optional", 2, True)
-    assert "CC BY-NC 4.0" in config.licence and "alpaca_eval" in config.source
+    assert "CC BY-NC 4.0" in config.licence and "alpaca_eval" in config.provenance
     assert "CC BY-NC 4.0" in (TASKS / "demo-alpaca" / "SOURCE.md").read_text()
 
 

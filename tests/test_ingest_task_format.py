@@ -30,7 +30,7 @@ overlap = 3
 reveal_models = true
 show_reference = true
 licence = "CC-BY-4.0"
-source = "our logs"
+provenance = "our logs"
 
 [[criteria]]
 name = "accuracy"
@@ -48,6 +48,11 @@ seed = 7
 [quality]
 gold_rate = 0.05
 retest_rate = 0.1
+
+[scheduling]
+mode = "adaptive"
+target = "top_k:3"
+level = 0.9
 """
 
 
@@ -69,8 +74,17 @@ def test_full_task_toml() -> None:
         criteria=(Criterion("accuracy", "Facts right?", ("a", "b", "tie")), Criterion("tone")),
         rationale="required", rationale_min_length=15, overlap=3, reveal_models=True,
         show_reference=True, design="baseline", baseline="m1", seed=7, gold_rate=0.05,
-        retest_rate=0.1, licence="CC-BY-4.0", source="our logs",
+        retest_rate=0.1, licence="CC-BY-4.0", provenance="our logs", scheduling="adaptive",
+        target="top_k:3", target_level=0.9,
     )
+
+
+def test_provenance_under_its_old_key_source_is_still_read() -> None:
+    """Task files written before the rename say `source = ...` for the provenance."""
+    assert config_of(FULL.replace("provenance =", "source =")) == config_of(FULL)
+    error = toml_error('name = "x"\nprovenance = "ours"\nsource = "ours"')
+    assert error.file == "task.toml" and error.field == "source"
+    assert "provenance only" in str(error)
 
 
 def test_defaults() -> None:
@@ -101,6 +115,12 @@ def test_defaults() -> None:
         ('seed = 7', 'seed = 7\nbudget = 10', "pairing.budget", 28, "for design = sampled"),
         ('gold_rate = 0.05', 'gold_rate = 1', "quality.gold_rate", 30, "below 1"),
         ('retest_rate = 0.1', 'retest_rate = -0.1', "quality.retest_rate", 31, "at least 0"),
+        ('mode = "adaptive"', 'mode = "smart"', "scheduling.mode", 34, "uniform or adaptive"),
+        ('target = "top_k:3"', 'target = "top:3"', "scheduling.target", 35, "unknown target"),
+        ('target = "top_k:3"', 'target = "width:-1"', "scheduling.target", 35,
+         "positive number"),
+        ('level = 0.9', 'level = 1.5', "scheduling.level", 36, "below 1"),
+        ('level = 0.9', 'levle = 0.9', "scheduling.levle", 36, "did you mean 'level'"),
         ('name = "tone"', 'name = "accuracy"', "criteria[1].name", 22, "defined twice"),
         ('name = "tone"', 'nam = "tone"', "criteria[1].nam", 22, "unknown key"),
         ('description = "Facts right?"', 'description = 3', "criteria[0].description", 18,
@@ -194,7 +214,11 @@ def configs(draw: st.DrawFn) -> TaskConfig:
         baseline=draw(names) if design == "baseline" else None,
         budget=draw(st.integers(1, 10**6)) if design == "sampled" else None,
         seed=draw(st.integers(0, 2**31)), gold_rate=draw(st.floats(0, 0.99)),
-        retest_rate=draw(st.floats(0, 0.99)), licence=draw(texts), source=draw(texts),
+        retest_rate=draw(st.floats(0, 0.99)), licence=draw(texts), provenance=draw(texts),
+        scheduling=draw(st.sampled_from(["uniform", "adaptive"])),
+        target=draw(st.sampled_from(["ranking", "top_k:2", "baseline:m1", "width:30",
+                                     "ranking|width:25"])),
+        target_level=draw(st.floats(0.5, 0.999)),
     )
 
 

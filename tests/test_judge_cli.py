@@ -147,10 +147,21 @@ def test_runs_while_another_process_uses_the_database(tmp_path: Path) -> None:
     assert "tie 30 (30 pairs)" in out.stdout and "swap consistency: 0.0%" in out.stdout
     holder_out, _ = holder.communicate(timeout=60)
     assert holder.returncode == 0 and int(holder_out) > 10
-    escalated = cli("escalate", "--task", "t1", "--judge", "cli-judge", "--max-pairs", "5",
+    # --judge is the judge's config file here too, as in `judge-app judge`
+    escalated = cli("escalate", "--task", "t1", "--judge", str(config), "--max-pairs", "5",
                     db=db_path)
     assert escalated.returncode == 0, escalated.stderr
     assert "escalated 5 pairs" in escalated.stdout and "25 more qualify" in escalated.stdout
+    assert escalated.stderr == ""
+    by_name = cli("escalate", "--task", "t1", "--rater", "cli-judge", "--max-pairs", "5",
+                  db=db_path)
+    assert by_name.returncode == 0 and by_name.stderr == "", by_name.stderr
+    assert "escalated 5 pairs" in by_name.stdout and "20 more qualify" in by_name.stdout
+    # the old spelling (a name after --judge) still works, and says what replaces it
+    old = cli("escalate", "--task", "t1", "--judge", "cli-judge", "--max-pairs", "5",
+              db=db_path)
+    assert old.returncode == 0 and "escalated 5 pairs" in old.stdout, old.stderr
+    assert "--judge NAME is deprecated" in old.stderr and "--rater cli-judge" in old.stderr
 
 
 def test_a_run_started_for_the_admin_page_runs_on_its_own(tmp_path: Path) -> None:

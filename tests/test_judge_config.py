@@ -31,7 +31,7 @@ def test_a_minimal_config_uses_the_builtin_template(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, 'name = "j"\nmodel = "gpt-4o-mini"\ntemplate = "overall"\n'))
     assert cfg.template == "overall" and cfg.format == "labels" and cfg.order == "both"
     assert "{response_a}" in cfg.user and cfg.api_key_env == "OPENAI_API_KEY"
-    assert cfg.source.endswith("judge.toml")
+    assert cfg.file.endswith("judge.toml")
 
 
 def test_builtin_templates_exist_fence_and_warn() -> None:

@@ -23,9 +23,9 @@ from judge_app.core.redact import redact, redact_url, url_secrets
 from judge_app.errors import ValidationError
 from judge_app.judges.config import JudgeConfig, parse_config
 from judge_app.judges.owner import current_owner, owner_alive
-from judge_app.judges.runner import RunSummary, plan_run, run_plan
 from judge_app.services import judges, raters
 from judge_app.services.imports import import_bundle
+from judge_app.services.judge_runs import RunSummary, plan_run, run_plan
 from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
 from tests.conftest import make_bundle

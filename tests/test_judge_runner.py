@@ -9,9 +9,9 @@ import pytest
 
 from judge_app.errors import NotFoundError, ValidationError
 from judge_app.judges.config import JudgeConfig, parse_config
-from judge_app.judges.runner import RunSummary, plan_run, run_plan
 from judge_app.services import judges, queue, raters
 from judge_app.services.imports import import_bundle
+from judge_app.services.judge_runs import RunSummary, plan_run, run_plan
 from judge_app.storage.db import Database
 from tests.conftest import make_bundle
 from tests.fake_openai_server import FakeOpenAIServer, Reply, Request, first_wins, garbage
@@ -64,7 +64,7 @@ def test_a_run_records_every_call_and_one_verdict_per_pair(
     assert all(v[:4] == ("b", True, None, "judge") for v in verdicts)
     assert sum(v[4] for v in verdicts) == pytest.approx(summary.cost_usd)
     assert all("shown first: a" in v[6] and "shown first: b" in v[6] for v in verdicts)
-    assert rows(task_db, "SELECT kind FROM raters WHERE rater_id = 'judge1'") == [("judge",)]
+    assert rows(task_db, "SELECT source FROM raters WHERE rater_id = 'judge1'") == [("judge",)]
     status = rows(task_db, "SELECT status, done_calls, total_calls FROM judge_runs")
     assert status == [("done", 2 * N_PAIRS, 2 * N_PAIRS)]
 

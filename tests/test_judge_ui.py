@@ -8,33 +8,22 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from judge_app.judges.config import parse_config
-from judge_app.judges.runner import plan_run, run_plan
 from judge_app.services import raters
 from judge_app.services.imports import import_bundle
-from judge_app.storage.schema import open_database
+from judge_app.services.judge_runs import plan_run, run_plan
+from judge_app.storage.db import Database
 from tests.conftest import make_bundle
 from tests.fake_openai_server import FakeOpenAIServer
-
-PAGE = Path(__file__).resolve().parents[1] / "judge_app" / "ui" / "app_pages" / "judge_runs.py"
+from tests.ui_helpers import app_test, shown
 
 
 def page(token: str) -> AppTest:
-    at = AppTest.from_file(str(PAGE), default_timeout=60)
-    at.session_state["token"] = token
-    return at
-
-
-def shown(at: AppTest) -> str:
-    parts = [e.value for kind in ("error", "info", "success", "markdown", "caption")
-             for e in getattr(at, kind)]
-    return "\n".join(str(p) for p in parts)
+    return app_test("judge_runs", token)
 
 
 @pytest.fixture
-def admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    path = tmp_path / "ui.duckdb"
-    monkeypatch.setenv("JUDGE_APP_DB", str(path))
-    db = open_database(path)
+def admin(page_db: Database) -> str:
+    db = page_db
     import_bundle(db, make_bundle("t1", n_prompts=2))
     token = raters.add_rater(db, "boss", admin=True).token
     with FakeOpenAIServer() as server:
@@ -48,7 +37,7 @@ def test_runs_are_listed_with_progress(admin: str) -> None:
     at = page(admin).run()
     assert not at.exception
     table = at.dataframe[0].value
-    assert list(table["judge_name"]) == ["judge1"] and list(table["status"]) == ["done"]
+    assert list(table["rater_id"]) == ["judge1"] and list(table["status"]) == ["done"]
     assert list(table["progress"]) == [1.0]
 
 

@@ -7,7 +7,12 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from judge_app.core.pairing import choose_left_side, choose_next_pair, draw_kind, generate_pairs
+from judge_app.core.pairing import (
+    choose_left_side,
+    choose_next_pair,
+    draw_purpose,
+    generate_pairs,
+)
 from judge_app.core.types import TaskConfig
 
 models = st.lists(st.sampled_from(["m1", "m2", "m3", "m4", "m5"]), min_size=1, max_size=5,
@@ -79,7 +84,7 @@ def test_left_side_is_balanced_over_many_pairs() -> None:
 
 def test_gold_and_retest_rates_are_close_to_configured() -> None:
     config = TaskConfig(name="t", gold_rate=0.1, retest_rate=0.05)
-    kinds = [draw_kind(config, "r", i, gold_available=True, retest_available=True)
+    purposes = [draw_purpose(config, "r", i, gold_available=True, retest_available=True)
              for i in range(1, 5001)]
-    assert abs(kinds.count("gold") / 5000 - 0.1) < 0.02
-    assert abs(kinds.count("retest") / 5000 - 0.05) < 0.015
+    assert abs(purposes.count("gold") / 5000 - 0.1) < 0.02
+    assert abs(purposes.count("retest") / 5000 - 0.05) < 0.015

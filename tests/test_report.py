@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from judge_app.core.types import Output, Prompt, TaskBundle, TaskConfig
-from judge_app.export.report import build_report
 from judge_app.ingest.loader import load_bundles
 from judge_app.services.imports import import_bundle
 from judge_app.services.leaderboard import LeaderboardQuery
+from judge_app.services.report import build_report
 from judge_app.storage.db import Database
 from tests.analysis_helpers import EVIL, simulated_bundle
 

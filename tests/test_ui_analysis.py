@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from judge_app.services import raters
 from judge_app.services.imports import import_bundle
-from judge_app.storage.schema import open_database
+from judge_app.storage.db import Database
 from tests.analysis_helpers import simulated_bundle
-
-PAGES = Path(__file__).resolve().parents[1] / "judge_app" / "ui" / "app_pages"
+from tests.ui_helpers import app_test
 
 
 @pytest.fixture
-def tokens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    path = tmp_path / "pages.duckdb"
-    monkeypatch.setenv("JUDGE_APP_DB", str(path))
-    db = open_database(path)
+def tokens(page_db: Database) -> dict[str, str]:
+    db = page_db
     import_bundle(db, simulated_bundle("sim", prompts=12))
     import_bundle(db, simulated_bundle("empty", raters=(), judges=(), prompts=2))
     return {"boss": raters.add_rater(db, "boss", admin=True).token,
@@ -27,10 +22,8 @@ def tokens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 def page(name: str, token: str, task: str = "sim") -> AppTest:
-    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=60)
-    at.session_state["token"] = token
-    at.session_state["analysis_task"] = task  # as if chosen on another analysis page
-    return at.run()
+    # analysis_task: as if chosen on another analysis page
+    return app_test(name, token, analysis_task=task).run()
 
 
 def elements(at: AppTest, kind: str) -> list:  # type: ignore[type-arg]

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from judge_app.services.raters import add_rater
 from judge_app.storage.db import Database
 from tests.export_helpers import load_prefs
-
-PAGE = Path(__file__).resolve().parents[1] / "judge_app" / "ui" / "app_pages" / "export.py"
+from tests.ui_helpers import app_test
 
 
 def _page(db: Database, monkeypatch: pytest.MonkeyPatch, admin: bool) -> AppTest:
     monkeypatch.setenv("JUDGE_APP_DB", str(db.path))
     login = add_rater(db, "lead" if admin else "ann", admin=admin)
-    at = AppTest.from_file(str(PAGE), default_timeout=30)
-    at.session_state["token"] = login.token
-    return at.run()
+    return app_test("export", login.token, timeout=30).run()
 
 
 def test_export_page_previews_and_prepares_download(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -11,9 +9,8 @@ from judge_app.core.types import Output, Prompt, TaskBundle, TaskConfig
 from judge_app.services import queue, raters
 from judge_app.services.imports import import_bundle
 from judge_app.storage.db import Database
-from judge_app.storage.schema import open_database
+from tests.ui_helpers import UI, app_test
 
-UI = Path(__file__).resolve().parents[1] / "judge_app" / "ui"
 ADMIN_PAGES = ["admin_tasks", "admin_raters", "admin_import", "leaderboard", "agreement", "bias",
                "judge_runs", "export"]
 
@@ -28,10 +25,8 @@ def bundle(name: str, **config: object) -> TaskBundle:
 
 
 @pytest.fixture
-def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Database, dict[str, str]]:
-    path = tmp_path / "ui.duckdb"
-    monkeypatch.setenv("JUDGE_APP_DB", str(path))
-    db = open_database(path)
+def app_db(page_db: Database) -> tuple[Database, dict[str, str]]:
+    db = page_db
     import_bundle(db, bundle("t1"))
     import_bundle(db, bundle("t2", rationale="required", rationale_min_length=10))
     tokens = {
@@ -45,11 +40,7 @@ def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Database, d
 
 
 def app(token: str | None = None, page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(UI / "app.py" if page is None else UI / "app_pages" / f"{page}.py"),
-                           default_timeout=30)
-    if token is not None:
-        at.session_state["token"] = token
-    return at
+    return app_test(page, token, timeout=30)
 
 
 def texts(at: AppTest) -> str:

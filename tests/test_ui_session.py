@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -11,17 +9,13 @@ from judge_app.services import queue, raters
 from judge_app.services.imports import import_bundle
 from judge_app.services.verdicts import JudgeVerdict, record_judge_verdicts
 from judge_app.storage.db import Database
-from judge_app.storage.schema import open_database
 from tests.conftest import make_bundle
-
-UI = Path(__file__).resolve().parents[1] / "judge_app" / "ui"
+from tests.ui_helpers import app_test
 
 
 @pytest.fixture
-def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Database, dict[str, str]]:
-    path = tmp_path / "ui.duckdb"
-    monkeypatch.setenv("JUDGE_APP_DB", str(path))
-    db = open_database(path)
+def app_db(page_db: Database) -> tuple[Database, dict[str, str]]:
+    db = page_db
     import_bundle(db, make_bundle("a-empty", n_prompts=2, models=("m1", "m2")))
     import_bundle(db, make_bundle("b-judged", n_prompts=2, models=("m1", "m2")))
     import_bundle(db, make_bundle("c-why", n_prompts=3, models=("m1", "m2"),
@@ -37,10 +31,7 @@ def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Database, d
 
 
 def app(token: str, page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(UI / "app.py" if page is None else UI / "app_pages" / f"{page}.py"),
-                           default_timeout=30)
-    at.session_state["token"] = token
-    return at
+    return app_test(page, token, timeout=30)
 
 
 def texts(at: AppTest) -> str:

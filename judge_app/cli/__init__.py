@@ -1,9 +1,9 @@
-"""The `judge-app` command. Each subcommand lives in its own module with a `register()`."""
+"""The `judge-app` command. Each group of subcommands lives in its own module with a
+`register()`, listed in judge_app/registry.py's COMMANDS."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import traceback
 from collections.abc import Sequence
@@ -13,11 +13,7 @@ from judge_app import __version__
 from judge_app.core.redact import redact
 from judge_app.core.terminal import shown
 from judge_app.errors import JudgeAppError
-
-# Module names under judge_app.cli, in the order `judge-app --help` lists them.
-COMMANDS = [
-    "init", "import_cmd", "demo", "raters", "serve", "judge", "analysis", "report", "export",
-]
+from judge_app.registry import COMMANDS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,8 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="on an unexpected error, print the full traceback")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        importlib.import_module(f"judge_app.cli.{name}").register(sub)
+    for command in COMMANDS:
+        command.load()(sub)
     return parser
 
 
@@ -68,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args([a for a in argv if a != "--debug"])
     stdout = sys.stdout
     if not isinstance(stdout, _SafeStream):
-        sys.stdout = _SafeStream(stdout)  # type: ignore[assignment]
+        sys.stdout = _SafeStream(stdout)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:  # Ctrl-C is the user's choice: no traceback, no message

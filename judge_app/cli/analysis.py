@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from judge_app.cli.common import add_db_option, database
+from judge_app.core.vocabulary import TIE_MODELS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,13 +60,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     help="interval method (default sandwich; bootstrap is percentile)")
     lb.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds (default 1000)")
     lb.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    lb.add_argument("--ties", choices=["half", "davidson"], default="half",
+    lb.add_argument("--ties", choices=TIE_MODELS, default="half",
                     help="tie model (default half a win)")
     lb.add_argument("--anchor", metavar="MODEL=RATING", help="pin a model's rating")
     lb.add_argument("--baseline", metavar="MODEL",
                     help="add win rate vs this model (percent, AlpacaEval's rule)")
     lb.add_argument("--style-control", action="store_true",
                     help="control for length and markdown (also shows raw ratings)")
+    lb.add_argument("--rating-model", choices=["bradley-terry", "reliability"],
+                    default="bradley-terry",
+                    help="reliability: also learn each rater's reliability and position bias "
+                    "and weigh their votes by it (docs/analysis.md); default bradley-terry")
     lb.add_argument("--category", help="only prompts of this category")
     lb.add_argument("--by-version", action="store_true", help="split models by model version")
     lb.add_argument("--format", choices=["table", "json", "csv"], default="table",
@@ -87,6 +92,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ag.add_argument("--source", default="human",
                     help="whose agreement: human (default), judge, judge:NAME or all")
     ag.add_argument("--all", action="store_true", help="print every table in full")
+    ag.add_argument("--reliability", action="store_true",
+                    help="add each rater's reliability and position bias (guess_left) from "
+                    "the reliability model, fitted on all of the task's verdicts")
     ag.add_argument("--format", choices=["table", "json", "csv"], default="table")
     ag.add_argument("--table", choices=AGREEMENT_TABLES, default="summary",
                     help="with --format csv: which table (default summary)")
@@ -128,22 +136,50 @@ def _leaderboard(args: argparse.Namespace) -> int:
         task_id=args.task, source=args.source, ci=args.ci, rounds=args.rounds, seed=args.seed,
         ties=args.ties, anchor=parse_anchor(args.anchor) if args.anchor else None,
         baseline=args.baseline, style_control=args.style_control, category=args.category,
-        by_version=args.by_version,
+        by_version=args.by_version, rating_model=args.rating_model,
     )
     table = run_leaderboard(database(args), q)
+    raters = table.attrs.get("raters")
     if args.format == "json":
         models = {
             str(row["model"]): {k: _clean(v) for k, v in row.items() if k != "model"}
             for row in table.to_dict(orient="records")
         }
-        json.dump({"task": args.task, "source": args.source, "ci": args.ci,
-                   "models": models}, sys.stdout, indent=2)
+        out: dict[str, Any] = {"task": args.task, "source": args.source, "ci": args.ci,
+                               "rating_model": args.rating_model, "models": models}
+        if raters is not None:
+            out["raters"] = [{k: _clean(v) for k, v in r.items()} for r in raters]
+        json.dump(out, sys.stdout, indent=2)
         print()
     elif args.format == "csv":
         _write_csv(table)
     else:
         print(_format_table(table))
+        if raters is not None:
+            print(_raters_text(raters))
+        from judge_app.services.adaptive import adaptive_line
+
+        if (line := adaptive_line(database(args), args.task, args.source)) is not None:
+            print(line)
     return 0
+
+
+def _raters_text(raters: list[dict[str, Any]]) -> str:
+    """The reliability model's rater figures: every judge, and the least reliable people."""
+    import pandas as pd
+
+    frame = pd.DataFrame(raters).sort_values(["reliability", "rater_id"], ignore_index=True)
+    judges = frame[frame["source"] == "judge"]
+    people = frame[frame["source"] != "judge"]
+    shown = pd.concat([judges, people.head(5)])
+    lines = [f"\nRater reliability (share of votes that follow the ratings; guess_left: share "
+             f"of the other votes for the left side): {len(people)} people, median "
+             f"{_fmt(float(people['reliability'].median()) if len(people) else None, 2)}; "
+             f"every judge and the {min(5, len(people))} least reliable people"]
+    columns = ["rater_id", "source", "votes", "reliability", "reliability_lower",
+               "reliability_upper", "guess_left"]
+    lines.append(_table_text(shown[columns]))
+    return "\n".join(lines)
 
 
 def _format_table(table: pd.DataFrame) -> str:
@@ -195,7 +231,12 @@ def _agreement(args: argparse.Namespace) -> int:
     from judge_app.services.leaderboard import agreement
 
     source = None if args.source == "all" else args.source
-    report = agreement(database(args), args.task, source)
+    if args.reliability:
+        from judge_app.services.reliability import agreement_with_reliability
+
+        report = agreement_with_reliability(database(args), args.task, source)
+    else:
+        report = agreement(database(args), args.task, source)
     if args.format == "json":
         out = report.to_dict()
         out["least_reliable"] = report.least_reliable(LEAST_RELIABLE).to_dict(orient="records")
@@ -260,7 +301,8 @@ def _summary_text(report: AgreementReport, task: str) -> str:
     lines.append(f"\nLeast reliable raters (lowest agreement with the other people's majority, "
                  f"at least 5 such pairs; at most {LEAST_RELIABLE})")
     columns = ["rater_id", "source", "verdicts", "loo_n", "loo_agreement", "gold_accuracy",
-               "retest_consistency", "left_share"]
+               "retest_consistency", "left_share", "reliability", "guess_left"]
+    columns = [c for c in columns if c in worst.columns]
     lines.append(_table_text(worst[columns]) if len(worst) else "  (none with enough pairs)")
     return "\n".join(lines)
 

@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported when a command runs, so `--help` never loads duckdb
-    from judge_app.storage.db import Database
+    from judge_app.services.database import Database
 
 # Only these may create a database file; anywhere else a missing file is a typo in --db.
 CREATING_COMMANDS = frozenset({"init", "demo", "import"})
@@ -21,8 +21,7 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
 
 def database(args: argparse.Namespace) -> Database:
     """The command's database: its own file, or the running server's when one owns it."""
-    from judge_app.storage.db import resolve_db_path
-    from judge_app.storage.schema import open_database
+    from judge_app.services.database import open_app_database
 
     create = getattr(args, "command", None) in CREATING_COMMANDS
-    return open_database(resolve_db_path(args.db), create=create)
+    return open_app_database(args.db, create=create)

@@ -6,11 +6,10 @@ import argparse
 from pathlib import Path
 
 from judge_app.cli.common import add_db_option, database
+from judge_app.registry import IMPORT_FORMATS, names
 
-# judge_app.ingest.loader's readers, named here so that --help need not import them all
-# (tests/test_cli_startup.py keeps the two lists equal).
-FORMAT_NAMES = ("auto", "native", "mt-bench", "arena-hard", "alpaca-eval", "pandalm",
-                "alpaca-eval-annotations", "fastchat-battles", "trl")
+# The registry's names: --help lists them without importing a reader.
+FORMAT_NAMES = ("auto", *names(IMPORT_FORMATS))
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from judge_app.cli.common import add_db_option, database
@@ -12,8 +13,11 @@ from judge_app.core.terminal import shown
 from judge_app.errors import ValidationError
 from judge_app.judges import DEFAULT_MARGIN
 
-if TYPE_CHECKING:  # the runner pulls in openai: imported when a run starts, not for --help
-    from judge_app.judges.runner import Plan, RunSummary
+if TYPE_CHECKING:  # the run use-case pulls in openai: imported when a run starts, not for --help
+    from judge_app.core.adaptive import TargetStatus
+    from judge_app.judges.config import JudgeConfig
+    from judge_app.judges.plan import Plan
+    from judge_app.services.judge_runs import RunSummary
 
 EXIT_STOPPED = 2  # the run ended with calls unanswered (budget reached or calls failed)
 
@@ -36,6 +40,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--dry-run", action="store_true",
                    help="print calls, estimated tokens and cost; call nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--adaptive", action="store_true",
+                   help="judge in rounds, each round the pairs that settle the target most, "
+                   "and stop once it is met (see docs/analysis.md)")
+    p.add_argument("--target", metavar="T",
+                   help="with --adaptive: ranking, top_k:K, baseline:MODEL or width:W "
+                   "(default: the task's [scheduling] target)")
+    p.add_argument("--round-size", type=int, default=50, metavar="N",
+                   help="with --adaptive: at least N pairs a round (default %(default)s; "
+                   "rounds grow to 10%% of the verdicts so far)")
     add_db_option(p)
     p.set_defaults(func=_judge)
 
@@ -54,7 +67,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "(small probability margin) first in the human raters' queue.",
     )
     e.add_argument("--task", required=True, metavar="T")
-    e.add_argument("--judge", required=True, metavar="NAME", help="the judge's name")
+    who = e.add_mutually_exclusive_group(required=True)
+    who.add_argument("--judge", metavar="FILE.toml",
+                     help="the judge's config file, as given to judge-app judge")
+    who.add_argument("--rater", metavar="NAME", help="or the judge's name (its rater id)")
     e.add_argument("--max-pairs", type=int, metavar="N")
     e.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
                    help="unsure when |2p - 1| is below this (default %(default)s)")
@@ -68,10 +84,15 @@ def _positive(value: int | float | None, name: str) -> None:
 
 
 def _judge(args: argparse.Namespace) -> int:
-    for name in ("limit", "concurrency", "max_cost"):
+    for name in ("limit", "concurrency", "max_cost", "round_size"):
         _positive(getattr(args, name), "--" + name.replace("_", "-"))
+    if (args.target or args.round_size != 50) and not args.adaptive:
+        raise ValidationError("--target and --round-size go with --adaptive", field="--target")
+    if args.adaptive and args.limit is not None:
+        raise ValidationError("--adaptive chooses the pairs itself; drop --limit",
+                              field="--limit")
     from judge_app.judges.config import load_config
-    from judge_app.judges.runner import plan_run, run_plan
+    from judge_app.services.judge_runs import plan_run, run_plan
 
     config = load_config(args.judge)
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
@@ -81,6 +102,8 @@ def _judge(args: argparse.Namespace) -> int:
         raise ValidationError(f"no pair of task '{args.task}' is between the models "
                               f"{', '.join(models)}", field="--models")
     _print_plan(plan, args)
+    if args.adaptive and not args.dry_run:
+        return _judge_adaptive(args, config, models)
     if args.dry_run:
         return 0
     # The plan (every pair's texts) lives as long as the run: keep the cycle collector from
@@ -92,20 +115,44 @@ def _judge(args: argparse.Namespace) -> int:
     return 0 if summary.status == "done" else EXIT_STOPPED
 
 
+def _judge_adaptive(args: argparse.Namespace, config: JudgeConfig,
+                    models: list[str] | None) -> int:
+    from judge_app.services.adaptive import run_adaptive
+
+    def on_round(number: int, summary: RunSummary, status: TargetStatus) -> None:
+        print(f"round {number}: {summary.planned_calls} calls ({summary.cached_calls} cached), "
+              f"{summary.status}; before it: {status.message}")
+        sys.stdout.flush()
+
+    gc.freeze()
+    result = run_adaptive(database(args), args.task, config, target=args.target, models=models,
+                          max_cost=args.max_cost, round_size=args.round_size,
+                          concurrency=args.concurrency, progress_bar=not args.quiet,
+                          on_round=on_round)
+    print(f"adaptive: {result.stop} after {len(result.rounds)} round(s), "
+          f"${result.cost_usd:.4f} this run")
+    if result.status is not None:
+        print(shown(result.status.message))
+    return 0 if result.ok else EXIT_STOPPED
+
+
 def _print_plan(plan: Plan, args: argparse.Namespace) -> None:
     cfg = plan.config
     est = plan.estimate()
     print(f"judge '{cfg.name}' ({cfg.model} at {plan.endpoint}, template {cfg.template}, "
           f"order {cfg.order}) on task '{plan.task_id}'")
     print(f"{len(plan.pairs)} pairs, {len(plan.calls)} calls: {len(plan.cached)} cached, "
-          f"{est['calls']} to make")
+          f"{est.calls} to make")
+    if args.adaptive:
+        print("adaptive: judging in rounds until the target is met; most tasks need far fewer "
+              "calls than listed")
     if plan.skipped_no_reference:
         print(f"skipped {plan.skipped_no_reference} pairs without a reference answer")
-    if est["calls"]:
-        print(f"estimated tokens: {est['input_tokens']:,} input (about 4 characters a token), "
-              f"at most {est['max_output_tokens']:,} output (max_tokens {cfg.max_tokens})")
-        print(f"estimated cost: ${est['input_cost_usd']:.4f} input, at most "
-              f"${est['max_cost_usd']:.4f} in all")
+    if est.calls:
+        print(f"estimated tokens: {est.input_tokens:,} input (about 4 characters a token), "
+              f"at most {est.max_output_tokens:,} output (max_tokens {cfg.max_tokens})")
+        print(f"estimated cost: ${est.input_cost_usd:.4f} input, at most "
+              f"${est.max_cost_usd:.4f} in all")
         if args.max_cost is not None:
             print(f"budget: ${args.max_cost:g}")
     sys.stdout.flush()
@@ -146,7 +193,7 @@ def _runs(args: argparse.Namespace) -> int:
         print("no judge runs")
         return 0
     for run in runs:
-        print(f"{run['run_id'][:12]}  {shown(run['judge_name'])} on {shown(run['task_id'])}: "
+        print(f"{run['run_id'][:12]}  {shown(run['rater_id'])} on {shown(run['task_id'])}: "
               f"{run['status']}, {100 * run['progress']:.0f}% of {run['total_calls']} calls, "
               f"{run['failed_calls']} failed, ${run['cost_usd']:.4f}, started "
               f"{run['started_at']:%Y-%m-%d %H:%M:%S} UTC")
@@ -157,12 +204,30 @@ def _runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _judge_rater_id(args: argparse.Namespace) -> str:
+    """The judge escalate is about: --rater NAME, or the name in --judge FILE.toml.
+
+    `escalate --judge` used to take the judge's name while `judge --judge` took its config
+    file; a --judge value that is no file and not a .toml path is still taken as a name, with
+    a deprecation notice (docs/glossary.md)."""
+    if args.rater is not None:
+        return str(args.rater)
+    value = str(args.judge)
+    if value.endswith(".toml") or Path(value).is_file():
+        from judge_app.judges.config import load_config
+
+        return load_config(value).rater_id
+    print(f"judge-app escalate: --judge NAME is deprecated (--judge is the judge's config file "
+          f"in every command); use --rater {value}", file=sys.stderr)
+    return value
+
+
 def _escalate(args: argparse.Namespace) -> int:
     _positive(args.max_pairs, "--max-pairs")
     from judge_app.services import judges
 
-    result = judges.escalate(database(args), args.task, args.judge, max_pairs=args.max_pairs,
-                             margin=args.margin)
+    result = judges.escalate(database(args), args.task, _judge_rater_id(args),
+                             max_pairs=args.max_pairs, margin=args.margin)
     print(f"escalated {result.escalated} pairs to human raters ({result.inconsistent} "
           f"inconsistent across orders, {result.unsure} unsure)")
     if result.eligible > result.escalated:

@@ -60,10 +60,10 @@ def _list(args: argparse.Namespace) -> int:
     from judge_app.services import raters
 
     rows = raters.list_raters(database(args))
-    print(f"{'rater':24} {'kind':6} {'admin':5} {'status':8} tasks")
+    print(f"{'rater':24} {'source':6} {'admin':5} {'status':8} tasks")
     for r in rows:
         status = "disabled" if r["disabled"] else "active"
-        print(f"{r['rater_id']:24} {r['kind']:6} {'yes' if r['is_admin'] else '':5} "
+        print(f"{r['rater_id']:24} {r['source']:6} {'yes' if r['is_admin'] else '':5} "
               f"{status:8} {r['tasks']}")
     return 0
 

@@ -26,18 +26,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rp.add_argument("--baseline", metavar="MODEL", help="add win rate vs this model")
     rp.add_argument("--style-control", action="store_true",
                     help="control for length and markdown (also shows raw ratings)")
+    rp.add_argument("--rating-model", choices=["bradley-terry", "reliability"],
+                    default="bradley-terry",
+                    help="reliability: ratings from the rater-reliability model, and each "
+                    "rater's reliability and position bias in the rater quality table")
     add_db_option(rp)
     rp.set_defaults(func=_report)
 
 
 def _report(args: argparse.Namespace) -> int:
     from judge_app.core.scale import parse_anchor
-    from judge_app.export.report import write_report
     from judge_app.services.leaderboard import LeaderboardQuery
+    from judge_app.services.report import write_report
 
     q = LeaderboardQuery(task_id=args.task, source=args.source, ci=args.ci,
                          anchor=parse_anchor(args.anchor) if args.anchor else None,
-                         baseline=args.baseline, style_control=args.style_control)
+                         baseline=args.baseline, style_control=args.style_control,
+                         rating_model=args.rating_model)
     source = None if args.agreement_source == "all" else args.agreement_source
     out = write_report(database(args), q, args.out, source)
     print(f"wrote {out}")

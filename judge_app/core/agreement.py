@@ -100,7 +100,7 @@ def krippendorff_alpha(verdicts: pd.DataFrame, level: Level = "nominal") -> floa
     nominal: the four outcomes as unordered labels. ordinal / interval: a < tie < b with
     both_bad merged into tie. None when undefined.
     """
-    frame = primary(prepare(verdicts, ("kind",)))
+    frame = primary(prepare(verdicts, ("purpose",)))
     return alpha_from_value_counts(_value_counts(frame, level), level)
 
 
@@ -112,7 +112,7 @@ def reliability_matrix(
     Values are nominal codes (a=0, b=1, tie=2, both_bad=3) or, for ordinal and interval, the
     scale a=0, tie=1, b=2. Returns (matrix, rater ids, pair ids).
     """
-    frame = primary(prepare(verdicts, ("kind",)))
+    frame = primary(prepare(verdicts, ("purpose",)))
     values, _ = _scaled(frame["_c"].to_numpy(), level)
     r, rater_codes = pd.factorize(frame["_r"])  # integer codes: no strings hashed again
     u, unit_codes = pd.factorize(frame["_u"])
@@ -125,7 +125,7 @@ def reliability_matrix(
 
 def percent_agreement(verdicts: pd.DataFrame) -> float | None:
     """Share of agreeing pairs among all pairs of verdicts given to the same pair by two raters."""
-    counts = _value_counts(primary(prepare(verdicts, ("kind",))), "nominal").astype(np.int64)
+    counts = _value_counts(primary(prepare(verdicts, ("purpose",))), "nominal").astype(np.int64)
     pairs = counts.sum(axis=1)
     total = int((pairs * (pairs - 1)).sum())
     if total == 0:
@@ -159,7 +159,7 @@ def fleiss_kappa_from_counts(counts: np.ndarray) -> float | None:
 def fleiss_kappa(verdicts: pd.DataFrame) -> float | None:
     """Fleiss' kappa on the four nominal outcomes, over all raters in the frame (None when
     undefined: no pair rated twice, or a single outcome throughout)."""
-    frame = primary(prepare(verdicts, ("kind",)))
+    frame = primary(prepare(verdicts, ("purpose",)))
     return fleiss_kappa_from_counts(_value_counts(frame, "nominal"))
 
 
@@ -306,7 +306,7 @@ def rater_pairs(verdicts: pd.DataFrame) -> pd.DataFrame:
     Columns: rater_1, rater_2 (rater_1 appeared first in the frame), n, agreement, kappa (None
     when undefined). Only raters who share a pair are listed.
     """
-    frame = primary(prepare(verdicts, ("kind",)))
+    frame = primary(prepare(verdicts, ("purpose",)))
     columns = ["rater_1", "rater_2", "n", "agreement", "kappa"]
     if frame.empty:
         return pd.DataFrame(columns=columns)
@@ -358,7 +358,7 @@ def majority_labels(
     (PandaLM's rule, so pass verdicts in time order); 'none' leaves such pairs out.
     Returns a Series of outcomes indexed by pair_id.
     """
-    frame = primary(prepare(verdicts, ("kind", "source")))
+    frame = primary(prepare(verdicts, ("purpose", "source")))
     if source is not None:
         frame = _by_source(frame, source)
     codes = _majority_codes(frame, tie_break, n_codes(frame, "_u"))
@@ -378,7 +378,7 @@ def judge_vs_humans(
     count (tie and both_bad left out). Columns: judge, n, accuracy, precision, recall, f1, kappa;
     a judge with no pair to score has n = 0 and None figures.
     """
-    frame = primary(prepare(verdicts, ("kind", "source")))
+    frame = primary(prepare(verdicts, ("purpose", "source")))
     majority = _majority_codes(_by_source(frame, "human"), tie_break, n_codes(frame, "_u"))
     judges = _by_source(frame, "judge")
     truth = majority[judges["_u"].to_numpy()]

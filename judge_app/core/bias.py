@@ -124,13 +124,13 @@ def swap_consistency(
     shown one way is compared with the k-th shown the other way (a judge's two orders, as
     MT-Bench's g1/g2 and Arena-Hard's two games ship them, or a person's swapped re-test).
     Otherwise, where the left side is unknown or a re-test was asked for, a rater judging one
-    pair twice compares the first two (the original verdict first, the one with kind 'retest'
+    pair twice compares the first two (the original verdict first, the one with purpose 'retest'
     second); repeats shown the same way round are no swap and do not count. A pair judged
     once counts through its `consistent` flag when a judge run stored one.
     Columns: [by, source], n, consistent, consistency, lower, upper.
     """
     # positions, not labels, index the rows below (a subset of a prepared frame keeps labels)
-    frame = prepare(verdicts, ("source", "kind", "consistent", "left_side")).reset_index(
+    frame = prepare(verdicts, ("source", "purpose", "consistent", "left_side")).reset_index(
         drop=True)
     twice = repeated(frame)
     # one row stands for each comparison: the first of a matched or repeated group, or a

@@ -17,19 +17,16 @@ but tied some: nu and its lead grow together without end); then nobody is rated.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.special import expit
 
 from judge_app.core.counts import FloatArray, IntArray, PairCounts
 from judge_app.core.threads import single_threaded_blas
+from judge_app.core.vocabulary import TieModel as TieModel  # defined with the glossary
 from judge_app.errors import ValidationError
 
-TieModel = Literal["half", "davidson"]
 BoolArray = NDArray[np.bool_]
 
 
@@ -66,6 +63,59 @@ class PairTable(NamedTuple):
     n_ab: IntArray  # raw counts, for the bootstrap
     n_ba: IntArray
     n_t: IntArray
+
+
+def expit(x: FloatArray | float) -> FloatArray:
+    """The logistic function 1 / (1 + e^-x): what scipy.special.expit computes, bit for bit
+    (checked in tests/test_cli_startup.py), without importing scipy, which alone would
+    double the start-up of `judge-app gate`."""
+    with np.errstate(over="ignore"):  # e^-x overflows to inf for x < -709: the answer is 0
+        return np.asarray(1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64))))
+
+
+def strong_components(edges: BoolArray) -> IntArray:
+    """Labels of the strongly connected components of the directed graph `edges[i, j]`
+    (i -> j), by Tarjan's algorithm without recursion. Labels group nodes; their numbering
+    carries no meaning."""
+    n = len(edges)
+    succ = [np.flatnonzero(edges[i]).tolist() for i in range(n)]
+    index = [-1] * n
+    low = [0] * n
+    on_stack = [False] * n
+    labels = np.full(n, -1, dtype=np.int64)
+    stack: list[int] = []
+    counter = components = 0
+    for root in range(n):
+        if index[root] >= 0:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack[node] = True
+            if i < len(succ[node]):
+                work.append((node, i + 1))
+                nxt = succ[node][i]
+                if index[nxt] < 0:
+                    work.append((nxt, 0))
+                elif on_stack[nxt]:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            if work:  # finished: hand the low link to the parent
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                while True:
+                    member = stack.pop()
+                    on_stack[member] = False
+                    labels[member] = components
+                    if member == node:
+                        break
+                components += 1
+    return labels
 
 
 def pair_table(counts: PairCounts, rated: BoolArray) -> PairTable:
@@ -138,7 +188,7 @@ def rated_models(counts: PairCounts, prior: float = 0.0, ties: TieModel = "half"
 
 def _largest_connected_group(counts: PairCounts, played: BoolArray) -> BoolArray:
     credit = (counts.wins + counts.ties) > 0  # i -> j: i beat or tied j
-    _, labels = connected_components(csr_matrix(credit), directed=True, connection="strong")
+    labels = strong_components(credit)
     labels = np.where(played, labels, -1)
     groups, sizes = np.unique(labels[played], return_counts=True)
     weight = counts.wins.sum(1) + counts.wins.sum(0) + counts.ties.sum(1)

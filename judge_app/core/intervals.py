@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix
-from scipy.special import expit
 
 from judge_app.core.bradley_terry import (
     PairTable,
     RatingFit,
+    expit,
     fit_bradley_terry,
     objective,
     pair_matrix,
@@ -129,6 +127,8 @@ def bootstrap_thetas(
     solver = _BatchSolver(fit, table)
     seeds = np.random.SeedSequence(seed).spawn((rounds + _CHUNK - 1) // _CHUNK)
     sizes = [min(_CHUNK, rounds - i * _CHUNK) for i in range(len(seeds))]
+    from concurrent.futures import ThreadPoolExecutor  # the bootstrap only (gate's start-up)
+
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         parts = list(pool.map(solver.run, seeds, sizes))
     out[:, fit.rated_index] = np.concatenate(parts)
@@ -233,6 +233,8 @@ class _BatchSolver:
         p = len(table.ia)
         cols = np.arange(p)
         shape = (table.k, p)
+        from scipy.sparse import csr_matrix  # the bootstrap only: `gate` starts without scipy
+
         self.from_a = csr_matrix((np.ones(p), (table.ia, cols)), shape=shape)
         self.from_b = csr_matrix((np.ones(p), (table.ib, cols)), shape=shape)
         self.incidence = (self.from_a - self.from_b).tocsr()

@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterable, Mapping
 
 from judge_app.core.ids import pair_id
-from judge_app.core.types import AssignmentKind, Pair, Side, TaskConfig
+from judge_app.core.types import AssignmentPurpose, Pair, Side, TaskConfig
 
 
 def generate_pairs(
@@ -62,9 +62,10 @@ def _unit(*parts: object) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def choose_left_side(seed: int, rater_id: str, pair_id_: str, kind: AssignmentKind) -> Side:
+def choose_left_side(seed: int, rater_id: str, pair_id_: str, purpose: AssignmentPurpose
+                     ) -> Side:
     """Left/right order, decided once when the assignment is made (then stored)."""
-    return "a" if _unit(seed, rater_id, pair_id_, kind, "left") < 0.5 else "b"
+    return "a" if _unit(seed, rater_id, pair_id_, purpose, "left") < 0.5 else "b"
 
 
 def choose_next_pair(
@@ -88,14 +89,25 @@ def choose_next_pair(
     return best[2] if best else None
 
 
-def draw_kind(
+def draw_purpose(
     config: TaskConfig, rater_id: str, items_done: int, *, gold_available: bool,
     retest_available: bool,
-) -> AssignmentKind:
+) -> AssignmentPurpose:
     """Mix gold pairs and swap re-tests in at the task's rates, reproducibly per rater."""
+    # "kind" is the salt the draws have always used: keep it, or queues would change.
     roll = _unit(config.seed, rater_id, items_done, "kind")
     if gold_available and roll < config.gold_rate:
         return "gold"
     if retest_available and items_done > 0 and roll < config.gold_rate + config.retest_rate:
         return "retest"
     return "normal"
+
+
+def purposes_in_reach(config: TaskConfig, rater_id: str, items_done: int) -> tuple[bool, bool]:
+    """Whether this draw could give a gold pair, and a swapped re-test: draw_purpose's roll is
+    known before any candidate is looked up, so the lookups it cannot use are skipped."""
+    roll = _unit(config.seed, rater_id, items_done, "kind")
+    gold = config.gold_rate > 0 and roll < config.gold_rate
+    retest = (config.retest_rate > 0 and items_done > 0
+              and roll < config.gold_rate + config.retest_rate)
+    return gold, retest

@@ -60,7 +60,7 @@ def rater_quality(verdicts: pd.DataFrame, reference_source: str | None = "human"
     `bias.swap_consistency`. left_share: see `bias.position_bias` (decisive_n is its n).
     median_duration_ms over all the rater's verdicts. Undefined figures are NaN.
     """
-    frame = prepare(verdicts, ("source", "kind", "gold_outcome", "duration_ms", "left_side",
+    frame = prepare(verdicts, ("source", "purpose", "gold_outcome", "duration_ms", "left_side",
                                "consistent"))
     table = raters(frame)
     size = n_codes(frame, "_r")

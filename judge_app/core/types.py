@@ -1,18 +1,23 @@
-"""The shared vocabulary: task, prompt, output, pair, assignment, verdict, rater."""
+"""The shared vocabulary: task, prompt, output, pair, assignment, verdict, rater.
+
+The words and their allowed values are defined in ``core.vocabulary`` (the glossary); they are
+re-exported here for the modules that take them with the data types.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Outcome = Literal["a", "b", "tie", "both_bad"]
-OUTCOMES: tuple[Outcome, ...] = ("a", "b", "tie", "both_bad")
-Side = Literal["a", "b"]
-RawChoice = Literal["left", "right", "tie", "both_bad"]
+from judge_app.core.vocabulary import OUTCOMES as OUTCOMES
+from judge_app.core.vocabulary import AssignmentPurpose as AssignmentPurpose
+from judge_app.core.vocabulary import Outcome as Outcome
+from judge_app.core.vocabulary import RawChoice as RawChoice
+from judge_app.core.vocabulary import Side as Side
+from judge_app.core.vocabulary import Source as Source
+
 RationaleMode = Literal["off", "optional", "required"]
 PairingDesign = Literal["all_pairs", "baseline", "sampled"]
-AssignmentKind = Literal["normal", "gold", "retest"]
-RaterKind = Literal["human", "judge"]
 
 Message = dict[str, Any]  # {"role": "user"|"assistant"|"system", "content": str}
 
@@ -46,8 +51,11 @@ class TaskConfig:
     gold_rate: float = 0.0
     retest_rate: float = 0.0
     licence: str = ""
-    source: str = ""
+    provenance: str = ""  # where the data comes from (task.toml's old key for it: source)
     allow_empty_responses: bool = False  # some real data sets hold empty answers that were judged
+    scheduling: str = "uniform"  # or "adaptive" (core.adaptive); target says when to stop
+    target: str = "ranking"
+    target_level: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,7 @@ class ImportedVerdict:
     model_b: str
     outcome: Outcome
     rater_id: str
-    source: RaterKind = "human"
+    source: Source = "human"
     left_side: Side | None = None  # which of model_a/model_b was shown on the left, if known
     strength: int | None = None
     probability: float | None = None  # P(model_a better), for judges
@@ -147,9 +155,29 @@ class TaskBundle:
     source_files: list[str] = field(default_factory=list)
 
 
+@dataclass
+class VerdictsBundle:
+    """Verdicts from judge_app's own `verdicts` export, for a task whose prompts and outputs
+    are in the database (or land before it in the same import). Rows are storage-ready
+    verdict rows with their ids; `calls` the judge answers behind verdicts combined from
+    both orders; `lines` says where each row came from (for errors)."""
+
+    task_id: str
+    rows: list[dict[str, Any]]
+    calls: list[dict[str, Any]]
+    lines: list[int]
+    source_file: str
+
+    @property
+    def source_files(self) -> list[str]:
+        return [self.source_file]
+
+
 def task_config_from_dict(data: dict[str, Any]) -> TaskConfig:
     """Inverse of dataclasses.asdict for a stored TaskConfig."""
     values = dict(data)
+    if "source" in values:  # stored by releases before 005, when provenance was `source`
+        values.setdefault("provenance", values.pop("source"))
     values["outcomes"] = tuple(values.get("outcomes", OUTCOMES))
     values["criteria"] = tuple(
         Criterion(c["name"], c.get("description", ""), tuple(c.get("outcomes", ("a", "b", "tie"))))

@@ -3,7 +3,7 @@
 The input is a pandas DataFrame with one row per verdict, outcomes already in the pair's canonical
 orientation. Required columns: `pair_id`, `rater_id`, `outcome`. Optional, with a neutral default
 when absent or NULL: `source` ('human' | 'judge'; default 'human'), `left_side` ('a' | 'b'),
-`kind` ('normal' | 'gold' | 'retest'), `gold_outcome`, `duration_ms`, `len_a`, `len_b`,
+`purpose` ('normal' | 'gold' | 'retest'), `gold_outcome`, `duration_ms`, `len_a`, `len_b`,
 `probability`, `consistent`. Row order matters where "first" is mentioned: pass verdicts in time
 order.
 
@@ -33,7 +33,7 @@ REQUIRED = ("pair_id", "rater_id", "outcome")
 _CODED = {"left_side": "_left", "gold_outcome": "_gold"}  # raw column -> int8 code column
 _NUMERIC = ("duration_ms", "len_a", "len_b", "probability", "consistent", "order_decisive",
             "order_left_wins")
-ALL_OPTIONAL = ("source", "kind", "left_side", "gold_outcome", *_NUMERIC)
+ALL_OPTIONAL = ("source", "purpose", "left_side", "gold_outcome", *_NUMERIC)
 _INTERNAL = ("_c", "_u", "_r", "_pos")
 _DENSE_LIMIT = 1 << 23  # raters x pairs cells below which duplicates are found by bincount
 
@@ -57,7 +57,7 @@ def prepare(verdicts: pd.DataFrame, optional: Iterable[str] = ()) -> pd.DataFram
 
     Always present: pair_id, rater_id, outcome, `_c` (outcome code), `_u` (pair code), `_r`
     (rater code), `_pos` (row position). Per optional column asked for: `source` filled,
-    `_retest` (bool, from kind), `_left` / `_gold` (codes, from left_side / gold_outcome), and
+    `_retest` (bool, from purpose), `_left` / `_gold` (codes, from left_side / gold_outcome), and
     the numeric columns as float (consistent: 1.0 / 0.0 / NaN). Rows without an outcome
     (retractions) are dropped. The caller's frame is never modified.
     """
@@ -96,7 +96,7 @@ def _add(frame: pd.DataFrame, col: str) -> None:
                                                    categories=pd.Index(["human"]))
         elif frame[col].hasnans:
             frame[col] = frame[col].fillna("human")
-    elif col == "kind":
+    elif col == "purpose":
         if "_retest" not in frame.columns:
             retest = (frame[col] == "retest").to_numpy(dtype=bool, na_value=False) \
                 if col in frame.columns else np.zeros(n, dtype=bool)
@@ -136,7 +136,7 @@ def primary(frame: pd.DataFrame) -> pd.DataFrame:
     """One verdict per rater and pair: the first one that is not a swap re-test.
 
     Re-tests and a judge's second order measure consistency; counting them in agreement would
-    let one rater vote twice on the same pair. Needs a frame prepared with "kind".
+    let one rater vote twice on the same pair. Needs a frame prepared with "purpose".
     """
     sub = frame.loc[~frame["_retest"].to_numpy()] if frame["_retest"].any() else frame
     twice = repeated(sub)

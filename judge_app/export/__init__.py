@@ -1,5 +1,7 @@
 """Exports: preference datasets, battle logs, verdicts, leaderboards, reports."""
 
-# Here rather than in formats.py so that the CLI's --help lists them without importing pandas.
-PREFERENCE_FORMATS = ("trl", "trl-chat", "openai-dpo", "kto")
-FORMATS = (*PREFERENCE_FORMATS, "battles", "verdicts", "leaderboard")
+from judge_app.registry import EXPORT_FORMATS, names
+
+# From the registry, so that the CLI's --help lists them without importing pandas.
+PREFERENCE_FORMATS = names(EXPORT_FORMATS, "preference")
+FORMATS = names(EXPORT_FORMATS)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
+from judge_app.core.clock import utc_now
 from judge_app.core.preferences import PreferenceFilters, PreferenceSummary
 
 
@@ -20,7 +20,7 @@ class CardInfo:
     source: str
     filters: PreferenceFilters
     licence: str = ""
-    task_source: str = ""
+    task_provenance: str = ""
     models: list[str] = field(default_factory=list)
     summary: PreferenceSummary | None = None
     both_bad_only: bool = False
@@ -59,7 +59,7 @@ def render(info: CardInfo) -> str:
         f"# {info.title or info.task}",
         "",
         f"Exported by judge_app from task `{info.task}` on "
-        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.",
+        f"{utc_now().strftime('%Y-%m-%d %H:%M UTC')}.",
         "",
         f"- Format: `{info.fmt}`" + (" (prompts whose answers were all judged bad)"
                                      if info.both_bad_only else ""),
@@ -67,8 +67,8 @@ def render(info: CardInfo) -> str:
         f"- Verdict sources: `{info.source}`",
         f"- Licence (from the task): {info.licence or 'not stated'}",
     ]
-    if info.task_source:
-        lines.append(f"- Data source (from the task): {info.task_source}")
+    if info.task_provenance:
+        lines.append(f"- Data source (from the task): {info.task_provenance}")
     if info.sidecar:
         lines.append(f"- Provenance, line by line: `{info.sidecar}`")
     if info.models:

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from judge_app.core import conversation
-from judge_app.core.types import text_of
+from judge_app.core.types import Source, text_of
 from judge_app.export import FORMATS as FORMATS  # re-exported
 from judge_app.export import PREFERENCE_FORMATS as PREFERENCE_FORMATS
 
@@ -73,7 +73,8 @@ def trl_chat(rows: pd.DataFrame, task: str) -> pd.DataFrame:
     return pd.concat([core.reset_index(drop=True), provenance(rows, task)], axis=1)
 
 
-def openai_dpo(rows: pd.DataFrame) -> pd.DataFrame:
+def openai_dpo(rows: pd.DataFrame, task: str) -> pd.DataFrame:
+    """No provenance columns: OpenAI's validator refuses them (they go to a sidecar)."""
     return pd.DataFrame({
         "input": [{"messages": m} for m in rows["prompt_messages"]],
         "preferred_output": list(rows["chosen_messages"]),
@@ -109,7 +110,7 @@ def both_bad_prompts(rows: pd.DataFrame, texts: pd.DataFrame, task: str) -> pd.D
     })
 
 
-def judge_name(source: str, rater_id: str) -> str:
+def battle_judge(source: Source, rater_id: str) -> str:
     """The battle record's ``judge``: a person's name, or ``judge:NAME`` for an LLM judge."""
     return rater_id if source == "human" else f"judge:{rater_id}"
 
@@ -127,7 +128,7 @@ def battles(rows: pd.DataFrame) -> pd.DataFrame:
         "model_a": rows["model_a"],
         "model_b": rows["model_b"],
         "winner": rows["outcome"].map(WINNER),
-        "judge": [judge_name(s, r) for s, r in zip(rows["source"], rows["rater_id"],
+        "judge": [battle_judge(s, r) for s, r in zip(rows["source"], rows["rater_id"],
                                                    strict=True)],
         "conversation_a": conv_a,
         "conversation_b": conv_b,

@@ -1,7 +1,9 @@
 """One self-contained HTML report of a task: leaderboard, win rates, agreement, bias, cost.
 
-Works offline: charts are inline SVG rendered by vl-convert, styles are inline, nothing is
-fetched. Every piece of user data (model, rater and task names) goes through html.escape.
+Rendering only: services/report.py gathers the figures into a `ReportData` and this module
+turns it into HTML, so it knows no database and no use-case. Works offline: charts are inline
+SVG rendered by vl-convert, styles are inline, nothing is fetched. Every piece of user data
+(model, rater and task names) goes through html.escape.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import altair as alt
@@ -23,18 +25,35 @@ import vl_convert
 from judge_app import __version__
 from judge_app.core.agreement_report import AgreementReport
 from judge_app.core.terminal import shown
-from judge_app.errors import ValidationError
 from judge_app.export import charts
-from judge_app.services.leaderboard import (
-    LeaderboardQuery,
-    agreement,
-    quality_vs_cost,
-    run_leaderboard,
-    win_rate_matrices,
-)
-from judge_app.storage.db import Database
 
 HEATMAP_MODELS = 30  # beyond this a heatmap is unreadable; the report shows the top ones
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """The leaderboard part of a report, present when the task has verdicts to rate."""
+
+    table: pd.DataFrame  # core.leaderboard's table
+    win_rates: pd.DataFrame  # observed, row model against column model
+    battles: pd.DataFrame  # how many battles each cell rests on
+    costs: pd.DataFrame  # services.leaderboard.quality_vs_cost
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything a report shows, gathered by services/report.py."""
+
+    task_id: str
+    title: str
+    source: str  # whose verdicts are rated
+    ci: str  # how the intervals were computed
+    agreement_source: str | None  # whose agreement alpha measures (None: everyone)
+    ratings: Ratings | None  # None: no verdicts from `source` yet
+    agreement: AgreementReport  # among raters of agreement_source
+    everyone: AgreementReport  # all raters and judges: judges against people, bias
+    generated_at: datetime
+    rating_model: str = "bradley-terry"
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;
@@ -115,23 +134,25 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def _leaderboard_sections(db: Database, q: LeaderboardQuery) -> list[str]:
-    try:
-        table = run_leaderboard(db, q)
-    except ValidationError as exc:
-        if "no verdicts" not in str(exc):
-            raise
+def _leaderboard_sections(data: ReportData) -> list[str]:
+    if data.ratings is None:
         return ["<h2>Leaderboard</h2>",
-                _p(f"No verdicts from source '{q.source}' yet: nothing to rate.")]
+                _p(f"No verdicts from source '{data.source}' yet: nothing to rate.")]
+    table = data.ratings.table
     shown = table.copy()
     shown["rating"] = shown["rating"].where(shown["rated"])
     rated = table[table["rated"]]
     parts = [
         "<h2>Leaderboard</h2>",
-        _p("Bradley-Terry ratings (400/ln 10 scale around 1000) with 95% intervals "
-           f"({q.ci}); rank = 1 + the number of models whose lower bound is above this "
-           "model's upper bound. A model whose rating the battles do not identify is "
-           "shown last, without a rating, and the note says why."),
+        _p(("Bradley-Terry ratings" if data.rating_model != "reliability" else
+            "Ratings from the rater-reliability model (Bradley-Terry strengths, each rater's "
+            "votes weighed by their estimated reliability: see the reliability and guess_left "
+            "columns of the rater quality table)")
+           + " (400/ln 10 scale around 1000) with 95% intervals "
+           f"({data.ci if data.rating_model != 'reliability' else 'model-based'}); rank = 1 + "
+           "the number of models whose lower bound is above this model's upper bound. A model "
+           "whose rating the battles do not identify is shown last, without a rating, and "
+           "the note says why."),
         table_html(shown, ["rank", "model", "rating", "lower", "upper", "raw_rating",
                            "battles", "wins", "ties", "losses", "win_rate", "win_rate_se",
                            "note"],
@@ -140,21 +161,20 @@ def _leaderboard_sections(db: Database, q: LeaderboardQuery) -> list[str]:
     ]
     if not rated.empty:
         parts.append(svg(charts.interval_chart(table)))
-    matrices = win_rate_matrices(db, q)
     order = table["model"].tolist()[:HEATMAP_MODELS]
     parts += ["<h2>Win rates</h2>",
               _p("Share of battles the row model won against the column model (ties count "
                  "half); n is the number of battles. Blank cells: the two never met."
                  + (f" Top {HEATMAP_MODELS} models only." if len(table) > HEATMAP_MODELS
                     else "")),
-              svg(charts.win_rate_heatmap(matrices["observed"], matrices["battles"], order))]
-    parts += _cost_section(db, q, table)
+              svg(charts.win_rate_heatmap(data.ratings.win_rates, data.ratings.battles,
+                                          order))]
+    parts += _cost_section(data.ratings.costs)
     return parts
 
 
-def _cost_section(db: Database, q: LeaderboardQuery, table: pd.DataFrame) -> list[str]:
+def _cost_section(frame: pd.DataFrame) -> list[str]:
     parts = ["<h2>Quality against cost and latency</h2>"]
-    frame = quality_vs_cost(db, q.task_id, table)
     shown = 0
     for col, title, front in charts.COST_AXES:
         if (frame[col] > 0).any():
@@ -219,25 +239,15 @@ def _bias_sections(report: AgreementReport) -> list[str]:
     return parts
 
 
-def build_report(db: Database, q: LeaderboardQuery, agreement_source: str | None = "human",
-                 title: str | None = None) -> str:
+def render_report(data: ReportData) -> str:
     """The whole report as one HTML string."""
-    report = agreement(db, q.task_id, agreement_source)
-    # judges against people, and every rater's and judge's bias, whoever alpha is among
-    everyone = report if agreement_source is None else agreement(db, q.task_id, None)
-    body = [*_leaderboard_sections(db, q),
-            *_agreement_sections(report, agreement_source, everyone), *_bias_sections(everyone)]
-    name = html.escape(title or q.task_id)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    meta = html.escape(f"task {q.task_id} · source {q.source} · generated {stamp} by "
+    body = [*_leaderboard_sections(data),
+            *_agreement_sections(data.agreement, data.agreement_source, data.everyone),
+            *_bias_sections(data.everyone)]
+    name = html.escape(data.title)
+    stamp = data.generated_at.strftime("%Y-%m-%d %H:%M UTC")
+    meta = html.escape(f"task {data.task_id} · source {data.source} · generated {stamp} by "
                        f"judge_app {__version__}")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{name} – judge_app report</title><style>{STYLE}</style></head><body>"
             f"<h1>{name}</h1><p class=\"note\">{meta}</p>{''.join(body)}</body></html>\n")
-
-
-def write_report(db: Database, q: LeaderboardQuery, out: Path,
-                 agreement_source: str | None = "human") -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(build_report(db, q, agreement_source), encoding="utf-8")
-    return out

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, TypeAlias
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -79,6 +80,10 @@ def neutralise_formula(value: Any) -> Any:
     return value
 
 
+# Arrow hands nested columns (a verdict's judge_calls) to pandas as numpy arrays.
+_NESTED = (list, dict, np.ndarray)
+
+
 def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with nested values (message lists) as JSON text and every text cell
     neutralised; numeric columns are untouched, so negative numbers stay numbers."""
@@ -87,10 +92,10 @@ def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
         column = frame[name]
         if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
             continue  # numbers, booleans, times: never text a spreadsheet could run
-        if column.map(lambda v: isinstance(v, list | dict)).any():
+        if column.map(lambda v: isinstance(v, _NESTED)).any():
             column = column.map(
                 lambda v: json.dumps(v, ensure_ascii=False, default=_json_default)
-                if isinstance(v, list | dict) else v
+                if isinstance(v, _NESTED) else v
             )
         frame[name] = column.map(neutralise_formula)
     return frame

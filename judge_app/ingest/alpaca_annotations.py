@@ -26,6 +26,7 @@ from judge_app.errors import ValidationError
 from judge_app.ingest.alpaca_eval import prompt_id_for
 from judge_app.ingest.collect import Collector
 from judge_app.ingest.jsonl import Record, iter_records, json_type
+from judge_app.ingest.reader import ReaderCode, sniff_record
 from judge_app.ingest.records import get_name, get_str, parse_response
 
 DEFAULT_TASK = "alpaca-eval-annotations"
@@ -96,7 +97,10 @@ def read_alpaca_annotations(paths: list[Path], task_name: str | None = None) -> 
         title="AlpacaEval annotations",
         instructions="Which response follows the instruction better?",
         allow_empty_responses=True,
-        source="AlpacaEval annotations: " + ", ".join(p.name for p in paths),
+        provenance="AlpacaEval annotations: " + ", ".join(p.name for p in paths),
     )
     return [TaskBundle(config, list(found.prompts.values()), list(found.outputs.values()),
                        verdicts, source_files=[str(p) for p in paths])]
+
+
+READER = ReaderCode(sniff_record(looks_like), read_alpaca_annotations)

@@ -13,6 +13,7 @@ from pathlib import Path
 from judge_app.core.types import Output, Prompt, TaskBundle, TaskConfig
 from judge_app.errors import ValidationError
 from judge_app.ingest.jsonl import Record, iter_records
+from judge_app.ingest.reader import ReaderCode, sniff_record
 from judge_app.ingest.records import get_metadata, get_name, get_str, parse_response
 
 DEFAULT_TASK = "alpaca-eval"
@@ -76,7 +77,10 @@ def read_alpaca_eval(paths: list[Path], task_name: str | None = None) -> list[Ta
         title="AlpacaEval model outputs",
         instructions="Which response follows the instruction better? Judge helpfulness, "
         "correctness and clarity; ignore length for its own sake.",
-        source="AlpacaEval model_outputs: " + ", ".join(p.name for p in paths),
+        provenance="AlpacaEval model_outputs: " + ", ".join(p.name for p in paths),
     )
     return [TaskBundle(config, list(prompts.values()), outputs,
                        source_files=[str(p) for p in paths])]
+
+
+READER = ReaderCode(sniff_record(looks_like), read_alpaca_eval)

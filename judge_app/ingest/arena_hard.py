@@ -24,6 +24,7 @@ from judge_app.core.types import ImportedVerdict, Message, Outcome, TaskBundle, 
 from judge_app.errors import ValidationError
 from judge_app.ingest.collect import Collector, read_benchmark_folder
 from judge_app.ingest.jsonl import Record, iter_records, peek_first_record
+from judge_app.ingest.reader import ReaderCode
 from judge_app.ingest.records import get_id, get_str
 
 DEFAULT_TASK = "arena-hard"
@@ -161,9 +162,12 @@ def read_arena_hard(paths: list[Path], task_name: str | None = None) -> list[Tas
             instructions="Which assistant answers the user's prompt better?",
             strength=True,
             allow_empty_responses=True,
-            source=f"Arena-Hard folder {folder.name}",
+            provenance=f"Arena-Hard folder {folder.name}",
         )
         bundles.append(TaskBundle(config, list(found.prompts.values()),
                                   list(found.outputs.values()), verdicts,
                                   source_files=[str(folder / QUESTIONS)]))
     return bundles
+
+
+READER = ReaderCode(looks_like, read_arena_hard, reads_folders=True)

@@ -17,10 +17,11 @@ import re
 from pathlib import Path
 
 from judge_app.core import conversation
-from judge_app.core.types import ImportedVerdict, Message, Outcome, TaskBundle, TaskConfig
+from judge_app.core.types import ImportedVerdict, Message, Outcome, Source, TaskBundle, TaskConfig
 from judge_app.errors import ValidationError
 from judge_app.ingest.collect import Collector, epoch_timestamp
 from judge_app.ingest.jsonl import Record, iter_records
+from judge_app.ingest.reader import ReaderCode, sniff_record
 from judge_app.ingest.records import PROMPT_ROLES, check_ident, get_id, get_name, parse_messages
 
 DEFAULT_TASK = "battles"
@@ -34,7 +35,7 @@ def looks_like(record: Record) -> bool:
     return {"model_a", "model_b", "winner"} <= record.keys() and "prompt_id" not in record
 
 
-def rater_of(judge: str) -> tuple[str, str]:
+def rater_of(judge: str) -> tuple[str, Source]:
     """(rater id, source) for a battle's judge value."""
     if judge.startswith("judge:") and len(judge) > len("judge:"):
         return judge[len("judge:"):], "judge"
@@ -99,7 +100,7 @@ def read_battles(paths: list[Path], task_name: str | None = None) -> list[TaskBu
             rater, source = rater_of(check_ident(judge, "judge", file, line))
             verdicts.append(ImportedVerdict(
                 prompt_id=prompt_id, model_a=model_a, model_b=model_b, outcome=WINNERS[winner],
-                rater_id=rater, source=source,  # type: ignore[arg-type]
+                rater_id=rater, source=source,
                 judge_model=rater if source == "judge" else None,
                 created_at=epoch_timestamp(rec, file, line),
             ))
@@ -110,7 +111,10 @@ def read_battles(paths: list[Path], task_name: str | None = None) -> list[TaskBu
         title="Battle log",
         instructions="Which response is better?",
         allow_empty_responses=placeholders,
-        source="FastChat battle records: " + ", ".join(p.name for p in paths),
+        provenance="FastChat battle records: " + ", ".join(p.name for p in paths),
     )
     return [TaskBundle(config, list(found.prompts.values()), list(found.outputs.values()),
                        verdicts, source_files=[str(p) for p in paths])]
+
+
+READER = ReaderCode(sniff_record(looks_like), read_battles)

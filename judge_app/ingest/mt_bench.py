@@ -17,6 +17,7 @@ from judge_app.core.types import ImportedVerdict, Message, Outcome, TaskBundle, 
 from judge_app.errors import ValidationError
 from judge_app.ingest.collect import Collector, epoch_timestamp, read_benchmark_folder
 from judge_app.ingest.jsonl import iter_records, json_type, peek_first_record
+from judge_app.ingest.reader import ReaderCode
 from judge_app.ingest.records import get_id, get_name, get_str
 
 DEFAULT_TASK = "mt-bench"
@@ -121,9 +122,12 @@ def read_mt_bench(paths: list[Path], task_name: str | None = None) -> list[TaskB
             outcomes=("a", "b", "tie"),
             allow_empty_responses=True,
             show_reference=True,
-            source=f"MT-Bench folder {folder.name}",
+            provenance=f"MT-Bench folder {folder.name}",
         )
         bundles.append(TaskBundle(config, list(found.prompts.values()),
                                   list(found.outputs.values()), verdicts,
                                   source_files=[str(folder / QUESTIONS)]))
     return bundles
+
+
+READER = ReaderCode(looks_like, read_mt_bench, reads_folders=True)

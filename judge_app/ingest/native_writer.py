@@ -64,7 +64,7 @@ def task_toml(config: TaskConfig) -> str:
         "# Accept empty responses (some real data sets contain empty answers that were judged).",
         f"allow_empty_responses = {_bool(c.allow_empty_responses)}",
         f"licence = {_toml_str(c.licence)}",
-        f"source = {_toml_str(c.source)}",
+        f"provenance = {_toml_str(c.provenance)}",
     ]
     for criterion in c.criteria:
         lines += [
@@ -93,7 +93,23 @@ def task_toml(config: TaskConfig) -> str:
         f"gold_rate = {c.gold_rate!r}",
         f"retest_rate = {c.retest_rate!r}",
     ]
+    if (c.scheduling, c.target, c.target_level) != ("uniform", "ranking", 0.95):
+        lines += _scheduling_lines(c)
     return "\n".join(lines) + "\n"
+
+
+def _scheduling_lines(c: TaskConfig) -> list[str]:
+    """[scheduling], written only when it differs from the default (uniform)."""
+    return [
+        "",
+        "[scheduling]",
+        "# uniform: every pair alike; adaptive: the next votes go where they settle the target",
+        "# (ranking, top_k:K, baseline:MODEL, width:W) at this confidence level; see",
+        "# docs/analysis.md.",
+        f"mode = {_toml_str(c.scheduling)}",
+        f"target = {_toml_str(c.target)}",
+        f"level = {c.target_level!r}",
+    ]
 
 
 def prompt_record(prompt: Prompt) -> dict[str, Any]:

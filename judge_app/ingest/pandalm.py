@@ -13,6 +13,7 @@ from pathlib import Path
 from judge_app.core.types import ImportedVerdict, Outcome, Output, Prompt, TaskBundle, TaskConfig
 from judge_app.errors import ValidationError
 from judge_app.ingest.jsonl import Record, iter_records, json_type
+from judge_app.ingest.reader import ReaderCode, sniff_record
 from judge_app.ingest.records import get_name, get_str, parse_response
 
 DEFAULT_TASK = "pandalm"
@@ -136,6 +137,9 @@ def read_pandalm(paths: list[Path], task_name: str | None = None) -> list[TaskBu
         outcomes=("a", "b", "tie"),
         allow_empty_responses=True,
         licence="Apache-2.0",
-        source="WeOpenML/PandaLM data/testset-v1.json",
+        provenance="WeOpenML/PandaLM data/testset-v1.json",
     )
     return [TaskBundle(config, prompts, outputs, verdicts, source_files=[str(p) for p in paths])]
+
+
+READER = ReaderCode(sniff_record(looks_like), read_pandalm)

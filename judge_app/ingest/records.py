@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from judge_app.core.clock import utc_now
 from judge_app.core.types import (
     OUTCOMES,
     GoldAnswer,
@@ -22,6 +23,7 @@ from judge_app.core.types import (
     Output,
     Prompt,
 )
+from judge_app.core.vocabulary import SOURCES
 from judge_app.errors import ValidationError
 from judge_app.ingest.jsonl import Record, json_type
 
@@ -155,7 +157,7 @@ def get_outcome(
 ) -> Outcome:
     value = rec.get(key)
     if value in allowed:
-        return value  # type: ignore[no-any-return]
+        return value
     if value is None:
         raise _missing(key, file, line)
     if value in OUTCOMES:
@@ -384,7 +386,7 @@ def parse_verdicts(
             )
         seen[key] = line
         source = rec.get("source", "human")
-        if source not in ("human", "judge"):
+        if source not in SOURCES:
             raise ValidationError(
                 f"expected human or judge, found {source!r}", file=file, line=line, field="source"
             )
@@ -443,7 +445,7 @@ def checked_instant(when: datetime, key: str, file: str, line: int) -> str:
     time is taken as UTC. Outside 2000 .. now + 1 day it is most likely a unit or typing
     mistake, and is refused."""
     instant = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    latest = datetime.now(UTC) + timedelta(days=1)
+    latest = utc_now() + timedelta(days=1)
     if not EARLIEST <= instant <= latest:
         raise ValidationError(
             f"{instant.isoformat(sep=' ')[:19]} UTC is out of range (expected between "

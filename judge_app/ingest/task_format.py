@@ -16,6 +16,7 @@ from typing import Any
 from judge_app.core.types import OUTCOMES, Criterion, Outcome, TaskBundle, TaskConfig
 from judge_app.errors import ValidationError
 from judge_app.ingest.jsonl import SUFFIXES, iter_records, read_text
+from judge_app.ingest.reader import ReaderCode
 from judge_app.ingest.records import (
     models_by_prompt,
     parse_gold,
@@ -33,11 +34,13 @@ TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _TOP_KEYS = (
     "name", "title", "instructions", "outcomes", "strength", "criteria", "rationale",
     "rationale_min_length", "overlap", "reveal_models", "show_reference",
-    "allow_empty_responses", "pairing", "quality", "licence", "source",
+    "allow_empty_responses", "pairing", "quality", "scheduling", "licence", "provenance",
+    "source",  # provenance's name before migration 005: still read
 )
 _SECTIONS = {
     "pairing": ("design", "baseline", "budget", "seed"),
     "quality": ("gold_rate", "retest_rate"),
+    "scheduling": ("mode", "target", "level"),
     "criteria": ("name", "description", "outcomes"),
 }
 
@@ -200,6 +203,8 @@ def parse_task_config(text: str, file: str, default_name: str | None = None) -> 
             raise toml.error("a share of assignments, at least 0 and below 1", f"quality.{key}")
         rates[key] = rate
 
+    scheduling, target, level = _scheduling(toml, data)
+
     return TaskConfig(
         name=name,
         title=_get(toml, data, "title", str, ""),
@@ -220,8 +225,39 @@ def parse_task_config(text: str, file: str, default_name: str | None = None) -> 
         gold_rate=rates["gold_rate"],
         retest_rate=rates["retest_rate"],
         licence=_get(toml, data, "licence", str, ""),
-        source=_get(toml, data, "source", str, ""),
+        provenance=_provenance(toml, data),
+        scheduling=scheduling,
+        target=target,
+        target_level=level,
     )
+
+
+def _provenance(toml: _Toml, data: dict[str, Any]) -> str:
+    """`provenance`, or its old name `source` in files written before it was renamed."""
+    if "provenance" in data and "source" in data:
+        raise toml.error("give provenance only (source is its old name)", "source")
+    key = "provenance" if "provenance" in data else "source"
+    return str(_get(toml, data, key, str, ""))
+
+
+def _scheduling(toml: _Toml, data: dict[str, Any]) -> tuple[str, str, float]:
+    """[scheduling]: uniform (default) or adaptive, with the target that stops it."""
+    from judge_app.core.adaptive import SCHEDULINGS, parse_target
+
+    table = _table(toml, data, "scheduling")
+    mode = _get(toml, table, "mode", str, "uniform", "scheduling.")
+    if mode not in SCHEDULINGS:
+        raise toml.error(f"expected uniform or adaptive, found {mode!r}", "scheduling.mode")
+    target = _get(toml, table, "target", str, "ranking", "scheduling.")
+    level = float(_get(toml, table, "level", (int, float), 0.95, "scheduling."))
+    if not 0.5 <= level < 1:
+        raise toml.error("a confidence level, at least 0.5 and below 1", "scheduling.level")
+    try:
+        parse_target(target, level=level)
+    except ValidationError as exc:
+        message = str(exc).removesuffix(f" (field '{exc.field}')")
+        raise toml.error(message, "scheduling.target") from None
+    return mode, target, level
 
 
 def _table(toml: _Toml, data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -286,3 +322,16 @@ def read_task_folder(folder: Path, task_name: str | None = None) -> TaskBundle:
         )
         bundle.source_files.append(str(verdicts_path))
     return bundle
+
+
+def _native_path(path: Path) -> Path:
+    return path.parent if path.name == TASK_FILE else path
+
+
+def _read_native(paths: list[Path], task_name: str | None) -> list[TaskBundle]:
+    return [read_task_folder(_native_path(p), task_name) for p in paths]
+
+
+READER = ReaderCode(
+    sniff=lambda p: (p / TASK_FILE).is_file() if p.is_dir() else p.name == TASK_FILE,
+    read=_read_native, reads_folders=True)

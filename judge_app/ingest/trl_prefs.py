@@ -23,6 +23,7 @@ from judge_app.core.types import ImportedVerdict, Message, TaskBundle, TaskConfi
 from judge_app.errors import ValidationError
 from judge_app.ingest.collect import Collector
 from judge_app.ingest.jsonl import Record, iter_records, json_type
+from judge_app.ingest.reader import ReaderCode, sniff_record
 from judge_app.ingest.records import PROMPT_ROLES, parse_messages, parse_response
 
 DEFAULT_TASK = "trl-preferences"
@@ -138,7 +139,10 @@ def read_trl(paths: list[Path], task_name: str | None = None) -> list[TaskBundle
         instructions="Which response is better?",
         outcomes=("a", "b", "tie"),
         allow_empty_responses=True,
-        source="TRL preference data: " + ", ".join(p.name for p in paths),
+        provenance="TRL preference data: " + ", ".join(p.name for p in paths),
     )
     return [TaskBundle(config, list(found.prompts.values()), list(found.outputs.values()),
                        verdicts, source_files=[str(p) for p in paths])]
+
+
+READER = ReaderCode(lambda p: sniff_parquet(p) or sniff_record(looks_like)(p), read_trl)

@@ -35,7 +35,7 @@ RENDER_VERSION = 1  # bump when prompt rendering changes, so cached answers are 
 
 @dataclass(frozen=True)
 class JudgeConfig:
-    name: str
+    name: str  # the judge's rater_id (the file's key is `name`)
     model: str
     system: str
     user: str
@@ -57,7 +57,12 @@ class JudgeConfig:
     tpm: int | None = None
     timeout_s: float = 120.0
     retries: int = 6
-    source: str = field(default="", compare=False)  # the file it came from
+    file: str = field(default="", compare=False)  # the file it came from
+
+    @property
+    def rater_id(self) -> str:
+        """The judge's name: its rater id in verdicts, judge runs and escalations."""
+        return self.name
 
     @property
     def needs_reference(self) -> bool:
@@ -89,7 +94,7 @@ class JudgeConfig:
         if self.endpoint(env) == OPENAI_DEFAULT_URL:
             raise ValidationError(
                 f"judge '{self.name}' calls OpenAI but ${self.api_key_env} is not set",
-                file=self.source or None, field="api_key_env")
+                file=self.file or None, field="api_key_env")
         return "not-needed"
 
     def answer_settings(self, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -208,7 +213,7 @@ def parse_config(data: Mapping[str, Any], *, file: str | None = None) -> JudgeCo
     _check_choices(values, bad)
     _check_templates(values, bad)
     _check_numbers(values, bad)
-    return JudgeConfig(source=file or "", **values)
+    return JudgeConfig(file=file or "", **values)
 
 
 def _check_choices(values: dict[str, Any], bad: Any) -> None:

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.compute as pc
 
 from judge_app.core import preferences as prefs
+from judge_app.core.clock import utc_now
 from judge_app.errors import JudgeAppError
 from judge_app.export import card, formats, writers
+from judge_app.registry import EXPORT_FORMATS, Entry
 from judge_app.services.leaderboard import compute_leaderboard
 from judge_app.services.lookup import task_not_found
 from judge_app.storage import catalog
@@ -79,6 +81,10 @@ def _check(req: ExportRequest) -> prefs.PreferenceFilters:
         raise JudgeAppError(str(exc)) from None
 
 
+def _format(name: str) -> Entry:
+    return next(e for e in EXPORT_FORMATS if e.name == name)
+
+
 def build(db: Database, req: ExportRequest) -> BuiltExport:
     filters = _check(req)
     s = Slice(task_id=req.task, source=req.source)
@@ -86,22 +92,18 @@ def build(db: Database, req: ExportRequest) -> BuiltExport:
         task = catalog.get_task(cur, req.task)
         if task is None:
             raise task_not_found(cur, req.task)
-        if req.fmt in formats.PREFERENCE_FORMATS:
-            votes = store.votes(cur, s)
-            texts = store.pair_texts(cur, req.task)
-        elif req.fmt == "battles":
-            battle_rows = store.battle_rows(cur, s)
-        elif req.fmt == "verdicts":
-            verdicts = store.verdict_table(cur, s)
     config = task["config"]
     info = card.CardInfo(
         task=req.task, title=task["title"], fmt=req.fmt, data_file="", rows=0,
         source=req.source, filters=filters, licence=str(config.get("licence", "")),
-        task_source=str(config.get("source", "")), both_bad_only=req.both_bad,
+        task_provenance=str(config.get("provenance", "")), both_bad_only=req.both_bad,
     )
     sidecar = None
     table: writers.Table
     if req.fmt in formats.PREFERENCE_FORMATS:
+        with db.cursor() as cur:
+            votes = store.votes(cur, s)
+            texts = store.pair_texts(cur, req.task)
         agg = prefs.aggregate_pairs(votes)
         info.summary = prefs.summarise(agg, filters)
         info.models = sorted(set(agg["model_a"]) | set(agg["model_b"]))
@@ -109,19 +111,17 @@ def build(db: Database, req: ExportRequest) -> BuiltExport:
             table = formats.both_bad_prompts(prefs.select_both_bad(agg, filters), texts, req.task)
         else:
             rows = formats.with_texts(prefs.select_preferences(agg, filters), texts)
-            if req.fmt == "trl":
-                table = formats.trl(rows, req.task)
-            elif req.fmt == "trl-chat":
-                table = formats.trl_chat(rows, req.task)
-            elif req.fmt == "kto":
-                table = formats.kto(rows, req.task)
-            else:
-                table = formats.openai_dpo(rows)
+            table = _format(req.fmt).load()(rows, req.task)
+            if req.fmt == "openai-dpo":  # OpenAI validates its files strictly
                 sidecar = formats.provenance(rows, req.task)
     elif req.fmt == "battles":
+        with db.cursor() as cur:
+            battle_rows = store.battle_rows(cur, s)
         table = formats.battles(battle_rows)
         info.models = sorted(set(table["model_a"]) | set(table["model_b"]))
     elif req.fmt == "verdicts":
+        with db.cursor() as cur:
+            verdicts = store.verdict_table(cur, s)
         table = verdicts
         info.models = sorted(set(pc.unique(verdicts.column("model_a")).to_pylist())
                              | set(pc.unique(verdicts.column("model_b")).to_pylist()))
@@ -135,7 +135,7 @@ def build(db: Database, req: ExportRequest) -> BuiltExport:
 
 def default_path(req: ExportRequest, now: datetime | None = None) -> Path:
     """exports/<task>-<format>-<UTC time>/<task>-<format>.jsonl: one folder per export."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    stamp = (now or utc_now()).strftime("%Y%m%d-%H%M%S")
     name = f"{req.task}-{req.fmt}" + ("-both-bad" if req.both_bad else "")
     return EXPORTS_DIR / f"{name}-{stamp}" / f"{name}.jsonl"
 

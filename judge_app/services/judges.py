@@ -11,7 +11,10 @@ from typing import Any
 
 from judge_app.errors import NotFoundError
 from judge_app.judges import DEFAULT_MARGIN
+from judge_app.judges.config import load_config
 from judge_app.judges.owner import owner_alive
+from judge_app.judges.plan import CallEstimate
+from judge_app.services.judge_runs import plan_run
 from judge_app.services.queue import load_task_config
 from judge_app.storage import judges as store
 from judge_app.storage.db import Database
@@ -26,7 +29,7 @@ class Escalation:
     eligible: int  # qualifying pairs not escalated yet, before --max-pairs
 
 
-def escalate(db: Database, task_id: str, judge_name: str, *, max_pairs: int | None = None,
+def escalate(db: Database, task_id: str, rater_id: str, *, max_pairs: int | None = None,
              margin: float = DEFAULT_MARGIN) -> Escalation:
     """Put the pairs the judge was inconsistent or unsure about first in the human queue.
 
@@ -35,10 +38,10 @@ def escalate(db: Database, task_id: str, judge_name: str, *, max_pairs: int | No
     """
     load_task_config(db, task_id)
     with db.cursor() as cur:
-        verdicts = store.judge_verdicts(cur, task_id, judge_name)
+        verdicts = store.judge_verdicts(cur, task_id, rater_id)
         before = store.escalated_pairs(cur, task_id)
     if not verdicts:
-        raise NotFoundError(f"judge '{judge_name}' has no verdicts in task '{task_id}'")
+        raise NotFoundError(f"judge '{rater_id}' has no verdicts in task '{task_id}'")
     candidates: list[dict[str, Any]] = []
     for v in verdicts:
         p = v["probability"]
@@ -54,7 +57,7 @@ def escalate(db: Database, task_id: str, judge_name: str, *, max_pairs: int | No
     chosen = fresh[:max_pairs] if max_pairs is not None else fresh
     with db.transaction() as cur:
         store.insert_escalations(cur, [
-            {"task_id": task_id, "pair_id": c["pair_id"], "judge_name": judge_name,
+            {"task_id": task_id, "pair_id": c["pair_id"], "rater_id": rater_id,
              "reason": c["reason"], "margin": c["margin"]} for c in chosen])
     return Escalation(
         escalated=len(chosen),
@@ -84,15 +87,25 @@ def list_runs(db: Database, task_id: str | None = None) -> list[dict[str, Any]]:
     return runs
 
 
-def estimate(db: Database, task_id: str, judge_file: str | Path) -> dict[str, Any]:
-    """What a run of this judge on this task would do: calls, cached, tokens, cost."""
-    from judge_app.judges.config import load_config
-    from judge_app.judges.runner import plan_run
+@dataclass(frozen=True)
+class RunEstimate:
+    """What a run of a judge on a task would do, before it calls anything."""
 
+    judge: str
+    model: str
+    endpoint: str  # credentials masked
+    pairs: int
+    planned_calls: int
+    cached_calls: int
+    calls: CallEstimate  # the calls still to make: tokens and cost
+
+
+def estimate(db: Database, task_id: str, judge_file: str | Path) -> RunEstimate:
+    """What a run of this judge on this task would do: calls, cached, tokens, cost."""
     plan = plan_run(db, task_id, load_config(judge_file))
-    return {"judge": plan.config.name, "model": plan.config.model, "endpoint": plan.endpoint,
-            "pairs": len(plan.pairs), "planned_calls": len(plan.calls),
-            "cached_calls": len(plan.cached), **plan.estimate()}
+    return RunEstimate(judge=plan.config.rater_id, model=plan.config.model, endpoint=plan.endpoint,
+                       pairs=len(plan.pairs), planned_calls=len(plan.calls),
+                       cached_calls=len(plan.cached), calls=plan.estimate())
 
 
 def start_run(db_path: str | Path, task_id: str, judge_file: str | Path, *,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from judge_app.errors import NotFoundError, ValidationError
+from judge_app.core.vocabulary import TieModel
+from judge_app.errors import NotFoundError, NoVerdicts, ValidationError
 from judge_app.services.lookup import suggestion, task_not_found
 from judge_app.storage import analytics, catalog
 from judge_app.storage.db import Database
+from judge_app.storage.plain import plain_values
 
 if TYPE_CHECKING:  # the math is imported by the use-case that needs it: `gate` stays light
     import pandas as pd
@@ -25,7 +27,7 @@ class LeaderboardQuery:
     ci: str = "sandwich"
     rounds: int = 1000
     seed: int = 0
-    ties: str = "half"
+    ties: TieModel = "half"
     anchor: tuple[str, float] | None = None
     baseline: str | None = None
     style_control: bool = False
@@ -35,6 +37,7 @@ class LeaderboardQuery:
     until: datetime | None = None
     by_version: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+    rating_model: str = "bradley-terry"  # or "reliability" (services/reliability.py)
 
     def slice(self) -> analytics.Slice:
         return analytics.Slice(self.task_id, self.source, self.category, self.since,
@@ -98,8 +101,8 @@ def _battles(db: Database, q: LeaderboardQuery, per_verdict: bool) -> pd.DataFra
         frame = (analytics.battles(cur, q.slice()) if per_verdict
                  else analytics.battle_counts(cur, q.slice()))
     if frame.empty:
-        raise ValidationError(f"task '{q.task_id}' has no verdicts from source '{q.source}'",
-                              field="source")
+        raise NoVerdicts(f"task '{q.task_id}' has no verdicts from source '{q.source}'",
+                         field="source")
     return frame
 
 
@@ -114,6 +117,13 @@ def run_leaderboard(db: Database, q: LeaderboardQuery) -> pd.DataFrame:
     from judge_app.core.leaderboard import leaderboard
     from judge_app.core.style import add_style_features
 
+    if q.rating_model != "bradley-terry":
+        from judge_app.services.reliability import RATING_MODELS, reliability_leaderboard
+
+        if q.rating_model not in RATING_MODELS:
+            raise ValidationError(f"unknown rating model '{q.rating_model}' "
+                                  f"({' or '.join(RATING_MODELS)})", field="rating_model")
+        return reliability_leaderboard(db, q)
     per_verdict = q.style_control or q.baseline is not None
     battles = _battles(db, q, per_verdict)
     if q.style_control:
@@ -133,6 +143,11 @@ def win_rate_matrices(db: Database, q: LeaderboardQuery) -> dict[str, pd.DataFra
 
     counts = count_battles(_battles(db, q, per_verdict=False), strong_weight=q.strong_weight)
     observed, n = observed_win_rates(counts)
+    if q.rating_model == "reliability":  # what a fully reliable rater would vote
+        from judge_app.core.reliability import predicted_win_rates as reliable_rates
+
+        return {"observed": observed, "battles": n,
+                "predicted": reliable_rates(run_leaderboard(db, replace(q, baseline=None)))}
     predicted = predicted_win_rates(fit_bradley_terry(counts))
     return {"observed": observed, "battles": n, "predicted": predicted}
 
@@ -165,8 +180,9 @@ def release_gate(
     margin: float = 0.0, min_battles: int = 0,
 ) -> GateResult:
     """The non-inferiority gate (see core.gate) on the Bradley-Terry fit of the slice."""
+    # Plain rows and numpy: no pandas, scipy or pyarrow, so a CI gate starts fast.
     from judge_app.core.bradley_terry import fit_bradley_terry
-    from judge_app.core.counts import count_battles
+    from judge_app.core.counts import count_rows
     from judge_app.core.gate import gate
     from judge_app.core.intervals import rating_intervals
 
@@ -176,7 +192,15 @@ def release_gate(
                             ("--min-battles", min_battles, min_battles >= 0)):
         if not ok:
             raise ValidationError(f"{name} {value} is out of range", field=name)
-    counts = count_battles(_battles(db, LeaderboardQuery(task_id, source=source), False))
+    q = LeaderboardQuery(task_id, source=source)
+    with plain_values():
+        _check_task(db, task_id)
+        with db.cursor() as cur:
+            rows = analytics.battle_count_rows(cur, q.slice())
+    if not rows:  # as _battles says it
+        raise ValidationError(f"task '{task_id}' has no verdicts from source '{source}'",
+                              field="source")
+    counts = count_rows(rows)
     for model in (candidate, baseline):
         if model not in counts.models:
             raise NotFoundError(f"model '{model}' has no verdicts in task '{task_id}'"

@@ -8,7 +8,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from judge_app.core.pairing import choose_left_side, choose_next_pair, draw_kind
+from judge_app.core.pairing import (
+    choose_left_side,
+    choose_next_pair,
+    draw_purpose,
+    purposes_in_reach,
+)
 from judge_app.core.types import Message, TaskConfig, task_config_from_dict
 from judge_app.errors import NotFoundError, PermissionDenied
 from judge_app.services import sessions
@@ -93,53 +98,110 @@ def next_assignment(db: Database, rater_id: str, task_id: str, *,
         check_may_work(db, rater_id, task_id)
     config = load_task_config(db, task_id)
     with db.cursor() as cur:  # most calls: the item on screen again, no lock needed
-        row = queue.open_assignment(cur, rater_id, task_id)
+        row, _, _ = queue.rater_state(cur, rater_id, task_id)
     if row is None:
-        with _lock_for(task_id), db.transaction() as cur:
-            if session_id is not None and sessions.check(
-                    cur, session_id, task_id)["rater_id"] != rater_id:
+        row, _ = take_next(db, config, rater_id, task_id, session_id=session_id)
+    return blind_view(db, row, config) if row else None
+
+
+def task_lock(task_id: str) -> threading.Lock:
+    """Held while an assignment of the task is taken: overlap holds with raters at once."""
+    return _lock_for(task_id)
+
+
+def take_next(db: Database, config: TaskConfig, rater_id: str | None, task_id: str, *,
+              session_id: str | None = None) -> tuple[dict[str, Any] | None, Progress]:
+    """Under the task's lock: the rater's open assignment, else a new one (None when nothing
+    is left), and their progress counted in the same queries.
+
+    With ``session_id``, the session is checked inside the transaction and names the rater
+    (``rater_id`` None) or must be ``rater_id``'s."""
+    with _lock_for(task_id), db.transaction() as cur:
+        if session_id is not None:
+            owner = sessions.check(cur, session_id, task_id)["rater_id"]
+            if rater_id is not None and owner != rater_id:
                 raise PermissionDenied("this session belongs to another rater")
-            row = queue.open_assignment(cur, rater_id, task_id) or _new_assignment(
-                cur, config, rater_id, task_id
-            )
-    return blind_view(db, row) if row else None
+            rater_id = owner
+        assert rater_id is not None
+        return take_next_in(cur, config, rater_id, task_id, str(db.path.resolve()))
 
 
-def _new_assignment(cur: Any, config: TaskConfig, rater_id: str, task_id: str) -> Any:
-    done = queue.count_done(cur, rater_id, task_id)
-    gold = queue.gold_candidates(cur, task_id, rater_id) if config.gold_rate > 0 else []
+def take_next_in(cur: Any, config: TaskConfig, rater_id: str, task_id: str, db_key: str
+                 ) -> tuple[dict[str, Any] | None, Progress]:
+    """take_next inside the caller's transaction, which holds task_lock(task_id) and has
+    checked the rater. ``db_key`` names the database for adaptive scheduling's cached fit."""
+    row, n_open, done = queue.rater_state(cur, rater_id, task_id)
+    open_pairs = None
+    if row is None:
+        row, open_pairs = _new_assignment(cur, config, rater_id, task_id, done, db_key)
+        n_open += row is not None
+    if open_pairs is None:
+        open_pairs = open_pairs_left(cur, db_key, config, task_id, rater_id)
+    return row, Progress(done, open_pairs + n_open)
+
+
+def open_pairs_left(cur: Any, db_key: str, config: TaskConfig, task_id: str,
+                    rater_id: str) -> int:
+    """Regular pairs the rater could still be given: none once an adaptive task's target is
+    met (``db_key`` names the database for adaptive scheduling's cached fit)."""
+    left = queue.count_open_pairs(cur, task_id, rater_id, config.overlap)
+    if left and config.scheduling == "adaptive":
+        from judge_app.services import adaptive
+
+        if adaptive.target_met_in(cur, db_key, task_id, config):
+            return 0
+    return left
+
+
+def _new_assignment(cur: Any, config: TaskConfig, rater_id: str, task_id: str, done: int,
+                    db_key: str) -> tuple[Any, int | None]:
+    """A new assignment row (None: nothing left), and how many regular pairs the rater could
+    still be given after it, when the candidate query counted them (else None)."""
+    # Only the lookups this draw can use: the purpose's roll is known from `done` alone.
+    maybe_gold, maybe_retest = purposes_in_reach(config, rater_id, done)
+    gold = queue.gold_candidates(cur, task_id, rater_id) if maybe_gold else []
     # No swapped re-test in a task that reveals models: the rater has seen who wrote what.
-    retest = config.retest_rate > 0 and not config.reveal_models
+    retest = maybe_retest and not config.reveal_models
     retests = queue.retest_candidates(cur, task_id, rater_id) if retest else []
-    kind = draw_kind(
+    purpose = draw_purpose(
         config, rater_id, done, gold_available=bool(gold), retest_available=bool(retests)
     )
-    retest_of = None
-    if kind == "gold":
+    retest_of, open_after = None, None
+    if purpose == "gold":
         pair = choose_next_pair(dict.fromkeys(gold, 0), set(), 1, rater_id, config.seed)
-        left = choose_left_side(config.seed, rater_id, str(pair), kind)
-    elif kind == "retest":
+        left = choose_left_side(config.seed, rater_id, str(pair), purpose)
+    elif purpose == "retest":
         earlier = retests[0]
         pair, retest_of = earlier["pair_id"], earlier["assignment_id"]
         left = "b" if earlier["left_side"] == "a" else "a"
     else:  # pairs a judge escalated to people come first
-        candidates = judges.escalated_candidates(
-            cur, task_id, rater_id, config.overlap) or queue.candidate_pairs(
-            cur, task_id, rater_id, config.overlap)
-        pair = choose_next_pair(candidates, set(), config.overlap, rater_id, config.seed)
+        candidates = judges.escalated_candidates(cur, task_id, rater_id, config.overlap)
+        if not candidates and config.scheduling == "adaptive":
+            from judge_app.services import adaptive
+
+            choice = adaptive.next_pair(cur, db_key, config, task_id, rater_id, done)
+            pair, open_after = choice.pair_id, (0 if choice.met else None)
+        else:
+            if not candidates:
+                candidates, open_pairs = queue.candidate_pairs(
+                    cur, task_id, rater_id, config.overlap)
+                # The pair taken leaves the open pairs for the rater's open assignments.
+                open_after = max(0, open_pairs - 1) if candidates else 0
+            pair = choose_next_pair(candidates, set(), config.overlap, rater_id, config.seed)
         if pair is None:
-            return None
-        left = choose_left_side(config.seed, rater_id, pair, kind)
+            return None, open_after
+        left = choose_left_side(config.seed, rater_id, pair, purpose)
     row = {
         "assignment_id": uuid.uuid4().hex, "task_id": task_id, "pair_id": pair,
-        "rater_id": rater_id, "left_side": left, "kind": kind, "retest_of": retest_of,
+        "rater_id": rater_id, "left_side": left, "purpose": purpose, "retest_of": retest_of,
     }
     queue.insert_assignment(cur, row)
-    return row
+    return row, open_after
 
 
-def blind_view(db: Database, assignment: dict[str, Any]) -> BlindPair:
-    config = load_task_config(db, assignment["task_id"])
+def blind_view(db: Database, assignment: dict[str, Any],
+               config: TaskConfig | None = None) -> BlindPair:
+    config = config or load_task_config(db, assignment["task_id"])
     with db.cursor() as cur:
         pair = catalog.get_pair_view(cur, assignment["pair_id"])
     if pair is None:
@@ -158,10 +220,9 @@ def blind_view(db: Database, assignment: dict[str, Any]) -> BlindPair:
 def progress(db: Database, rater_id: str, task_id: str) -> Progress:
     config = load_task_config(db, task_id)
     with db.cursor() as cur:
-        done = queue.count_done(cur, rater_id, task_id)
-        remaining = queue.count_open_pairs(cur, task_id, rater_id, config.overlap)
-        remaining += queue.count_open_assignments(cur, rater_id, task_id)
-    return Progress(done, remaining)
+        _, n_open, done = queue.rater_state(cur, rater_id, task_id)
+        remaining = open_pairs_left(cur, str(db.path.resolve()), config, task_id, rater_id)
+    return Progress(done, remaining + n_open)
 
 
 def reveal(db: Database, rater_id: str, assignment_id: str) -> dict[str, str] | None:
@@ -177,8 +238,10 @@ def reveal(db: Database, rater_id: str, assignment_id: str) -> dict[str, str] | 
             return None
         pair = catalog.get_pair_view(cur, assignment["pair_id"])
     assert pair is not None
-    left_a = assignment["left_side"] == "a"
-    return {
-        "left": pair["model_a"] if left_a else pair["model_b"],
-        "right": pair["model_b"] if left_a else pair["model_a"],
-    }
+    return sides(assignment["left_side"], pair["model_a"], pair["model_b"])
+
+
+def sides(left_side: str, model_a: str, model_b: str) -> dict[str, str]:
+    """The pair's models as the rater saw them: left and right."""
+    left_a = left_side == "a"
+    return {"left": model_a if left_a else model_b, "right": model_b if left_a else model_a}

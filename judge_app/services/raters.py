@@ -48,7 +48,7 @@ def add_rater(
         existing = raters.get_rater(cur, name)
         if existing is None:
             raters.insert_rater(cur, name, "human", admin, hash_token(token))
-        elif existing["kind"] != "human":
+        elif existing["source"] != "human":
             raise ValidationError(f"'{name}' is a judge, not a person", field="name")
         else:  # the old link and every session opened with it stop working
             raters.set_token_hash(cur, name, hash_token(token))

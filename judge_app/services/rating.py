@@ -1,20 +1,29 @@
-"""What the pair page needs in one call, and the client id that makes a submit idempotent."""
+"""What the pair page needs in one call, with as few queries as a vote allows.
+
+A vote is the rater's hot path (thousands a day, each one a wait). Per vote (``submit``): one
+read of the assignment, one transaction that checks the session, stores the verdict, reads
+the rater's state and takes the next assignment (one commit), and one read of the next pair's
+texts; the pair area then draws that view without asking again. ``tests/test_rater_work.py``
+counts these statements.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from judge_app.core.types import TaskConfig
-from judge_app.services import sessions
+from judge_app.services import sessions, verdicts
 from judge_app.services.queue import (
     BlindPair,
     Progress,
+    blind_view,
     load_task_config,
-    next_assignment,
-    progress,
+    open_pairs_left,
+    take_next,
 )
+from judge_app.services.verdicts import VerdictInput
 from judge_app.storage import queue as queue_store
-from judge_app.storage import verdicts
 from judge_app.storage.db import Database
 
 
@@ -25,11 +34,42 @@ class RatingView:
     progress: Progress
 
 
-def rating_view(db: Database, session_id: str, task_id: str) -> RatingView:
-    """The pair page of the rater behind a browser session (checked first)."""
-    rater_id = sessions.require(db, session_id, task_id)["rater_id"]
-    pair = next_assignment(db, rater_id, task_id, session_id=session_id)
-    return RatingView(load_task_config(db, task_id), pair, progress(db, rater_id, task_id))
+def rating_view(db: Database, session_id: str, task_id: str, *,
+                shown: RatingView | None = None, after_vote: bool = False) -> RatingView:
+    """The pair page of the rater behind a browser session (checked first).
+
+    ``shown`` is the view this tab drew last: while its assignment is still the rater's open
+    one, its texts and progress are drawn again without reading them (a click that changes
+    no data, such as choosing an outcome). ``after_vote`` says the tab's assignment was just
+    closed by a verdict or skip: the next one is taken at once, under the task's lock (an
+    assignment still open, after an undo or from another tab, comes first there too).
+    """
+    config = load_task_config(db, task_id)
+    if not after_vote:
+        with db.cursor() as cur:  # the pair on screen again: no lock, no write
+            rater_id = sessions.check(cur, session_id, task_id)["rater_id"]
+            row, n_open, done = queue_store.rater_state(cur, rater_id, task_id)
+            left = 0
+            if row is not None:
+                if shown is not None and shown.pair is not None and (
+                        shown.pair.assignment_id == row["assignment_id"]):
+                    return dataclasses.replace(shown, config=config)
+                left = open_pairs_left(cur, str(db.path.resolve()), config, task_id, rater_id)
+        if row is not None:
+            return RatingView(config, blind_view(db, row, config), Progress(done, left + n_open))
+    row, progress = take_next(db, config, None, task_id, session_id=session_id)
+    return RatingView(config, blind_view(db, row, config) if row else None, progress)
+
+
+def submit(db: Database, session_id: str, v: VerdictInput
+           ) -> tuple[dict[str, str] | None, RatingView]:
+    """Record a vote and return what the page shows next: the models it reveals (when the
+    task reveals them) and the next pair, taken in the vote's own transaction."""
+    voted = verdicts.record_and_next(db, session_id, v)
+    config = load_task_config(db, voted.verdict["task_id"])
+    row = voted.next_assignment
+    return voted.revealed, RatingView(config, blind_view(db, row, config) if row else None,
+                                      voted.progress)
 
 
 def task_settings(db: Database, task_id: str) -> TaskConfig:
@@ -40,13 +80,3 @@ def done_count(db: Database, rater_id: str, task_id: str) -> int:
     """How many verdicts the rater has standing in the task."""
     with db.cursor() as cur:
         return queue_store.count_done(cur, rater_id, task_id)
-
-
-def client_id(db: Database, assignment_id: str) -> str:
-    """Same id for every rerun and double click on an assignment; a new one after each undo.
-
-    Read from the database, so it survives a page refresh (session state does not).
-    """
-    with db.cursor() as cur:
-        attempt = verdicts.count_retractions(cur, assignment_id)
-    return f"{assignment_id}:{attempt}"

@@ -10,9 +10,10 @@ or after ``SESSION_DAYS``.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from judge_app.core.clock import stored_now
 from judge_app.errors import PermissionDenied, SignedOut
 from judge_app.services.raters import authenticate, hash_token
 from judge_app.storage import raters
@@ -23,10 +24,6 @@ SIGNED_OUT = ("You are signed out: your session ended (signed out, disabled, or 
               "link was issued). Open your login link again or ask your evaluation lead.")
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def sign_in(db: Database, token: str) -> str | None:
     """A new session id for a valid login token of an enabled rater; None otherwise."""
     rater = authenticate(db, token)
@@ -35,7 +32,8 @@ def sign_in(db: Database, token: str) -> str | None:
     session_id = secrets.token_urlsafe(32)
     with db.transaction() as cur:
         raters.insert_session(cur, hash_token(session_id), rater["rater_id"],
-                              hash_token(token.strip()), _now() + timedelta(days=SESSION_DAYS))
+                              hash_token(token.strip()),
+                              stored_now() + timedelta(days=SESSION_DAYS))
     return session_id
 
 
@@ -44,7 +42,7 @@ def rater_of(db: Database, session_id: str | None) -> dict[str, Any] | None:
     if not session_id:
         return None
     with db.cursor() as cur:
-        found = raters.session_access(cur, hash_token(session_id), _now())
+        found = raters.session_access(cur, hash_token(session_id), stored_now())
     if found is not None:
         found.pop("allowed", None)
     return found
@@ -53,7 +51,7 @@ def rater_of(db: Database, session_id: str | None) -> dict[str, Any] | None:
 def check(cur: Any, session_id: str, task_id: str | None = None) -> dict[str, Any]:
     """The session's rater, inside the caller's transaction; raises SignedOut when it ended
     or when the rater may not work on the task."""
-    found = raters.session_access(cur, hash_token(session_id or ""), _now(), task_id)
+    found = raters.session_access(cur, hash_token(session_id or ""), stored_now(), task_id)
     if found is None:
         raise SignedOut(SIGNED_OUT)
     if task_id is not None and not found.pop("allowed"):

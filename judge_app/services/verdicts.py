@@ -1,21 +1,30 @@
-"""Recording verdicts: one path for people and judges, idempotent by client id."""
+"""Recording verdicts: one path for people and judges, idempotent by verdict id."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from judge_app.core.types import Outcome, RawChoice, TaskConfig, canonical_outcome
+from judge_app.core.clock import stored_now
+from judge_app.core.types import Outcome, RawChoice, Side, TaskConfig, canonical_outcome
+from judge_app.core.verdict_rows import verdict_row
+from judge_app.core.vocabulary import RAW_CHOICES, WITHDRAWN
 from judge_app.errors import PermissionDenied, ValidationError
 from judge_app.services import sessions
-from judge_app.services.queue import load_task_config
+from judge_app.services.queue import (
+    Progress,
+    load_task_config,
+    reveal,
+    sides,
+    take_next_in,
+    task_lock,
+)
 from judge_app.storage import catalog, queue, raters, verdicts
 from judge_app.storage.db import WRITE_CONFLICTS, Database
-
-_CHOICES = ("left", "right", "tie", "both_bad")
 
 
 @dataclass(frozen=True)
@@ -24,7 +33,9 @@ class VerdictInput:
 
     assignment_id: str
     choice: RawChoice
-    client_id: str
+    # None: the assignment id and its attempt number (undos so far), read with the assignment:
+    # the same id for every double click and rerun of one attempt, a new one after an undo.
+    verdict_id: str | None
     strength: int | None = None
     criteria: dict[str, str] = field(default_factory=dict)  # criterion -> left/right/tie/both_bad
     rationale: str = ""
@@ -32,12 +43,8 @@ class VerdictInput:
     duration_ms: int | None = None
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _validate(config: TaskConfig, v: VerdictInput) -> None:
-    if v.choice not in _CHOICES:
+    if v.choice not in RAW_CHOICES:
         raise ValidationError(f"unknown choice '{v.choice}'", field="choice")
     outcome = canonical_outcome(v.choice, "a")
     if outcome not in config.outcomes:
@@ -48,8 +55,8 @@ def _validate(config: TaskConfig, v: VerdictInput) -> None:
     for name, choice in v.criteria.items():
         if name not in criteria:
             raise ValidationError(f"unknown criterion '{name}'", field="criteria")
-        if choice not in _CHOICES or (
-            canonical_outcome(choice, "a") not in criteria[name].outcomes  # type: ignore[arg-type]
+        if choice not in RAW_CHOICES or (
+            canonical_outcome(choice, "a") not in criteria[name].outcomes
         ):
             raise ValidationError(f"criterion '{name}' does not allow '{choice}'", field=name)
     text = v.rationale.strip()
@@ -67,18 +74,21 @@ def _validate(config: TaskConfig, v: VerdictInput) -> None:
 def _insert_idempotent(
     db: Database, row: dict[str, Any], session_id: str | None = None,
     extra: tuple[dict[str, Any], ...] = (), validate: Callable[[], None] | None = None,
-) -> dict[str, Any]:
+    then: Callable[[Any], None] | None = None,
+) -> tuple[dict[str, Any], bool]:
     """Insert once: a repeat of the same id, or a second verdict on an assignment that has one
-    standing (two tabs), returns the row already there. A lost race is retried.
+    standing (two tabs), returns the row already there (and False). A lost race is retried.
 
     With a session id, the session is checked inside the same transaction as the insert, so a
     rater disabled (or given a new link) a moment ago writes nothing. ``extra`` rows go in
     with ``row``, in the same transaction; ``validate`` runs after the session check, so a
-    rater who may not write hears that first.
+    rater who may not write hears that first. ``then`` runs last in the same transaction,
+    under the task's lock (taking the rater's next assignment: one commit per vote).
     """
     for attempt in range(5):
         try:
-            with db.transaction() as cur:
+            lock = task_lock(row["task_id"]) if then is not None else contextlib.nullcontext()
+            with lock, db.transaction() as cur:
                 if session_id is not None:
                     rater = sessions.check(cur, session_id, row["task_id"])
                     if rater["rater_id"] != row["rater_id"]:
@@ -88,12 +98,13 @@ def _insert_idempotent(
                 # A retraction only needs its own id checked: it sits beside the verdict.
                 assignment = None if row.get("retracts") else row.get("assignment_id")
                 earlier = verdicts.already_recorded(cur, row["verdict_id"], assignment)
-                if earlier is not None:
-                    return earlier
-                verdicts.insert_verdict(cur, row)
-                for more in extra:
-                    verdicts.insert_verdict(cur, more)
-                return row
+                if earlier is None:
+                    verdicts.insert_verdict(cur, row)
+                    for more in extra:
+                        verdicts.insert_verdict(cur, more)
+                if then is not None:
+                    then(cur)
+                return (row, True) if earlier is None else (earlier, False)
         except WRITE_CONFLICTS:
             if attempt == 4:
                 raise
@@ -114,47 +125,75 @@ def record_verdict(db: Database, session_id: str, v: VerdictInput) -> dict[str, 
 
     ``session_id`` is the browser session of the rater (services.sessions), checked again
     inside the write."""
+    return _record(db, session_id, v)[0]
+
+
+@dataclass(frozen=True)
+class Voted:
+    """What a vote stored, the models it reveals (if the task does), and what comes next."""
+
+    verdict: dict[str, Any]
+    revealed: dict[str, str] | None
+    next_assignment: dict[str, Any] | None  # None: nothing left for the rater in this task
+    progress: Progress
+
+
+def record_and_next(db: Database, session_id: str, v: VerdictInput) -> Voted:
+    """record_verdict, and the rater's next assignment taken in the same transaction: one
+    session check and one commit per vote. The revealed models (when the task reveals them)
+    come from the row just written (its pair's model ids), with no further query."""
+    taken: list[tuple[dict[str, Any] | None, Progress]] = []
+
+    def take(cur: Any) -> None:  # a retried transaction takes it again
+        taken[:] = [take_next_in(cur, config, rater_id, task_id, str(db.path.resolve()))]
+
+    assignment = _assignment(db, v.assignment_id)
+    rater_id, task_id = assignment["rater_id"], assignment["task_id"]
+    config = load_task_config(db, task_id)
+    recorded, new = _record(db, session_id, v, assignment, config, then=take)
+    revealed = None
+    if config.reveal_models:
+        if not new:  # a repeat: the row found may since have been taken back; ask the database
+            revealed = reveal(db, rater_id, v.assignment_id)
+        elif recorded["outcome"] is not None:
+            revealed = sides(recorded["left_side"], recorded["model_a"], recorded["model_b"])
+    return Voted(recorded, revealed, *taken[0])
+
+
+def _record(db: Database, session_id: str, v: VerdictInput,
+            assignment: dict[str, Any] | None = None, config: TaskConfig | None = None,
+            then: Callable[[Any], None] | None = None) -> tuple[dict[str, Any], bool]:
     # Whose assignment it is decides the row; the session, checked inside the write, must be
     # that rater's (a single session check per write: it runs on every vote).
-    assignment = pair = _assignment(db, v.assignment_id)
+    assignment = assignment or _assignment(db, v.assignment_id)
     rater_id = assignment["rater_id"]
-    config = load_task_config(db, assignment["task_id"])
-    assert pair is not None
+    config = config or load_task_config(db, assignment["task_id"])
     left = assignment["left_side"]
-    row = {
-        "verdict_id": v.client_id,
-        "task_id": assignment["task_id"], "pair_id": assignment["pair_id"],
-        "prompt_id": pair["prompt_id"], "assignment_id": v.assignment_id,
-        "rater_id": rater_id, "source": "human", "output_a": pair["output_a"],
-        "output_b": pair["output_b"], "model_a": pair["model_a"], "model_b": pair["model_b"],
-        "left_side": left, "outcome": canonical_outcome(v.choice, left),
-        "raw_choice": v.choice, "strength": v.strength,
-        "criteria": json.dumps({k: canonical_outcome(c, left)  # type: ignore[arg-type]
-                                for k, c in v.criteria.items()}) if v.criteria else None,
-        "rationale": v.rationale.strip() or None, "flagged": v.flagged,
-        "duration_ms": v.duration_ms, "created_at": _now(),
-    }
-    return _insert_idempotent(db, row, session_id, validate=lambda: _validate(config, v))
+    row = verdict_row(
+        v.verdict_id or _attempt_id(assignment), assignment, rater_id, "human",
+        assignment_id=v.assignment_id, left_side=left, outcome=canonical_outcome(v.choice, left),
+        raw_choice=v.choice, strength=v.strength,
+        criteria=json.dumps({k: canonical_outcome(c, left)  # type: ignore[arg-type]
+                             for k, c in v.criteria.items()}) if v.criteria else None,
+        rationale=v.rationale.strip() or None, flagged=v.flagged, duration_ms=v.duration_ms)
+    return _insert_idempotent(db, row, session_id, validate=lambda: _validate(config, v),
+                              then=then)
 
 
-def skip(db: Database, session_id: str, assignment_id: str, client_id: str,
+def _attempt_id(assignment: dict[str, Any]) -> str:
+    """The verdict id of the assignment's current attempt (see VerdictInput.verdict_id)."""
+    return f"{assignment['assignment_id']}:{assignment['attempt']}"
+
+
+def skip(db: Database, session_id: str, assignment_id: str, verdict_id: str | None = None,
          flagged: bool = False) -> dict[str, Any]:
-    """Pass on a pair (optionally flagging it as problematic); recorded, with no outcome."""
-    assignment = pair = _assignment(db, assignment_id)
-    rater_id = assignment["rater_id"]
-    row = {
-        "verdict_id": client_id,
-        "task_id": assignment["task_id"], "pair_id": assignment["pair_id"],
-        "prompt_id": pair["prompt_id"], "assignment_id": assignment_id, "rater_id": rater_id,
-        "source": "human", "output_a": pair["output_a"], "output_b": pair["output_b"],
-        "model_a": pair["model_a"], "model_b": pair["model_b"],
-        "left_side": assignment["left_side"], "raw_choice": "skip", "flagged": flagged,
-        "created_at": _now(),
-    }
-    return _insert_idempotent(db, row, session_id)
-
-
-WITHDRAWN = "withdrawn"  # raw_choice of the row that closes a pair whose vote was taken back
+    """Pass on a pair (optionally flagging it as problematic); recorded, with no outcome.
+    ``verdict_id`` None: the attempt's id, as for VerdictInput."""
+    assignment = _assignment(db, assignment_id)
+    row = verdict_row(verdict_id or _attempt_id(assignment), assignment,
+                      assignment["rater_id"], "human", assignment_id=assignment_id,
+                      left_side=assignment["left_side"], raw_choice="skip", flagged=flagged)
+    return _insert_idempotent(db, row, session_id)[0]
 
 
 @dataclass(frozen=True)
@@ -179,14 +218,13 @@ def undo_last(db: Database, session_id: str, task_id: str) -> Undone | None:
     if last is None or last["raw_choice"] == WITHDRAWN:
         return None
     revealed = last["outcome"] is not None and load_task_config(db, task_id).reveal_models
-    keep = ("task_id", "pair_id", "prompt_id", "assignment_id", "rater_id", "source",
-            "output_a", "output_b", "model_a", "model_b", "left_side")
-    now = _now()
-    row = {"verdict_id": "undo:" + last["verdict_id"], **{k: last[k] for k in keep},
-           "flagged": False, "retracts": last["verdict_id"], "created_at": now}
-    extra = ({"verdict_id": "withdrawn:" + last["verdict_id"], **{k: last[k] for k in keep},
-              "raw_choice": WITHDRAWN, "flagged": False,
-              "created_at": now + timedelta(microseconds=1)},) if revealed else ()
+    now = stored_now()
+    same = {"assignment_id": last["assignment_id"], "left_side": last["left_side"]}
+    row = verdict_row("undo:" + last["verdict_id"], last, last["rater_id"], last["source"],
+                      **same, retracts=last["verdict_id"], created_at=now)
+    extra = (verdict_row("withdrawn:" + last["verdict_id"], last, last["rater_id"],
+                         last["source"], **same, raw_choice=WITHDRAWN,
+                         created_at=now + timedelta(microseconds=1)),) if revealed else ()
     _insert_idempotent(db, row, session_id, extra)
     return Undone(last, pair_returns=not revealed)
 
@@ -199,8 +237,8 @@ class JudgeVerdict:
     pair_id: str
     rater_id: str
     outcome: Outcome
-    client_id: str
-    left_side: str | None = None
+    verdict_id: str
+    left_side: Side | None = None
     probability: float | None = None
     consistent: bool | None = None
     strength: int | None = None
@@ -208,7 +246,7 @@ class JudgeVerdict:
 
 
 def record_judge_verdicts(db: Database, items: list[JudgeVerdict]) -> int:
-    """Bulk path for judge batches: one transaction, idempotent by client id."""
+    """Bulk path for judge batches: one transaction, idempotent by verdict id."""
     if not items:
         return 0
     with db.transaction() as cur:
@@ -218,16 +256,10 @@ def record_judge_verdicts(db: Database, items: list[JudgeVerdict]) -> int:
             pair = pairs.get(item.pair_id)
             if pair is None:
                 raise ValidationError(f"no pair '{item.pair_id}'", field="pair_id")
-            rows.append({
-                "verdict_id": item.client_id, "task_id": item.task_id, "pair_id": item.pair_id,
-                "prompt_id": pair["prompt_id"], "rater_id": item.rater_id, "source": "judge",
-                "output_a": pair["output_a"], "output_b": pair["output_b"],
-                "model_a": pair["model_a"], "model_b": pair["model_b"],
-                "left_side": item.left_side, "outcome": item.outcome,
-                "probability": item.probability, "consistent": item.consistent,
-                "strength": item.strength, "flagged": False, "created_at": _now(),
-                **item.extra,
-            })
+            rows.append(verdict_row(
+                item.verdict_id, pair, item.rater_id, "judge", left_side=item.left_side,
+                outcome=item.outcome, probability=item.probability,
+                consistent=item.consistent, strength=item.strength, **item.extra))
         raters.ensure_raters(cur, sorted({(item.rater_id, "judge") for item in items}))
         return verdicts.insert_verdicts(cur, rows)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from judge_app.errors import ValidationError
+
+if TYPE_CHECKING:  # DuckDB makes the frames; `gate` reads plain rows and never loads pandas
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,7 @@ def _models(s: Slice) -> tuple[str, str, str]:
     return name.format(o="oa"), name.format(o="ob"), joins
 
 
-def battle_counts(cur: duckdb.DuckDBPyConnection, s: Slice) -> pd.DataFrame:
-    """One row per (model_a, model_b, outcome, strength) with its count: all a fit needs."""
+def _counted(cur: duckdb.DuckDBPyConnection, s: Slice) -> duckdb.DuckDBPyConnection:
     where, params = _where(s)
     model_a, model_b, joins = _models(s)
     return cur.execute(
@@ -76,7 +77,19 @@ def battle_counts(cur: duckdb.DuckDBPyConnection, s: Slice) -> pd.DataFrame:
         GROUP BY ALL ORDER BY ALL
         """,  # noqa: S608 - built from fixed fragments; values are parameters
         params,
-    ).df()
+    )
+
+
+def battle_counts(cur: duckdb.DuckDBPyConnection, s: Slice) -> pd.DataFrame:
+    """One row per (model_a, model_b, outcome, strength) with its count: all a fit needs."""
+    return _counted(cur, s).df()
+
+
+def battle_count_rows(cur: duckdb.DuckDBPyConnection, s: Slice,
+                      ) -> list[tuple[str, str, str, int, int]]:
+    """battle_counts as plain tuples, in the same order (for `gate`, which needs no pandas)."""
+    return [(str(a), str(b), str(o), int(k), int(n))
+            for a, b, o, k, n in _counted(cur, s).fetchall()]
 
 
 def battles(cur: duckdb.DuckDBPyConnection, s: Slice) -> pd.DataFrame:
@@ -93,7 +106,7 @@ def battles(cur: duckdb.DuckDBPyConnection, s: Slice) -> pd.DataFrame:
         SELECT v.verdict_id, v.pair_id, v.prompt_id, v.rater_id, v.source,
                {model_a} AS model_a, {model_b} AS model_b, v.outcome, v.strength,
                v.left_side, v.probability, v.consistent, v.duration_ms, v.created_at,
-               a.kind, a.retest_of, p.gold_outcome,
+               a.purpose, a.retest_of, p.gold_outcome,
                oa.response_text AS text_a, ob.response_text AS text_b,
                length(oa.response_text) AS len_a, length(ob.response_text) AS len_b,
                o.order_decisive, o.order_left_wins
@@ -105,8 +118,8 @@ def battles(cur: duckdb.DuckDBPyConnection, s: Slice) -> pd.DataFrame:
         -- a judge verdict combined from both orders has no left side; its calls have
         LEFT JOIN (
             SELECT task_id, pair_id, config_hash,
-                   count(*) FILTER (WHERE shown_outcome IN ('a', 'b')) AS order_decisive,
-                   count(*) FILTER (WHERE shown_outcome = 'a') AS order_left_wins
+                   count(*) FILTER (WHERE raw_choice IN ('left', 'right')) AS order_decisive,
+                   count(*) FILTER (WHERE raw_choice = 'left') AS order_left_wins
             FROM judge_calls WHERE task_id = $task GROUP BY ALL
         ) o ON v.left_side IS NULL AND v.judge_run_id IS NOT NULL AND o.task_id = v.task_id
            AND o.pair_id = v.pair_id AND o.config_hash = v.judge_config_hash

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from judge_app.storage.frames import registered
+
+if TYPE_CHECKING:  # frames come from callers; reading tasks needs no pandas (`gate`)
+    import pandas as pd
 
 # Columns in table order, so a registered DataFrame inserts with one INSERT ... SELECT.
 PROMPT_COLUMNS = [
@@ -160,19 +162,26 @@ def task_counts(cur: duckdb.DuckDBPyConnection, task_id: str) -> dict[str, int]:
     return counts
 
 
+# A pair with its texts: pairs p, its prompt pr and its two outputs oa and ob. Every query
+# that reads a pair's texts selects from this.
+PAIR_WITH_TEXTS = """
+    pairs p
+    JOIN prompts pr ON pr.task_id = p.task_id AND pr.prompt_id = p.prompt_id
+    JOIN outputs oa ON oa.output_id = p.output_a
+    JOIN outputs ob ON ob.output_id = p.output_b
+"""
+
+
 def get_pair_view(cur: duckdb.DuckDBPyConnection, pair_id: str) -> dict[str, Any] | None:
     """The pair with its prompt and both outputs' texts (model names included: callers blind)."""
     row = cur.execute(
-        """
+        f"""
         SELECT p.pair_id, p.task_id, p.prompt_id, p.model_a, p.model_b, p.gold_outcome,
                pr.messages, pr.reference, pr.category, oa.response, ob.response,
                p.output_a, p.output_b
-        FROM pairs p
-        JOIN prompts pr ON pr.task_id = p.task_id AND pr.prompt_id = p.prompt_id
-        JOIN outputs oa ON oa.output_id = p.output_a
-        JOIN outputs ob ON ob.output_id = p.output_b
+        FROM {PAIR_WITH_TEXTS}
         WHERE p.pair_id = ?
-        """,
+        """,  # noqa: S608
         [pair_id],
     ).fetchone()
     if row is None:
@@ -193,3 +202,11 @@ def pair_rows(cur: duckdb.DuckDBPyConnection, pair_ids: list[str]) -> dict[str, 
         [sorted(set(pair_ids))],
     )
     return {row[0]: dict(zip(PAIR_COLUMNS, row, strict=True)) for row in cur.fetchall()}
+
+
+def existing_outputs(cur: duckdb.DuckDBPyConnection, output_ids: list[str]) -> set[str]:
+    """Which of these output ids are stored (an import of verdicts needs their outputs)."""
+    rows = cur.execute(
+        "SELECT output_id FROM outputs WHERE output_id IN (SELECT unnest(?))", [output_ids]
+    ).fetchall()
+    return {str(r[0]) for r in rows}

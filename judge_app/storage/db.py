@@ -50,6 +50,15 @@ def resolve_db_path(cli_value: str | os.PathLike[str] | None) -> Path:
     return Path(env) if env else DEFAULT_DB
 
 
+def pin_utc(conn: duckdb.DuckDBPyConnection) -> None:
+    """Make every cursor of this connection read and write times in UTC.
+
+    DuckDB takes its time zone from the machine (TZ): with it, ``current_timestamp`` stored in
+    a TIMESTAMP column, and an aware datetime bound to one, would be local times, while the
+    values written from Python are UTC (core.clock)."""
+    conn.execute("SET GLOBAL TimeZone = 'UTC'")
+
+
 def _is_lock_error(exc: BaseException) -> bool:
     text = str(exc)
     return "Could not set lock" in text or "Conflicting lock" in text
@@ -122,6 +131,7 @@ def _try_own(key: Path) -> Owner | None:
                 _last_lock_error[key] = str(exc)
                 return None
             raise _open_error(key, exc) from exc
+        pin_utc(conn)
         owner = Owner(key, conn)
         _owners[key] = owner
         _opens[key] = _opens.get(key, 0) + 1

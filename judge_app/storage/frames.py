@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
+
+if TYPE_CHECKING:  # imported where a frame is built, so reads need no pandas
+    import pandas as pd
 
 
 def finish_pending(cur: duckdb.DuckDBPyConnection) -> None:
@@ -52,6 +54,8 @@ def insert_new_rows(
             [row.get(c) for row in rows for c in columns],
         )
     else:
+        import pandas as pd
+
         frame = pd.DataFrame(rows).reindex(columns=columns)
         with registered(cur, f"incoming_{table}", frame) as view:
             cur.execute(

@@ -8,20 +8,17 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from judge_app.storage.catalog import PAIR_WITH_TEXTS
 from judge_app.storage.frames import insert_new_rows, registered
+from judge_app.storage.rows import all_rows as _rows
 
 CALL_COLUMNS = [
     "call_key", "run_id", "config_hash", "judge_model", "judge_endpoint", "task_id", "pair_id",
-    "first_side", "raw_answer", "shown_outcome", "strength", "probability", "parse_error",
+    "left_side", "raw_answer", "raw_choice", "strength", "probability", "parse_error",
     "input_tokens", "output_tokens", "usage_estimated", "cost_usd", "latency_ms", "attempts",
     "finish_reason", "created_at",
 ]
 RUN_PROGRESS = ("status", "done_calls", "failed_calls", "cost_usd", "message", "finished_at")
-
-
-def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    names = [d[0] for d in cur.description or []]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def pairs_to_judge(cur: duckdb.DuckDBPyConnection, task_id: str,
@@ -29,18 +26,15 @@ def pairs_to_judge(cur: duckdb.DuckDBPyConnection, task_id: str,
     """Every pair of the task (both models in `models`, when given) with the texts a judge
     reads; gold pairs included. Ordered by pair id, so --limit picks the same pairs again."""
     cur.execute(
-        """
+        f"""
         SELECT p.pair_id, p.prompt_id, p.model_a, p.model_b, p.output_a, p.output_b,
                pr.messages, pr.reference, oa.response_text AS text_a, ob.response_text AS text_b
-        FROM pairs p
-        JOIN prompts pr ON pr.task_id = p.task_id AND pr.prompt_id = p.prompt_id
-        JOIN outputs oa ON oa.output_id = p.output_a
-        JOIN outputs ob ON ob.output_id = p.output_b
+        FROM {PAIR_WITH_TEXTS}
         WHERE p.task_id = $task
           AND ($models IS NULL OR (list_contains($models, p.model_a)
                                    AND list_contains($models, p.model_b)))
         ORDER BY p.pair_id
-        """,
+        """,  # noqa: S608
         {"task": task_id, "models": models},
     )
     rows = _rows(cur)
@@ -67,10 +61,10 @@ def insert_calls(cur: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> 
 
 def create_run(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
     cur.execute(
-        "INSERT INTO judge_runs (run_id, task_id, judge_name, config_hash, config, status, "
+        "INSERT INTO judge_runs (run_id, task_id, rater_id, config_hash, config, status, "
         "total_calls, cached_calls, max_cost_usd, pid, host, pid_started, endpoint) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [row["run_id"], row["task_id"], row["judge_name"], row["config_hash"],
+        [row["run_id"], row["task_id"], row["rater_id"], row["config_hash"],
          json.dumps(row["config"]), row.get("status", "running"), row["total_calls"],
          row.get("cached_calls", 0), row.get("max_cost_usd"), row.get("pid"), row.get("host"),
          row.get("pid_started"), row.get("endpoint")],
@@ -91,7 +85,7 @@ def update_run(cur: duckdb.DuckDBPyConnection, run_id: str, **fields: Any) -> No
 def list_runs(cur: duckdb.DuckDBPyConnection, task_id: str | None = None,
               ) -> list[dict[str, Any]]:
     cur.execute(
-        "SELECT run_id, task_id, judge_name, config_hash, status, total_calls, cached_calls, "
+        "SELECT run_id, task_id, rater_id, config_hash, status, total_calls, cached_calls, "
         "done_calls, failed_calls, cost_usd, max_cost_usd, message, endpoint, pid, host, "
         "pid_started, started_at, updated_at, finished_at, "
         "date_diff('millisecond', updated_at, current_timestamp::TIMESTAMP) / 1000.0 "
@@ -116,12 +110,12 @@ def standing_verdict_ids(cur: duckdb.DuckDBPyConnection, rater_id: str, task_id:
     return out
 
 
-def judge_verdicts(cur: duckdb.DuckDBPyConnection, task_id: str, judge_name: str,
+def judge_verdicts(cur: duckdb.DuckDBPyConnection, task_id: str, rater_id: str,
                    ) -> list[dict[str, Any]]:
     cur.execute(
         "SELECT pair_id, outcome, probability, consistent FROM active_verdicts "
         "WHERE task_id = ? AND rater_id = ? AND source = 'judge' ORDER BY pair_id",
-        [task_id, judge_name],
+        [task_id, rater_id],
     )
     return _rows(cur)
 
@@ -134,9 +128,9 @@ def escalated_pairs(cur: duckdb.DuckDBPyConnection, task_id: str) -> set[str]:
 def insert_escalations(cur: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> None:
     for row in rows:
         cur.execute(
-            "INSERT INTO escalations (task_id, pair_id, judge_name, reason, margin) "
+            "INSERT INTO escalations (task_id, pair_id, rater_id, reason, margin) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [row["task_id"], row["pair_id"], row["judge_name"], row["reason"], row["margin"]],
+            [row["task_id"], row["pair_id"], row["rater_id"], row["reason"], row["margin"]],
         )
 
 
@@ -152,7 +146,7 @@ def escalated_candidates(cur: duckdb.DuckDBPyConnection, task_id: str, rater_id:
         coverage AS (  -- only escalated pairs: usually none, so this costs nothing
             SELECT pair_id, count(*) AS n FROM (
                 SELECT a.pair_id FROM assignments a JOIN raters r USING (rater_id)
-                WHERE a.task_id = $task AND a.kind = 'normal' AND r.kind = 'human'
+                WHERE a.task_id = $task AND a.purpose = 'normal' AND r.source = 'human'
                   AND a.pair_id IN (SELECT pair_id FROM escalated)
                 UNION ALL
                 SELECT pair_id FROM active_verdicts

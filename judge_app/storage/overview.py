@@ -6,10 +6,7 @@ from typing import Any
 
 import duckdb
 
-
-def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    names = [d[0] for d in cur.description or []]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+from judge_app.storage.rows import all_rows as _rows
 
 
 def coverage(cur: duckdb.DuckDBPyConnection, task_id: str, overlap: int) -> dict[str, int]:
@@ -74,7 +71,7 @@ def rater_progress(cur: duckdb.DuckDBPyConnection, task_id: str) -> list[dict[st
                bool_or(r.disabled) AS disabled
         FROM raters r
         LEFT JOIN mine m USING (rater_id)
-        WHERE r.kind = 'human' AND (
+        WHERE r.source = 'human' AND (
             r.rater_id IN (SELECT rater_id FROM rater_tasks WHERE task_id = $task)
             OR r.rater_id IN (SELECT rater_id FROM mine))
         GROUP BY r.rater_id ORDER BY r.rater_id

@@ -26,8 +26,11 @@ from typing import Any
 import duckdb
 
 from judge_app.storage import wire
+from judge_app.storage.plain import pandas_allowed
 
 _SO_PEERCRED_FORMAT = "3i"  # pid, uid, gid
+# Operations that load pandas or move frames: they wait for a plain_values block (plain.py).
+_NEEDS_PANDAS = frozenset({"df", "sql_arrow", "register"})
 
 
 def socket_candidates(db_file: Path) -> list[Path]:
@@ -176,7 +179,11 @@ class Owner:
                 if header.get("op") == "bye":
                     return
                 try:
-                    reply, out = self._op(cur, header, body)
+                    if header.get("op") in _NEEDS_PANDAS:
+                        with pandas_allowed():
+                            reply, out = self._op(cur, header, body)
+                    else:
+                        reply, out = self._op(cur, header, body)
                 except Exception as exc:  # the client re-raises it as the same DuckDB error
                     reply, out = {"ok": False, "type": type(exc).__name__,
                                   "message": str(exc)}, b""

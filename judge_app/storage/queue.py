@@ -6,6 +6,9 @@ from typing import Any
 
 import duckdb
 
+from judge_app.storage.rows import all_rows as _rows
+from judge_app.storage.rows import one_row
+
 # The rater flow reads only the rows it needs, never the whole standing_verdicts view (whose
 # retraction check scans every verdict). Rows with an assignment id are people's verdicts,
 # skips and their undos; an undo row carries the assignment id, rater and task of the row it
@@ -31,7 +34,7 @@ _COVERAGE = """
     ),
     coverage AS (
         SELECT pair_id, count(*) AS n FROM (
-            SELECT pair_id FROM assignments WHERE task_id = $task AND kind = 'normal'
+            SELECT pair_id FROM assignments WHERE task_id = $task AND purpose = 'normal'
             UNION ALL
             SELECT pair_id FROM imported
             WHERE outcome IS NOT NULL AND retracts IS NULL
@@ -41,59 +44,56 @@ _COVERAGE = """
 """
 
 
-def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    names = [d[0] for d in cur.description or []]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
 def get_assignment(cur: duckdb.DuckDBPyConnection, assignment_id: str) -> dict[str, Any] | None:
     cur.execute("SELECT * FROM assignments WHERE assignment_id = ?", [assignment_id])
-    rows = _rows(cur)
-    return rows[0] if rows else None
+    return one_row(cur)
 
 
 def assignment_with_pair(
     cur: duckdb.DuckDBPyConnection, assignment_id: str
 ) -> dict[str, Any] | None:
-    """An assignment with its pair's prompt, output and model ids (no texts)."""
+    """An assignment with its pair's prompt, output and model ids (no texts), and how often a
+    verdict on it was taken back (``attempt``: numbers the rater's client ids)."""
     cur.execute(
-        "SELECT a.*, p.prompt_id, p.output_a, p.output_b, p.model_a, p.model_b "
-        "FROM assignments a JOIN pairs p USING (pair_id) WHERE a.assignment_id = ?",
-        [assignment_id],
+        "SELECT a.*, p.prompt_id, p.output_a, p.output_b, p.model_a, p.model_b, "
+        "(SELECT count(*) FROM verdicts v WHERE v.assignment_id = $id "
+        "AND v.retracts IS NOT NULL) AS attempt "
+        "FROM assignments a JOIN pairs p USING (pair_id) WHERE a.assignment_id = $id",
+        {"id": assignment_id},
     )
-    rows = _rows(cur)
-    return rows[0] if rows else None
+    return one_row(cur)
 
 
-def open_assignment(
+def rater_state(
     cur: duckdb.DuckDBPyConnection, rater_id: str, task_id: str
-) -> dict[str, Any] | None:
-    """The rater's oldest assignment in the task without a standing verdict or skip."""
+) -> tuple[dict[str, Any] | None, int, int]:
+    """The rater's oldest open assignment in the task (no standing verdict or skip), how many
+    assignments they hold open, and how many verdicts they have standing: one query, since
+    each of the three would cost a planned query of its own and the pair page needs all."""
     cur.execute(
-        f"WITH {_DONE} SELECT * FROM assignments WHERE rater_id = $rater AND task_id = $task "  # noqa: S608
-        "AND assignment_id NOT IN (SELECT assignment_id FROM done) "
-        "ORDER BY created_at, assignment_id LIMIT 1",
+        f"""
+        WITH {_DONE},
+        held AS (
+            SELECT * FROM assignments WHERE rater_id = $rater AND task_id = $task
+              AND assignment_id NOT IN (SELECT assignment_id FROM done)
+        )
+        SELECT o.*, (SELECT count(*) FROM held) AS n_open,
+               (SELECT count(*) FROM done WHERE outcome IS NOT NULL) AS n_done
+        FROM (SELECT 1) AS one
+        LEFT JOIN (SELECT * FROM held ORDER BY created_at, assignment_id LIMIT 1) o ON true
+        """,  # noqa: S608
         {"rater": rater_id, "task": task_id},
     )
-    rows = _rows(cur)
-    return rows[0] if rows else None
-
-
-def count_open_assignments(cur: duckdb.DuckDBPyConnection, rater_id: str, task_id: str) -> int:
-    """Assignments the rater holds without a standing verdict (more than one after an undo)."""
-    row = cur.execute(
-        f"WITH {_DONE} SELECT count(*) FROM assignments "  # noqa: S608
-        "WHERE rater_id = $rater AND task_id = $task "
-        "AND assignment_id NOT IN (SELECT assignment_id FROM done)",
-        {"rater": rater_id, "task": task_id},
-    ).fetchone()
-    return int(row[0]) if row else 0
+    row = _rows(cur)[0]
+    n_open, n_done = int(row.pop("n_open")), int(row.pop("n_done"))
+    return (row if row["assignment_id"] is not None else None), n_open, n_done
 
 
 def candidate_pairs(
     cur: duckdb.DuckDBPyConnection, task_id: str, rater_id: str, overlap: int, limit: int = 256
-) -> dict[str, int]:
-    """Regular pairs below the overlap target that this rater never had, fewest-covered first.
+) -> tuple[dict[str, int], int]:
+    """Regular pairs below the overlap target that this rater never had, fewest-covered first,
+    and how many such pairs there are in all (count_open_pairs, from the same scan).
 
     Coverage counts assignments plus human verdicts that came with an import (no assignment).
     """
@@ -107,13 +107,14 @@ def candidate_pairs(
               AND p.pair_id NOT IN (
                   SELECT pair_id FROM assignments WHERE rater_id = $rater AND task_id = $task)
         )
-        SELECT pair_id, n FROM open_pairs
+        SELECT pair_id, n, (SELECT count(*) FROM open_pairs) AS total FROM open_pairs
         WHERE n = (SELECT min(n) FROM open_pairs)
         ORDER BY pair_id LIMIT $limit
         """,  # noqa: S608
         {"task": task_id, "rater": rater_id, "overlap": overlap, "limit": limit},
     )
-    return {str(pid): int(n) for pid, n in cur.fetchall()}
+    rows = cur.fetchall()
+    return {str(pid): int(n) for pid, n, _ in rows}, (int(rows[0][2]) if rows else 0)
 
 
 def count_open_pairs(
@@ -152,7 +153,7 @@ def retest_candidates(
         f"""
         WITH {_DONE}
         SELECT a.* FROM assignments a
-        WHERE a.rater_id = $rater AND a.task_id = $task AND a.kind = 'normal'
+        WHERE a.rater_id = $rater AND a.task_id = $task AND a.purpose = 'normal'
           AND a.assignment_id IN (SELECT assignment_id FROM done)
           AND a.assignment_id NOT IN (
               SELECT retest_of FROM assignments
@@ -166,10 +167,10 @@ def retest_candidates(
 
 def insert_assignment(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
     cur.execute(
-        "INSERT INTO assignments (assignment_id, task_id, pair_id, rater_id, left_side, kind, "
+        "INSERT INTO assignments (assignment_id, task_id, pair_id, rater_id, left_side, purpose, "
         "retest_of) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [row["assignment_id"], row["task_id"], row["pair_id"], row["rater_id"],
-         row["left_side"], row["kind"], row.get("retest_of")],
+         row["left_side"], row["purpose"], row.get("retest_of")],
     )
 
 

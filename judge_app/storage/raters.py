@@ -6,47 +6,44 @@ from typing import Any
 
 import duckdb
 
-_FIELDS = "rater_id, kind, is_admin, disabled, created_at"
+from judge_app.core.vocabulary import Source
+from judge_app.storage.rows import all_rows as _rows
+from judge_app.storage.rows import one_row
 
-
-def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    names = [d[0] for d in cur.description or []]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+_FIELDS = "rater_id, source, is_admin, disabled, created_at"
 
 
 def get_rater(cur: duckdb.DuckDBPyConnection, rater_id: str) -> dict[str, Any] | None:
     cur.execute(f"SELECT {_FIELDS} FROM raters WHERE rater_id = ?", [rater_id])  # noqa: S608
-    rows = _rows(cur)
-    return rows[0] if rows else None
+    return one_row(cur)
 
 
 def rater_by_token_hash(cur: duckdb.DuckDBPyConnection, token_hash: str) -> dict[str, Any] | None:
     cur.execute(f"SELECT {_FIELDS} FROM raters WHERE token_hash = ?", [token_hash])  # noqa: S608
-    rows = _rows(cur)
-    return rows[0] if rows else None
+    return one_row(cur)
 
 
 def insert_rater(
-    cur: duckdb.DuckDBPyConnection, rater_id: str, kind: str, is_admin: bool,
+    cur: duckdb.DuckDBPyConnection, rater_id: str, source: Source, is_admin: bool,
     token_hash: str | None,
 ) -> None:
     cur.execute(
-        "INSERT INTO raters (rater_id, kind, is_admin, token_hash) VALUES (?, ?, ?, ?)",
-        [rater_id, kind, is_admin, token_hash],
+        "INSERT INTO raters (rater_id, source, is_admin, token_hash) VALUES (?, ?, ?, ?)",
+        [rater_id, source, is_admin, token_hash],
     )
 
 
-def ensure_raters(cur: duckdb.DuckDBPyConnection, raters: list[tuple[str, str]]) -> int:
-    """Create (rater_id, kind) rows that do not exist yet, without login tokens."""
+def ensure_raters(cur: duckdb.DuckDBPyConnection, raters: list[tuple[str, Source]]) -> int:
+    """Create (rater_id, source) rows that do not exist yet, without login tokens."""
     if not raters:
         return 0
     ids = [r[0] for r in raters]
     present = {r[0] for r in cur.execute(
         "SELECT rater_id FROM raters WHERE rater_id IN (SELECT unnest(?))", [ids]).fetchall()}
     missing = [r for r in raters if r[0] not in present]
-    for rater_id, kind in missing:
-        cur.execute("INSERT INTO raters (rater_id, kind) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                    [rater_id, kind])
+    for rater_id, source in missing:
+        cur.execute("INSERT INTO raters (rater_id, source) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    [rater_id, source])
     return len(missing)
 
 
@@ -73,7 +70,7 @@ def list_raters(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         f"SELECT {_FIELDS}, token_hash IS NOT NULL AS has_login, "  # noqa: S608
         "coalesce((SELECT string_agg(task_id, ',' ORDER BY task_id) FROM rater_tasks t "
         "WHERE t.rater_id = r.rater_id), '') AS tasks "
-        "FROM raters r ORDER BY kind, rater_id"
+        "FROM raters r ORDER BY source, rater_id"
     )
     return _rows(cur)
 

@@ -13,15 +13,17 @@ import builtins
 import contextlib
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
-import pyarrow as pa
 
 from judge_app.errors import DatabaseOwnerLost
 from judge_app.storage import wire
 from judge_app.storage.owner import socket_candidates
+
+if TYPE_CHECKING:  # only frames and tables need them; plain rows cross the socket as JSON
+    import pandas as pd
+    import pyarrow as pa
 
 
 def connect(db_file: Path, timeout: float = 5.0) -> RemoteCursor | None:
@@ -142,6 +144,8 @@ class RemoteCursor:
         self._call({"op": "complete"})
 
     def register(self, name: str, frame: pd.DataFrame | pa.Table) -> RemoteCursor:
+        import pyarrow as pa
+
         table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(
             frame, preserve_index=False)
         self._call({"op": "register", "name": name}, wire.table_to_bytes(table))

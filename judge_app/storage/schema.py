@@ -82,7 +82,14 @@ def migrate(db: Database) -> list[Migration]:
             ).fetchone()
             if exists:
                 continue
-            cur.execute(m.sql)
+            try:
+                cur.execute(m.sql)
+            except duckdb.ConstraintException as exc:  # rolled back whole: nothing changed
+                first = (str(exc).splitlines() or [type(exc).__name__])[0]
+                raise SchemaError(
+                    f"{db.path}: migration {m.version:03d}_{m.name} cannot upgrade this "
+                    f"database, which holds a value it does not allow ({first}); the file "
+                    "was left as it was") from exc
             cur.execute(
                 "INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)",
                 [m.version, m.name, m.checksum],
@@ -102,9 +109,13 @@ def open_database(path: str | Path, *, wait_seconds: float = 120.0,
             try:
                 migrate(db)
             except duckdb.Error as exc:  # a file DuckDB opened but cannot read (truncated)
+                db.close()
                 first = (str(exc).splitlines() or [type(exc).__name__])[0]
                 raise DatabaseFileError(
                     f"{db.path} cannot be read as a judge_app database (damaged or "
                     f"truncated?): {first}") from exc
+            except BaseException:
+                db.close()  # let go of a file this process could not make usable
+                raise
             _migrated.add(key)
     return db

@@ -14,10 +14,11 @@ import socket
 import struct
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
+if TYPE_CHECKING:  # imported by the functions that move tables: plain rows need neither
+    import pandas as pd
+    import pyarrow as pa
 
 PROTOCOL = 1
 _HEAD = struct.Struct("!II")
@@ -84,6 +85,8 @@ def decode(value: Any) -> Any:
 
 
 def table_to_bytes(table: pa.Table) -> bytes:
+    import pyarrow as pa
+
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
@@ -91,10 +94,14 @@ def table_to_bytes(table: pa.Table) -> bytes:
 
 
 def bytes_to_table(data: bytes) -> pa.Table:
+    import pyarrow as pa
+
     return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
 def frame_to_bytes(frame: pd.DataFrame) -> bytes:
+    import pyarrow as pa
+
     return table_to_bytes(pa.Table.from_pandas(frame, preserve_index=False))
 
 

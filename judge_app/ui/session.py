@@ -16,9 +16,8 @@ from typing import Any
 import streamlit as st
 
 from judge_app.services import sessions
+from judge_app.services.database import Database, open_app_database
 from judge_app.services.raters import hash_token
-from judge_app.storage.db import Database, resolve_db_path
-from judge_app.storage.schema import open_database
 
 COOKIE = "judge_app_session"
 BAD_LINK = ("This login link is not valid or the rater is disabled. Ask your evaluation lead "
@@ -38,7 +37,7 @@ _SCRUB_TOKEN = """(function () {
 
 def database() -> Database:
     # The server created and migrated it; a missing file here is a wrong $JUDGE_APP_DB.
-    return open_database(resolve_db_path(os.environ.get("JUDGE_APP_DB")), create=False)
+    return open_app_database(os.environ.get("JUDGE_APP_DB"), create=False)
 
 
 def run_in_browser(script: str) -> None:

@@ -15,7 +15,7 @@ require_admin()
 db = database()
 st.title("Raters")
 tasks = raters.tasks_for(db, {"is_admin": True})
-people = [r for r in raters.list_raters(db) if r["kind"] == "human"]
+people = [r for r in raters.list_raters(db) if r["source"] == "human"]
 
 
 def base_url() -> str:
@@ -28,7 +28,7 @@ if link := st.session_state.pop("new_link", None):
     st.code(link, language=None)
 
 if people:
-    st.dataframe(pd.DataFrame(people).drop(columns=["kind"]), hide_index=True,
+    st.dataframe(pd.DataFrame(people).drop(columns=["source"]), hide_index=True,
                  width="stretch")
 
 with st.form("add_rater", clear_on_submit=True):

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from judge_app.core.safe_text import inert_markdown
+from judge_app.services.adaptive import adaptive_line
 from judge_app.services.overview import flagged_items, rater_progress, task_overview
 from judge_app.ui.session import database, require_admin
 
@@ -40,6 +41,8 @@ st.dataframe(
 for row in rows:
     st.caption(inert_markdown(f"**{row['task']}** ({row['title']}): {row['missing']}"))
 task_id = st.selectbox("Task", [r["task"] for r in rows])
+if (target_line := adaptive_line(db, task_id, "human")) is not None:
+    st.caption(inert_markdown(target_line))
 st.subheader("Raters")
 progress = rater_progress(db, task_id)
 if progress:

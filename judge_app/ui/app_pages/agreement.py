@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from judge_app.services.leaderboard import agreement
+from judge_app.services.reliability import agreement_with_reliability
 from judge_app.ui.components.analysis import fmt, pick_task, run_or_stop, show_table
 from judge_app.ui.session import database, require_admin
 
@@ -15,7 +16,12 @@ task_id = pick_task(db)
 whose = st.segmented_control("Raters", ["human", "judge", "all"], default="human",
                              help="whose verdicts every figure and table below covers") \
     or "human"
-report = run_or_stop(agreement, db, task_id, None if whose == "all" else whose)
+with_reliability = st.checkbox(
+    "Reliability model", help="add each rater's estimated reliability (share of votes that "
+    "follow the ratings) and position bias (guess_left) to the rater quality table, fitted "
+    "on all of the task's verdicts")
+report = run_or_stop(agreement_with_reliability if with_reliability else agreement, db,
+                     task_id, None if whose == "all" else whose)
 
 cols = st.columns(5)
 cols[0].metric("Krippendorff's alpha (nominal)", fmt(report.alpha_nominal))
@@ -50,8 +56,17 @@ st.caption("LOO agr.: agreement with the majority of the other people on the sam
            "gold acc.: on pairs with a known answer; retest: same outcome when a pair came "
            "back swapped; left: share of decisive verdicts for the left side; median s: "
            "seconds per verdict. Hover a header for its meaning.")
+if with_reliability:
+    st.caption("reliability (with its 95% interval): share of the rater's votes that follow "
+               "the ratings of the reliability model rather than a guess; guess_left: share "
+               "of their guesses for the left side (0.5 = no position bias; blank when they "
+               "never saw the sides swapped). Low reliability means 'disagrees with the rest', "
+               "which is not always wrong: check gold answers before dropping anyone.")
 if report.rater_quality.empty:
     st.caption("No verdicts yet.")
 else:
     quality = report.rater_quality
-    show_table(quality.drop(columns=["source"]) if whose != "all" else quality)
+    show_table(quality.drop(columns=["source"]) if whose != "all" else quality,
+               **{c: st.column_config.NumberColumn(c.replace("_", " "), format="%.3f")
+                  for c in ("reliability", "reliability_lower", "reliability_upper",
+                            "guess_left")})

@@ -21,7 +21,7 @@ st.title("Judge runs")
 
 runs = judges.list_runs(db)
 if runs:
-    columns = ["judge_name", "task_id", "status", "progress", "total_calls", "cached_calls",
+    columns = ["rater_id", "task_id", "status", "progress", "total_calls", "cached_calls",
                "done_calls", "failed_calls", "cost_usd", "max_cost_usd", "started_at",
                "finished_at", "message", "endpoint"]
     number = st.column_config.NumberColumn
@@ -34,7 +34,7 @@ if runs:
     st.dataframe(
         table, hide_index=True, width="stretch",
         column_config={
-            "judge_name": st.column_config.TextColumn("judge", pinned=True),
+            "rater_id": st.column_config.TextColumn("judge", pinned=True),
             "task_id": st.column_config.TextColumn("task"),
             "progress": st.column_config.ProgressColumn(
                 "progress", help="Answered calls (cached included) / planned calls",
@@ -53,7 +53,7 @@ if runs:
                 "endpoint", help="the judge's endpoint, credentials masked", width="small"),
         },
     )
-    endpoints = sorted({(r["judge_name"], r["endpoint"]) for r in runs if r["endpoint"]})
+    endpoints = sorted({(r["rater_id"], r["endpoint"]) for r in runs if r["endpoint"]})
     if endpoints:  # whole, since the table's column is narrow
         st.caption(inert_markdown("Endpoints: " + "; ".join(f"{j} → {e}" for j, e in endpoints)))
     st.caption("Status 'interrupted': the run's process is gone (killed or crashed); start "
@@ -95,12 +95,13 @@ if estimate_clicked or start_clicked:
     else:
         try:
             plan = judges.estimate(db, task_id, config_file)
+            calls = plan.calls
             st.write(
-                f"**{plan['judge']}** ({plan['model']} at {plan['endpoint']}): "
-                f"{plan['pairs']} pairs, {plan['planned_calls']} calls, "
-                f"{plan['cached_calls']} cached, {plan['calls']} to make; about "
-                f"{plan['input_tokens']:,} input tokens; cost ${plan['input_cost_usd']:.4f} "
-                f"input, at most ${plan['max_cost_usd']:.4f} in all.")
+                f"**{plan.judge}** ({plan.model} at {plan.endpoint}): "
+                f"{plan.pairs} pairs, {plan.planned_calls} calls, "
+                f"{plan.cached_calls} cached, {calls.calls} to make; about "
+                f"{calls.input_tokens:,} input tokens; cost ${calls.input_cost_usd:.4f} "
+                f"input, at most ${calls.max_cost_usd:.4f} in all.")
             if start_clicked:
                 pid, log = judges.start_run(db.path, task_id, config_file,
                                             max_cost=max_cost or None)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pandas as pd
 import streamlit as st
 
+from judge_app.core.safe_text import inert_markdown
 from judge_app.core.scale import parse_anchor
+from judge_app.core.vocabulary import TIE_MODELS
 from judge_app.export import charts
+from judge_app.services.adaptive import adaptive_line
 from judge_app.services.leaderboard import (
     LeaderboardQuery,
     elo_history,
@@ -23,20 +27,24 @@ db = database()
 st.title("Leaderboard")
 task_id = pick_task(db)
 slice_ = slice_filters(db, task_id)
-cols = st.columns(4)
+cols = st.columns(5)
 ci = cols[0].selectbox("Intervals", ["sandwich", "bootstrap"],
                        help="sandwich: analytic, fast; bootstrap: 1,000 seeded count-space "
                             "resamples, percentile intervals")
-ties = cols[1].selectbox("Ties", ["half", "davidson"],
+ties = cols[1].selectbox("Ties", TIE_MODELS,
                          help="half: a tie is half a win; davidson: a tie-aware model")
 style = cols[2].checkbox("Style control", help="control for length and markdown; the raw "
                                                "rating is shown beside the controlled one")
 anchor_text = cols[3].text_input("Anchor", placeholder="MODEL=1000",
                                  help="pin one model's rating")
+rating_model = cols[4].selectbox(
+    "Rating model", ["bradley-terry", "reliability"],
+    help="reliability: also learn each rater's reliability and position bias and weigh "
+         "their votes by it (model-based intervals, half-win ties, no style control)")
 anchor = run_or_stop(parse_anchor, anchor_text) if anchor_text.strip() else None
 
 query = LeaderboardQuery(task_id, ci=ci, ties=ties, style_control=style, anchor=anchor,
-                         **slice_)  # type: ignore[arg-type]
+                         rating_model=rating_model, **slice_)  # type: ignore[arg-type]
 table = run_or_stop(run_leaderboard, db, query)
 baseline = st.selectbox("Win rate against", ["(none)", *table["model"]],
                         help="AlpacaEval's rule: ties count half; in percent, with its SE")
@@ -54,8 +62,19 @@ st.dataframe(shown, hide_index=True, width="stretch", column_config={
     c: st.column_config.NumberColumn(format="%.2f") for c in ("win_rate", "win_rate_se")})
 if not table["rated"].all():
     st.caption("A model the battles do not identify has no rating; its note says why.")
+if (target_line := run_or_stop(adaptive_line, db, task_id, query.source)) is not None:
+    st.caption(inert_markdown(target_line))
 if table["rated"].any():
     st.altair_chart(charts.interval_chart(table), width="stretch")
+if "raters" in table.attrs:
+    st.subheader("Rater reliability")
+    st.caption("reliability: share of a rater's votes that follow the ratings rather than a "
+               "guess; guess_left: share of the guesses for the left side (0.5 = no position "
+               "bias; blank when the rater never saw the sides swapped). 95% intervals.")
+    st.dataframe(pd.DataFrame(table.attrs["raters"]), hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in
+                                ("reliability", "reliability_lower", "reliability_upper",
+                                 "guess_left", "guess_left_lower", "guess_left_upper")})
 
 st.subheader("Win rates")
 matrices = run_or_stop(win_rate_matrices, db, query)

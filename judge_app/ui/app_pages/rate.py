@@ -7,14 +7,17 @@ import streamlit as st
 from judge_app.core.safe_text import inert_markdown
 from judge_app.errors import SignedOut
 from judge_app.services import raters
+from judge_app.services.database import Database
 from judge_app.services.rating import done_count, rating_view, task_settings
-from judge_app.storage.db import Database
 from judge_app.ui.components.conversation import is_long, show_prompt, show_response, show_text
 from judge_app.ui.components.verdict_controls import (
+    AFTER_VOTE,
+    JUST_VOTED,
     TOUCH_CSS,
     mark_shown,
     show_controls,
     show_messages,
+    shown_key,
     start_at_top,
     undo_button,
 )
@@ -38,10 +41,19 @@ def pair_area(db: Database, sid: str, task_id: str) -> None:
     """Progress, the pair and its controls. A vote reruns only this part of the page: the
     title, instructions and sidebar do not change between pairs. Every write and read here
     checks the session itself (services.sessions), since a fragment run skips app.py."""
-    try:
-        view = rating_view(db, sid, task_id)
-    except SignedOut:
-        st.rerun(scope="app")  # the whole page: app.py shows the login form
+    state, key = st.session_state, shown_key(task_id)
+    # A submit in this run left the next view (services.rating.submit); otherwise the view
+    # drawn last is reused while its pair is still the open one (a click on an outcome), and
+    # after a skip the next pair is taken at once.
+    view = state.get(key) if state.pop(JUST_VOTED, False) else None
+    if view is None:
+        try:
+            view = rating_view(db, sid, task_id, shown=state.get(key),
+                               after_vote=bool(state.pop(AFTER_VOTE, False)))
+        except SignedOut:
+            state.pop(key, None)
+            st.rerun(scope="app")  # the whole page: app.py shows the login form
+        state[key] = view
     config, pair, done = view.config, view.pair, view.progress
     st.progress(done.done / done.total if done.total else 1.0,
                 text=f"{done.done} / {done.total} done")

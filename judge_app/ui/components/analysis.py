@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from judge_app.errors import JudgeAppError
+from judge_app.services.database import Database
 from judge_app.services.leaderboard import slice_options, task_ids
 from judge_app.services.overview import first_task_with_verdicts
-from judge_app.storage.db import Database
 
 T = TypeVar("T")
 
@@ -78,7 +78,6 @@ TABLE_COLUMNS: dict[str, Any] = {
     "rater_1": st.column_config.TextColumn("rater 1", pinned=True),
     "rater_2": st.column_config.TextColumn("rater 2"),
     "judge": st.column_config.TextColumn("judge", pinned=True),
-    "judge_name": st.column_config.TextColumn("judge", pinned=True),
     "verdicts": _count("verdicts", "verdicts given"),
     "loo_n": _count("LOO n", "pairs where the other people have a majority"),
     "loo_agreement": _share("LOO agr.", "agreement with the majority of the other people"),

@@ -15,8 +15,8 @@ import streamlit as st
 from judge_app.core.safe_text import inert_markdown
 from judge_app.core.types import Criterion, RawChoice, TaskConfig, canonical_outcome
 from judge_app.errors import JudgeAppError
-from judge_app.services import queue, rating, verdicts
-from judge_app.storage.db import Database
+from judge_app.services import rating, verdicts
+from judge_app.services.database import Database
 
 LABELS: dict[RawChoice, str] = {
     "left": "A is better", "right": "B is better", "tie": "Tie", "both_bad": "Both bad",
@@ -24,6 +24,17 @@ LABELS: dict[RawChoice, str] = {
 SHORT: dict[RawChoice, str] = {"left": "A", "right": "B", "tie": "Tie", "both_bad": "Both bad"}
 KEYS: dict[RawChoice, str] = {"left": "1", "right": "2", "tie": "3", "both_bad": "4"}
 SUBMIT_KEY, SKIP_KEY, UNDO_KEY, MUCH_KEY = "Enter", "S", "U", "M"
+# Set by a skip that was stored: the next run of the pair area takes the next assignment at
+# once (services.rating.rating_view's after_vote).
+AFTER_VOTE = "after_vote"
+# Set by a submit that was stored: the submit already took the next pair and left its view
+# under shown_key(), for the pair area to draw as it is.
+JUST_VOTED = "just_voted"
+
+
+def shown_key(task_id: str) -> str:
+    """Where the pair area keeps the view it drew last (reused until the data changes)."""
+    return f"shown_{task_id}"
 
 
 def allowed(outcomes: tuple[str, ...]) -> list[RawChoice]:
@@ -89,33 +100,35 @@ def _submit(db: Database, session_id: str, config: TaskConfig, assignment_id: st
     strength = None
     if config.strength and choice in ("left", "right"):
         strength = 2 if state.get(f"much_{assignment_id}") else 1
-    verdict = verdicts.VerdictInput(
-        assignment_id=assignment_id, choice=choice,
-        client_id=rating.client_id(db, assignment_id), strength=strength,
-        criteria=_criteria(config, assignment_id),  # type: ignore[arg-type]
+    verdict = verdicts.VerdictInput(  # verdict_id None: the attempt's id, read with the assignment
+        assignment_id=assignment_id, choice=choice, verdict_id=None, strength=strength,
+        criteria=_criteria(config, assignment_id),
         rationale=state.get(f"rationale_{assignment_id}", "") or "",
         flagged=bool(state.get(f"flag_{assignment_id}")),
         duration_ms=_duration_ms(assignment_id),
     )
     try:
-        recorded = verdicts.record_verdict(db, session_id, verdict)
-        if config.reveal_models:
-            state["reveal"] = queue.reveal(db, recorded["rater_id"], assignment_id)
+        state["reveal"], state[shown_key(config.name)] = rating.submit(db, session_id, verdict)
     except JudgeAppError as exc:
         state["rate_error"] = str(exc)
+        return
+    state[JUST_VOTED] = True
 
 
 def _skip(db: Database, session_id: str, assignment_id: str) -> None:
     try:
-        verdicts.skip(db, session_id, assignment_id, rating.client_id(db, assignment_id),
+        verdicts.skip(db, session_id, assignment_id,
                       flagged=bool(st.session_state.get(f"flag_{assignment_id}")))
     except JudgeAppError as exc:
         st.session_state["rate_error"] = str(exc)
+        return
+    st.session_state[AFTER_VOTE] = True
 
 
 def _undo(db: Database, session_id: str, task_id: str) -> None:
     state = st.session_state
     state.pop("reveal", None)
+    state.pop(shown_key(task_id), None)  # progress changes, and the pair may come back
     try:
         undone = verdicts.undo_last(db, session_id, task_id)
     except JudgeAppError as exc:

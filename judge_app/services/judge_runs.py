@@ -1,4 +1,6 @@
-"""Judge batches: plan the calls a task needs, make the ones not cached, record verdicts.
+"""Judge runs, the use-case: plan the calls a task needs, make the ones not cached, record
+verdicts. The CLI (`judge-app judge`) and the admin page (through services/judges.py) come in
+here; judges/ holds the parts that know no database (config, prompt, client, plan, cost).
 
 Safety rules, in order of importance:
 - every answered call is stored (group commit) before it counts, and a worker starts its next
@@ -20,28 +22,30 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from tqdm import tqdm
 
+from judge_app.core.clock import stored_now
 from judge_app.core.redact import redact
 from judge_app.core.terminal import shown
-from judge_app.core.types import Side
-from judge_app.core.verdict_parsing import (
-    CombinedVerdict,
-    OrientedVerdict,
-    ParsedAnswer,
-    combine_orders,
-    parse_answer,
-)
+from judge_app.core.verdict_parsing import parse_answer
+from judge_app.core.vocabulary import RunStatus
 from judge_app.errors import JudgeAppError, ValidationError
 from judge_app.judges.cache_key import call_key
 from judge_app.judges.client import JudgeCallError, JudgeClient
 from judge_app.judges.config import JudgeConfig
-from judge_app.judges.cost import Budget, cost_usd, estimate_prompt_tokens
+from judge_app.judges.cost import Budget, cost_usd
 from judge_app.judges.owner import current_owner
-from judge_app.judges.prompt import conversation_text, render
+from judge_app.judges.plan import (
+    RAW_CHOICE_OF_SHOWN,
+    Plan,
+    PlannedCall,
+    combined_verdict,
+    left_sides,
+    shown_order,
+)
+from judge_app.judges.prompt import conversation_text
 from judge_app.services.queue import load_task_config
 from judge_app.services.verdicts import JudgeVerdict, record_judge_verdicts
 from judge_app.storage import judges as store
@@ -52,80 +56,16 @@ VERDICT_INTERVAL_S = 1.0
 NOTICE_INTERVAL_S = 10.0  # "retrying because ..." at most this often per kind of error
 
 
-@dataclass(frozen=True)
-class PlannedCall:
-    key: str
-    pair: int  # index into Plan.pairs
-    first_side: Side
-
-
-@dataclass
-class Plan:
-    task_id: str
-    config: JudgeConfig
-    config_hash: str
-    endpoint: str  # as shown and stored: credentials masked (the client gets the real one)
-    pairs: list[dict[str, Any]]
-    calls: list[PlannedCall]
-    cached: dict[str, dict[str, Any]]
-    skipped_no_reference: int = 0
-
-    @property
-    def to_call(self) -> list[PlannedCall]:
-        """Calls not cached, each key once (two pairs can ask the very same question)."""
-        seen = set(self.cached)
-        out = []
-        for c in self.calls:
-            if c.key not in seen:
-                seen.add(c.key)
-                out.append(c)
-        return out
-
-    def messages(self, call: PlannedCall) -> list[dict[str, str]]:
-        pair = self.pairs[call.pair]
-        first, second = shown_order(pair, call.first_side)
-        cfg = self.config
-        return render(cfg.system, cfg.user, conversation=conversation_text(pair["messages"]),
-                      first=first, second=second, reference=pair["reference"],
-                      criteria=cfg.criteria)
-
-    def estimate(self) -> dict[str, float]:
-        """Tokens and cost of the calls still to make, from characters (before any call)."""
-        input_tokens = sum(estimate_prompt_tokens(self.messages(c)) for c in self.to_call)
-        max_output = self.config.max_tokens * len(self.to_call)
-        cfg = self.config
-        input_cost = cost_usd(input_tokens, 0, cfg.input_price_per_million, 0.0)
-        return {"calls": len(self.to_call), "input_tokens": input_tokens,
-                "max_output_tokens": max_output, "input_cost_usd": input_cost,
-                "max_cost_usd": input_cost + cost_usd(0, max_output, 0.0,
-                                                      cfg.output_price_per_million)}
-
-
-def shown_order(pair: Mapping[str, Any], first_side: Side) -> tuple[str, str]:
-    """The two response texts in the order the judge sees them."""
-    a, b = pair["text_a"], pair["text_b"]
-    return (a, b) if first_side == "a" else (b, a)
-
-
-def first_sides(config: JudgeConfig, pair_id: str) -> list[Side]:
-    if config.order == "both":
-        return ["a", "b"]
-    if config.order == "fixed":
-        return ["a"]
-    digest = hashlib.sha256(f"{config.seed}\x1f{pair_id}".encode()).digest()
-    return ["a" if digest[0] < 128 else "b"]
-
-
 def plan_run(db: Database, task_id: str, config: JudgeConfig, *,
              models: list[str] | None = None, limit: int | None = None,
              environ: Mapping[str, str] | None = None) -> Plan:
     load_task_config(db, task_id)  # NotFoundError for an unknown task
     with db.cursor() as cur:
-        rater = raters.get_rater(cur, config.name)
+        rater = raters.get_rater(cur, config.rater_id)
         pairs = store.pairs_to_judge(cur, task_id, models)
-    if rater is not None and rater["kind"] != "judge":
-        raise ValidationError(f"'{config.name}' is already the name of a {rater['kind']} rater; "
-                              "give the judge another name", file=config.source or None,
+    if rater is not None and rater["source"] != "judge":
+        raise ValidationError(f"'{config.rater_id}' is already the name of a {rater['source']} "
+                              "rater; give the judge another name", file=config.file or None,
                               field="name")
     skipped = 0
     if config.needs_reference:
@@ -138,7 +78,7 @@ def plan_run(db: Database, task_id: str, config: JudgeConfig, *,
     for i, pair in enumerate(pairs):
         conversation = conversation_text(pair["messages"])
         reference = pair["reference"] if config.needs_reference else None
-        for side in first_sides(config, pair["pair_id"]):
+        for side in left_sides(config, pair["pair_id"]):
             first, second = shown_order(pair, side)
             key = call_key(config_hash, conversation=conversation, first=first, second=second,
                            reference=reference)
@@ -151,17 +91,6 @@ def plan_run(db: Database, task_id: str, config: JudgeConfig, *,
 
 # ---------------------------------------------------------------- verdicts from calls
 
-def _parsed(row: Mapping[str, Any]) -> ParsedAnswer:
-    return ParsedAnswer(row["raw_answer"], row["shown_outcome"], row["strength"],
-                        row["probability"], row["parse_error"])
-
-
-def combined_verdict(rows: Sequence[Mapping[str, Any]]) -> CombinedVerdict | None:
-    oriented: list[OrientedVerdict | None] = [
-        _parsed(r).oriented(r["first_side"]) for r in rows]
-    return combine_orders(*(oriented + [None] * (2 - len(oriented)))[:2])
-
-
 def verdict_for_pair(plan: Plan, pair: dict[str, Any], rows: Sequence[Mapping[str, Any]],
                      run_id: str) -> JudgeVerdict | None:
     combined = combined_verdict(rows)
@@ -169,12 +98,10 @@ def verdict_for_pair(plan: Plan, pair: dict[str, Any], rows: Sequence[Mapping[st
         return None
     cfg = plan.config
     keys = sorted(r["call_key"] for r in rows)
-    seed = "\x1f".join([cfg.name, pair["pair_id"], *keys])
+    seed = "\x1f".join([cfg.rater_id, pair["pair_id"], *keys])
     verdict_id = "j" + hashlib.sha256(seed.encode()).hexdigest()[:31]
     single = rows[0] if len(rows) == 1 else None
-    raw_choice = None
-    if single is not None:
-        raw_choice = {"a": "left", "b": "right", "tie": "tie"}.get(single["shown_outcome"])
+    raw_choice = single["raw_choice"] if single is not None else None
     extra = {
         "judge_run_id": run_id, "judge_model": cfg.model, "judge_endpoint": plan.endpoint,
         "judge_template": cfg.template, "judge_config_hash": plan.config_hash,
@@ -183,13 +110,13 @@ def verdict_for_pair(plan: Plan, pair: dict[str, Any], rows: Sequence[Mapping[st
         "cost_usd": sum(float(r["cost_usd"]) for r in rows),
         "latency_ms": sum(float(r["latency_ms"]) for r in rows),
         "raw_answer": "\n\n".join(
-            f"--- shown first: {r['first_side']} ---\n{r['raw_answer']}" for r in rows),
+            f"--- shown first: {r['left_side']} ---\n{r['raw_answer']}" for r in rows),
         "raw_choice": raw_choice,
     }
     return JudgeVerdict(
-        task_id=plan.task_id, pair_id=pair["pair_id"], rater_id=cfg.name,
-        outcome=combined.outcome, client_id=verdict_id,
-        left_side=single["first_side"] if single is not None else None,
+        task_id=plan.task_id, pair_id=pair["pair_id"], rater_id=cfg.rater_id,
+        outcome=combined.outcome, verdict_id=verdict_id,
+        left_side=single["left_side"] if single is not None else None,
         probability=combined.probability, consistent=combined.consistent,
         strength=combined.strength, extra=extra,
     )
@@ -200,7 +127,7 @@ def verdict_for_pair(plan: Plan, pair: dict[str, Any], rows: Sequence[Mapping[st
 @dataclass
 class RunSummary:
     run_id: str
-    status: str
+    status: RunStatus
     message: str = ""
     planned_calls: int = 0
     cached_calls: int = 0
@@ -219,10 +146,6 @@ class RunSummary:
     elapsed_s: float = 0.0
     endpoint: str = ""  # credentials masked
     retries: dict[str, int] = field(default_factory=dict)  # kind of error -> retries
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -302,13 +225,13 @@ class _Run:
                 "call_key": call.key, "run_id": self.run_id, "config_hash": self.plan.config_hash,
                 "judge_model": cfg.model, "judge_endpoint": self.plan.endpoint,
                 "task_id": self.plan.task_id, "pair_id": self.plan.pairs[call.pair]["pair_id"],
-                "first_side": call.first_side, "raw_answer": result.text,
-                "shown_outcome": parsed.outcome, "strength": parsed.strength,
+                "left_side": call.left_side, "raw_answer": result.text,
+                "raw_choice": RAW_CHOICE_OF_SHOWN[parsed.outcome], "strength": parsed.strength,
                 "probability": parsed.probability, "parse_error": parsed.error,
                 "input_tokens": result.input_tokens, "output_tokens": result.output_tokens,
                 "usage_estimated": result.usage_estimated, "cost_usd": cost,
                 "latency_ms": result.latency_ms, "attempts": result.attempts,
-                "finish_reason": result.finish_reason, "created_at": _now(),
+                "finish_reason": result.finish_reason, "created_at": stored_now(),
                 "_pair": call.pair,
             })
             if self.stored is None:
@@ -380,7 +303,7 @@ class _Run:
     def answers(self, pair: int) -> list[dict[str, Any]]:
         """The pair's answered calls, oriented by this pair's own order (a stored answer may
         have been asked for another pair with the same texts)."""
-        return [{**self.results[c.key], "first_side": c.first_side}
+        return [{**self.results[c.key], "left_side": c.left_side}
                 for c in self.calls_of_pair.get(pair, []) if c.key in self.results]
 
     def _record_verdicts(self, pair_indexes: list[int]) -> int:
@@ -395,9 +318,9 @@ class _Run:
         if not items:
             return 0
         added = record_judge_verdicts(self.db, items)
-        keep = {v.pair_id: v.client_id for v in items}
+        keep = {v.pair_id: v.verdict_id for v in items}
         with self.db.transaction() as cur:
-            standing = store.standing_verdict_ids(cur, self.plan.config.name, self.plan.task_id,
+            standing = store.standing_verdict_ids(cur, self.plan.config.rater_id, self.plan.task_id,
                                                   sorted(keep))
             stale = [vid for pair, ids in standing.items() if pair in keep
                      for vid in ids if vid != keep[pair]]
@@ -440,13 +363,14 @@ def run_plan(db: Database, plan: Plan, *, max_cost: float | None = None,
             cfg, environ=environ, concurrency=concurrency, on_retry=run.notice_retry)
     with db.transaction() as cur:
         store.create_run(cur, {
-            "run_id": run.run_id, "task_id": plan.task_id, "judge_name": cfg.name,
+            "run_id": run.run_id, "task_id": plan.task_id, "rater_id": cfg.rater_id,
             "config_hash": plan.config_hash, "config": cfg.describe(),
             "total_calls": len(plan.calls), "cached_calls": len(plan.cached),
             "max_cost_usd": max_cost, "endpoint": plan.endpoint, **current_owner(),
         })
     started = time.monotonic()
-    status, message = "stopped", "interrupted"
+    status: RunStatus = "stopped"
+    message = "interrupted"
     try:
         if plan.to_call:
             asyncio.run(run.execute())
@@ -465,13 +389,13 @@ def run_plan(db: Database, plan: Plan, *, max_cost: float | None = None,
         with db.transaction() as cur:
             store.update_run(cur, run.run_id, status=status, message=message,
                              done_calls=len(run.new_rows), failed_calls=len(run.failed),
-                             cost_usd=run.budget.spent, finished_at=_now())
+                             cost_usd=run.budget.spent, finished_at=stored_now())
     summary = summarise(run, status, message, time.monotonic() - started)
     summary.endpoint, summary.retries = plan.endpoint, dict(sorted(run.retries.items()))
     return summary
 
 
-def summarise(run: _Run, status: str, message: str, elapsed: float) -> RunSummary:
+def summarise(run: _Run, status: RunStatus, message: str, elapsed: float) -> RunSummary:
     plan = run.plan
     counts: dict[str, int] = {}
     consistent = both = decided = first = parse_failures = 0
@@ -479,11 +403,11 @@ def summarise(run: _Run, status: str, message: str, elapsed: float) -> RunSummar
     total_cost = sum(float(run.results[k]["cost_usd"]) for k in keys)
     for pair, calls in run.calls_of_pair.items():
         rows = run.answers(pair)
-        parse_failures += sum(1 for r in rows if r["shown_outcome"] is None)
+        parse_failures += sum(1 for r in rows if r["raw_choice"] is None)
         for r in rows:
-            if r["shown_outcome"] in ("a", "b"):
+            if r["raw_choice"] in ("left", "right"):
                 decided += 1
-                first += r["shown_outcome"] == "a"
+                first += r["raw_choice"] == "left"
         if len(rows) != len(calls):
             continue
         combined = combined_verdict(rows)

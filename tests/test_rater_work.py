@@ -1,0 +1,148 @@
+"""The work one vote costs on the pair page, counted in database statements (never timed).
+
+A vote's wait is mostly DuckDB statements (each a planned query of a few ms on a busy
+machine), so their number is what a regression would change. The page runs under Streamlit's
+AppTest on a real DuckDB file; every statement the page sends is counted by wrapping the
+cursors it gets (the statements themselves run unchanged). AppTest reruns the whole page on a
+click, where the browser reruns only the pair area, so the counts below include the page's
+own header work (sign-in check, task list, settings), the same before and after a vote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from judge_app.core.pairing import draw_purpose, purposes_in_reach
+from judge_app.core.types import TaskConfig
+from judge_app.services import queue
+from judge_app.services.imports import import_bundle
+from judge_app.storage.db import Database
+from judge_app.storage.schema import open_database
+from tests.conftest import make_bundle, signed_in
+
+UI = Path(__file__).resolve().parents[1] / "judge_app" / "ui"
+# Measured when this test was written: 18 statements per submit run (5 of them the page's
+# header, which the browser does not rerun) and 9 per run after choosing an outcome; a gold or
+# re-test draw adds one or two. The code before took 32-37 and 13.
+MAX_PER_SUBMIT = 22
+MAX_PER_CHOICE = 10
+
+
+class _Counting:
+    """A cursor that counts what it executes and passes everything through."""
+
+    def __init__(self, cur: Any, seen: list[str]) -> None:
+        self._cur, self._seen = cur, seen
+
+    def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        self._seen.append(" ".join(str(sql).split())[:100])
+        self._cur.execute(sql, *args, **kwargs)
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cur, name)
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    seen: list[str] = []
+    real = Database.cursor
+
+    @contextlib.contextmanager
+    def counting(self: Database) -> Iterator[Any]:
+        with real(self) as cur:
+            yield _Counting(cur, seen)
+
+    monkeypatch.setattr(Database, "cursor", counting)
+    return seen
+
+
+@pytest.fixture(params=[False, True], ids=["plain", "reveal"])
+def page(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+         ) -> Iterator[tuple[AppTest, Database]]:
+    path = tmp_path / "work.duckdb"
+    monkeypatch.setenv("JUDGE_APP_DB", str(path))
+    db = open_database(path)
+    import_bundle(db, make_bundle("t1", n_prompts=6, reveal_models=request.param,
+                                  retest_rate=0.2, overlap=2))
+    signed_in(db, "other", tasks=["t1"])
+    session = signed_in(db, "ann", tasks=["t1"])
+    at = AppTest.from_file(str(UI / "app.py"), default_timeout=60)
+    at.session_state["session"] = session
+    yield at.run(), db
+    db.close()
+
+
+def _button(at: AppTest, prefix: str) -> Any:
+    return next(b for b in at.button if str(b.key).startswith(prefix))
+
+
+def test_a_vote_costs_a_bounded_number_of_statements(
+    page: tuple[AppTest, Database], statements: list[str],
+) -> None:
+    at, db = page
+    per_submit, per_choice = [], []
+    for n in range(5):
+        shown = _button(at, "out_left_").key
+        statements.clear()
+        _button(at, "out_left_").click().run()
+        per_choice.append(len(statements))
+        statements.clear()
+        _button(at, "submit_").click().run()
+        per_submit.append(len(statements))
+        assert not at.exception
+        assert _button(at, "out_left_").key != shown  # the next pair, drawn in the same run
+        assert queue.progress(db, "ann", "t1").done == n + 1
+        assert f"{n + 1} / " in at.get("progress")[0].proto.text
+    assert max(per_submit) <= MAX_PER_SUBMIT, (per_submit, statements)
+    assert max(per_choice) <= MAX_PER_CHOICE, (per_choice, statements)
+
+
+@pytest.mark.parametrize("done", range(40))
+@pytest.mark.parametrize("rates", [(0.0, 0.0), (0.1, 0.0), (0.0, 0.3), (0.2, 0.2)])
+def test_skipped_candidate_lookups_never_change_the_draw(
+    done: int, rates: tuple[float, float]
+) -> None:
+    """The queue looks up gold pairs and re-tests only when the draw can use them (re-tests
+    exist only in a task with a re-test rate)."""
+    config = TaskConfig(name="t", gold_rate=rates[0], retest_rate=rates[1], seed=3)
+    maybe_gold, maybe_retest = purposes_in_reach(config, "ann", done)
+    for gold in (False, True):
+        for retest in (False, True) if config.retest_rate > 0 else (False,):
+            full = draw_purpose(config, "ann", done, gold_available=gold, retest_available=retest)
+            looked_up = draw_purpose(config, "ann", done, gold_available=gold and maybe_gold,
+                                  retest_available=retest and maybe_retest)
+            assert looked_up == full
+
+
+def test_a_repeated_submit_stores_one_verdict_and_takes_one_next_pair(db: Database) -> None:
+    """Double Enter through the one-transaction vote: the second submit finds the first
+    verdict, takes no second assignment, and still names the models only of the pair voted."""
+    from judge_app.services import rating
+    from judge_app.services.verdicts import VerdictInput
+
+    import_bundle(db, make_bundle("t1", n_prompts=4, reveal_models=True, overlap=1))
+    session = signed_in(db, "ann", tasks=["t1"])
+    first = rating.rating_view(db, session, "t1")
+    assert first.pair is not None and first.progress.done == 0
+    vote = VerdictInput(first.pair.assignment_id, "left", None)
+    named, after = rating.submit(db, session, vote)
+    named_again, again = rating.submit(db, session, vote)
+    assert after.pair is not None and again.pair is not None
+    assert again.pair.assignment_id == after.pair.assignment_id != first.pair.assignment_id
+    assert named is not None and named == named_again
+    assert named == queue.reveal(db, "ann", first.pair.assignment_id)  # the database's answer
+    assert after.progress == again.progress == queue.progress(db, "ann", "t1")
+    assert after.progress.done == 1
+    with db.cursor() as cur:
+        stored = cur.execute("SELECT count(*) FROM verdicts WHERE rater_id = 'ann'").fetchone()
+        held = cur.execute("SELECT count(*) FROM assignments WHERE rater_id = 'ann'").fetchone()
+    assert stored == (1,) and held == (2,)
+    # The next pair's models stay hidden: the view carries texts only.
+    assert not {"model_a", "model_b", "pair_id"} & set(vars(after.pair))
