@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import socket
@@ -81,12 +82,30 @@ def test_raters_commands(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", [
     "init", "import", "demo", "raters", "serve", "judge", "escalate", "leaderboard", "agreement",
-    "gate", "report", "export",
+    "gate", "progress", "runs", "report", "export",
 ])
 def test_every_command_has_help(command: str) -> None:
     result = subprocess.run([sys.executable, "-m", "judge_app.cli", command, "--help"],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0 and "usage: judge-app" in result.stdout
+
+
+def test_every_option_says_what_it_does() -> None:
+    """Every argument of every command (sub-commands included) has help text."""
+    from judge_app.cli import build_parser
+
+    silent: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{path} {name}")
+            elif not isinstance(action, argparse._HelpAction) and not action.help:
+                silent.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(build_parser(), "judge-app")
+    assert not silent
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
-from judge_app.cli.common import add_db_option, database
+from judge_app.cli.common import TASK_HELP, add_db_option, database
 from judge_app.core.vocabulary import TIE_MODELS
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "model's upper bound."
         ),
     )
-    lb.add_argument("--task", required=True, metavar="T")
+    lb.add_argument("--task", required=True, metavar="T", help=TASK_HELP)
     lb.add_argument("--source", default="all",
                     help="human, judge, judge:NAME or all (default all)")
     lb.add_argument("--ci", choices=["sandwich", "bootstrap"], default="sandwich",
@@ -88,14 +88,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "rater; --format json gives all of it, --format csv one table. Every "
                     "figure and table covers only the raters of --source.",
     )
-    ag.add_argument("--task", required=True, metavar="T")
+    ag.add_argument("--task", required=True, metavar="T", help=TASK_HELP)
     ag.add_argument("--source", default="human",
                     help="whose agreement: human (default), judge, judge:NAME or all")
     ag.add_argument("--all", action="store_true", help="print every table in full")
     ag.add_argument("--reliability", action="store_true",
                     help="add each rater's reliability and position bias (guess_left) from "
                     "the reliability model, fitted on all of the task's verdicts")
-    ag.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    ag.add_argument("--format", choices=["table", "json", "csv"], default="table",
+                    help="table (a summary; all tables with --all), or every table as json or csv")
     ag.add_argument("--table", choices=AGREEMENT_TABLES, default="summary",
                     help="with --format csv: which table (default summary)")
     add_db_option(ag)
@@ -111,9 +112,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "candidate has fewer than --min-battles battles. Errors also exit 1 "
                     "(message on stderr); usage errors exit 2. See docs/analysis.md.",
     )
-    gt.add_argument("--task", required=True, metavar="T")
-    gt.add_argument("--candidate", required=True, metavar="M")
-    gt.add_argument("--baseline", required=True, metavar="M")
+    gt.add_argument("--task", required=True, metavar="T", help=TASK_HELP)
+    gt.add_argument("--candidate", required=True, metavar="M", help="the model that should win")
+    gt.add_argument("--baseline", required=True, metavar="M",
+                    help="the model it must beat")
     gt.add_argument("--min-win-rate", type=float, default=0.5, metavar="P",
                     help="expected win rate against the baseline that counts as equal "
                     "(default 0.5)")

@@ -10,6 +10,7 @@ if TYPE_CHECKING:  # imported when a command runs, so `--help` never loads duckd
 
 # Only these may create a database file; anywhere else a missing file is a typo in --db.
 CREATING_COMMANDS = frozenset({"init", "demo", "import"})
+TASK_HELP = "the task's name (as in its task.toml)"
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:

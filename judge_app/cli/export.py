@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from judge_app.cli.common import add_db_option, database
+from judge_app.cli.common import TASK_HELP, add_db_option, database
 from judge_app.export import FORMATS
 
 
@@ -19,8 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "See docs/exports.md."
         ),
     )
-    p.add_argument("--task", required=True, metavar="NAME")
-    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("--task", required=True, metavar="NAME", help=TASK_HELP)
+    p.add_argument("--format", required=True, choices=FORMATS,
+                   help="the dataset format (docs/exports.md)")
     p.add_argument("--out", type=Path, metavar="PATH",
                    help="output file (default: exports/<task>-<format>-<time>/...jsonl)")
     p.add_argument("--source", default="all", metavar="all|human|judge|judge:NAME",

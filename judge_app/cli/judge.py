@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from judge_app.cli.common import add_db_option, database
+from judge_app.cli.common import TASK_HELP, add_db_option, database
 from judge_app.core.terminal import shown
 from judge_app.errors import ValidationError
 from judge_app.judges import DEFAULT_MARGIN
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "Answers are cached by content: a re-run pays only for what is missing, and a run "
         "killed at any moment resumes where it stopped. See docs/judges.md.",
     )
-    p.add_argument("--task", required=True, metavar="T")
+    p.add_argument("--task", required=True, metavar="T", help=TASK_HELP)
     p.add_argument("--judge", required=True, metavar="FILE.toml", help="judge config")
     p.add_argument("--models", metavar="A,B,...", help="only pairs between these models")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N pairs")
@@ -66,12 +66,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Put the pairs where the judge was inconsistent across orders or unsure "
         "(small probability margin) first in the human raters' queue.",
     )
-    e.add_argument("--task", required=True, metavar="T")
+    e.add_argument("--task", required=True, metavar="T", help=TASK_HELP)
     who = e.add_mutually_exclusive_group(required=True)
     who.add_argument("--judge", metavar="FILE.toml",
                      help="the judge's config file, as given to judge-app judge")
     who.add_argument("--rater", metavar="NAME", help="or the judge's name (its rater id)")
-    e.add_argument("--max-pairs", type=int, metavar="N")
+    e.add_argument("--max-pairs", type=int, metavar="N",
+                   help="put at most N pairs in the queue (default: all the judge doubted)")
     e.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
                    help="unsure when |2p - 1| is below this (default %(default)s)")
     add_db_option(e)

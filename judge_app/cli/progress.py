@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from judge_app.cli.common import add_db_option, database
+from judge_app.cli.common import TASK_HELP, add_db_option, database
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -17,13 +17,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "intervals shrink (variance falls like 1/votes), under the task's scheduling. "
         "Exit 0 when met, 3 when not. See docs/analysis.md.",
     )
-    p.add_argument("--task", required=True, metavar="T")
+    p.add_argument("--task", required=True, metavar="T", help=TASK_HELP)
     p.add_argument("--source", default="all",
                    help="whose verdicts count: human, judge, judge:NAME or all (default all)")
     p.add_argument("--target", metavar="T",
                    help="ranking, top_k:K, baseline:MODEL, width:W or ranking|width:W")
     p.add_argument("--level", type=float, metavar="L", help="confidence level (task's)")
-    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--format", choices=["table", "json"], default="table",
+                   help="a line of text, or json for scripts")
     add_db_option(p)
     p.set_defaults(func=_progress)
 

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "add", help="create a rater (or issue a new link) and print the login link",
         description="The link holds a secret token; it is shown once and stored only hashed.",
     )
-    add.add_argument("name")
+    add.add_argument("name", help="the rater's name (their rater_id)")
     add.add_argument("--admin", action="store_true", help="may open the admin pages")
     add.add_argument("--task", action="append", default=[], metavar="T",
                      help="task the rater works on (repeatable)")
@@ -35,13 +35,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     for name, value, text in (("disable", True, "stop a rater from logging in"),
                               ("enable", False, "let a disabled rater log in again")):
         cmd = actions.add_parser(name, help=text)
-        cmd.add_argument("name")
+        cmd.add_argument("name", help="the rater's name")
         add_db_option(cmd)
         cmd.set_defaults(func=_set_disabled, disabled=value)
 
     assign = actions.add_parser("assign", help="give a rater more tasks")
-    assign.add_argument("name")
-    assign.add_argument("--task", action="append", required=True, metavar="T")
+    assign.add_argument("name", help="the rater's name")
+    assign.add_argument("--task", action="append", required=True, metavar="T",
+                        help="a task to add to their queue (repeat for several)")
     add_db_option(assign)
     assign.set_defaults(func=_assign)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from judge_app.cli.common import add_db_option, database
+from judge_app.cli.common import TASK_HELP, add_db_option, database
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -15,13 +15,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "and rater quality, bias charts, and rating against cost and latency with "
                     "the Pareto frontier, in one HTML file with inline SVG charts.",
     )
-    rp.add_argument("--task", required=True, metavar="T")
-    rp.add_argument("--out", required=True, type=Path, metavar="FILE.html")
+    rp.add_argument("--task", required=True, metavar="T", help=TASK_HELP)
+    rp.add_argument("--out", required=True, type=Path, metavar="FILE.html",
+                    help="where to write the report (one self-contained HTML file)")
     rp.add_argument("--source", default="all",
                     help="verdicts rated: human, judge, judge:NAME or all (default all)")
     rp.add_argument("--agreement-source", default="human",
                     help="whose agreement alpha measures: human (default), judge or all")
-    rp.add_argument("--ci", choices=["sandwich", "bootstrap"], default="sandwich")
+    rp.add_argument("--ci", choices=["sandwich", "bootstrap"], default="sandwich",
+                    help="how intervals are computed (docs/ratings.md)")
     rp.add_argument("--anchor", metavar="MODEL=RATING", help="pin a model's rating")
     rp.add_argument("--baseline", metavar="MODEL", help="add win rate vs this model")
     rp.add_argument("--style-control", action="store_true",
