@@ -205,7 +205,7 @@ class GenerationSummary:
     calls_cached: int = 0
     calls_new: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (prompt_id, reason)
-    not_started: int = 0  # prompts never begun (budget, a fatal error)
+    not_started: int = 0  # prompts left unanswered without a failure (budget, a fatal stop)
     flags: dict[str, int] = field(default_factory=dict)  # flag -> outputs carrying it
     input_tokens: int = 0  # of this run's new calls
     output_tokens: int = 0
@@ -241,7 +241,6 @@ class _Run:
         self.finished_workers = False
         self.stop_reason = ""
         self.fatal = False
-        self.started: set[str] = set()
         self.failed: list[tuple[str, str]] = []
         self.new_calls: list[dict[str, Any]] = []
         self.outputs: list[dict[str, Any]] = []
@@ -256,7 +255,6 @@ class _Run:
         for job in jobs:
             if self.stop_reason:
                 return
-            self.started.add(job.prompt_id)
             conversation: list[Message] = list(job.turns.head)
             answered = []
             for n, question in enumerate(job.turns.questions, start=1):
@@ -468,7 +466,8 @@ def _summarise(run: _Run, status: RunStatus, message: str, elapsed: float,
         outputs_new=len(run.outputs), pairs_new=run.pairs_new, calls_planned=plan.calls,
         calls_cached=plan.cached_calls, calls_new=len(run.new_calls),
         failed=[(p, redact(r, secrets)) for p, r in run.failed],
-        not_started=len(plan.jobs) - len(run.started), flags=dict(sorted(flags.items())),
+        not_started=len(plan.jobs) - len(run.outputs) - len({p for p, _ in run.failed}),
+        flags=dict(sorted(flags.items())),
         input_tokens=sum(int(c["input_tokens"]) for c in run.new_calls),
         output_tokens=sum(int(c["output_tokens"]) for c in run.new_calls),
         cost_usd=run.budget.spent, latency_p50_ms=gen.percentile(latencies, 0.5),
