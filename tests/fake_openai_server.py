@@ -166,11 +166,12 @@ class FakeOpenAIServer:
         self, responder: Responder = longer_wins, *, latency_ms: float = 0.0, port: int = 0,
         fail_first: int = 0, fail_status: int = 429, retry_after: float | None = 0.05,
         error_rate: float = 0.0, seed: int = 0, record: bool = True,
-        stream_interval_ms: float = 0.0,
+        stream_interval_ms: float = 0.0, chunk_tokens: int = 3,
     ) -> None:
         self.responder = responder
         self.latency_s = latency_ms / 1000
         self.stream_interval_s = stream_interval_ms / 1000
+        self.chunk_tokens = chunk_tokens  # crude tokens (words, spaces, marks) per chunk
         self.fail_first, self.fail_status = fail_first, fail_status
         self.retry_after, self.error_rate = retry_after, error_rate
         self.record = record
@@ -285,7 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
             if reply.raw_body is not None:
                 self._send_bytes(reply.status, reply.raw_body, reply.headers)
             elif body.get("stream") and reply.status == 200:
-                self._stream(req, reply, fake.stream_interval_s)
+                self._stream(req, reply, fake.stream_interval_s, fake.chunk_tokens)
             else:
                 self._send(reply.status, completion(req, reply), reply.headers)
         except (BrokenPipeError, ConnectionResetError):
@@ -293,7 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             fake._leave()
 
-    def _stream(self, req: Request, reply: Reply, interval_s: float) -> None:
+    def _stream(self, req: Request, reply: Reply, interval_s: float, size: int) -> None:
         """The answer as server-sent events in chunked transfer encoding (keep-alive)."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -311,10 +312,10 @@ class _Handler(BaseHTTPRequestHandler):
         event([{"index": 0, "delta": {"role": "assistant", "content": ""},
                 "finish_reason": None}])
         pieces = TOKEN.findall(content)
-        for start in range(0, len(pieces), 3):
+        for start in range(0, len(pieces), size):
             if interval_s:
                 time.sleep(interval_s)
-            event([{"index": 0, "delta": {"content": "".join(pieces[start:start + 3])},
+            event([{"index": 0, "delta": {"content": "".join(pieces[start:start + size])},
                     "finish_reason": None}])
         event([{"index": 0, "delta": {}, "finish_reason": finish}])
         options = req.body.get("stream_options") or {}
@@ -417,6 +418,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--stream-interval-ms", type=float, default=0.0,
                         help="pause between streamed chunks")
+    parser.add_argument("--chunk-tokens", type=int, default=3,
+                        help="crude tokens (words, spaces, marks) per streamed chunk")
     parser.add_argument("--mode", choices=sorted(MODES), default="longer")
     parser.add_argument("--fail-first", type=int, default=0)
     parser.add_argument("--fail-status", type=int, default=429)
@@ -429,7 +432,7 @@ def main(argv: list[str] | None = None) -> None:
         MODES[args.mode], latency_ms=args.latency_ms, port=args.port,
         fail_first=args.fail_first, fail_status=args.fail_status, retry_after=args.retry_after,
         error_rate=args.error_rate, record=not args.no_record,
-        stream_interval_ms=args.stream_interval_ms,
+        stream_interval_ms=args.stream_interval_ms, chunk_tokens=args.chunk_tokens,
     )
     print(f"fake OpenAI server on {server.base_url} (mode {args.mode})", flush=True)
     try:

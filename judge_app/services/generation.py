@@ -46,6 +46,7 @@ from judge_app.storage import generation as store
 from judge_app.storage.db import Database
 
 PROGRESS_INTERVAL_S = 1.0
+OUTPUT_INTERVAL_S = 0.5  # finished outputs (and their pairs) are written this often
 NOTICE_INTERVAL_S = 10.0  # "retrying because ..." at most this often per kind of error
 
 
@@ -237,6 +238,7 @@ class _Run:
         self.pending_outputs: list[dict[str, Any]] = []
         self.stored: asyncio.Future[None] | None = None
         self.wake = asyncio.Event()
+        self.workers_done = asyncio.Event()
         self.settled = asyncio.Event()
         self.finished_workers = False
         self.stop_reason = ""
@@ -269,7 +271,6 @@ class _Run:
                 conversation.append({"role": "assistant", "content": row["answer"]})
             else:
                 self.pending_outputs.append(output_row(self.plan, job.prompt_id, answered))
-                self.wake.set()
 
     async def call(self, client: ChatClient, prompt_id: str, turn: int,
                    messages: list[Message], key: str) -> dict[str, Any] | None:
@@ -327,52 +328,65 @@ class _Run:
             self._noticed[kind] = now
             tqdm.write(shown(f"generate: {message}", one_line=True), file=sys.stderr)
 
-    # Writer ----------------------------------------------------------------
-    async def write(self) -> None:
-        """Group commit: the calls and outputs finished while the last write ran go in the
-        next one, in one transaction with the outputs' new pairs."""
+    # Writers ---------------------------------------------------------------
+    async def write_calls(self) -> None:
+        """Group commit of answered calls: whatever answered while the last write ran goes
+        in the next one, one INSERT (atomic on its own). Workers wait only for this."""
         while True:
             await self.wake.wait()
             self.wake.clear()
             calls, self.pending_calls = self.pending_calls, []
-            outputs, self.pending_outputs = self.pending_outputs, []
             stored, self.stored = self.stored, None
-            if calls or outputs:
+            if calls:
                 try:
-                    new_pairs = await asyncio.to_thread(self._store, calls, outputs)
+                    await asyncio.to_thread(self._store_calls, calls)
                 except BaseException as exc:
                     if stored is not None and not stored.done():
                         stored.set_exception(exc)
                     raise
-                self.pairs_new += new_pairs
-                for row in calls:
+                for row in calls:  # counted only now that they are stored
                     self.results[row["call_key"]] = row
                 self.new_calls.extend(calls)
-                self.outputs.extend(outputs)
                 self.bar.update(len(calls))
                 self.bar.set_postfix_str(f"${self.budget.spent:.4f}", refresh=False)
             if stored is not None and not stored.done():
                 stored.set_result(None)
-            if self.finished_workers and not self.pending_calls and not self.pending_outputs:
+            if self.finished_workers and not self.pending_calls:
                 return
 
-    def _store(self, calls: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> int:
+    async def write_outputs(self) -> None:
+        """Finished outputs and their new pairs, in one transaction about every
+        OUTPUT_INTERVAL_S, off the calls' path: an output is rebuilt from its stored calls
+        for free, so a kill before this write loses nothing paid."""
+        while not self.finished_workers:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.workers_done.wait(), OUTPUT_INTERVAL_S)
+            await self.flush_outputs()
+
+    async def flush_outputs(self) -> None:
+        outputs, self.pending_outputs = self.pending_outputs, []
+        if outputs:
+            self.pairs_new += await asyncio.to_thread(self._store_outputs, outputs)
+            self.outputs.extend(outputs)
+
+    def _store_calls(self, calls: list[dict[str, Any]]) -> None:
+        with self.db.cursor() as cur:  # one statement: atomic without BEGIN/COMMIT
+            store.insert_calls(cur, calls)
+
+    def _store_outputs(self, outputs: list[dict[str, Any]]) -> int:
         touched = set()
         for out in outputs:
             models = self.models.setdefault(out["prompt_id"], [])
             if out["model"] not in models:
                 models.append(out["model"])
             touched.add(out["prompt_id"])
-        pairs: list[dict[str, Any]] = []
-        if touched:
-            task = self.plan.task
-            scope = self.models if task.design == "sampled" else {
-                p: self.models[p] for p in touched}
-            pairs = design_pairs(self.plan.task_id, task, scope)
+        task = self.plan.task
+        scope = self.models if task.design == "sampled" else {
+            p: self.models[p] for p in touched}
+        pairs = design_pairs(self.plan.task_id, task, scope)
         rows = [{k: v for k, v in o.items() if not k.startswith("_")} for o in outputs]
         with self.db.transaction() as cur:
-            _, new_pairs = store.store(cur, calls, rows, pairs)
-        return new_pairs
+            return store.insert_outputs(cur, rows, pairs)
 
     async def report_progress(self) -> None:
         while not self.finished_workers:
@@ -388,16 +402,21 @@ class _Run:
     async def execute(self, concurrency: int) -> None:
         jobs = iter(self.plan.jobs)
         client = self.client_factory()
-        writer = asyncio.create_task(self.write())
+        self.workers_done = asyncio.Event()
+        writer = asyncio.create_task(self.write_calls())
+        outputs = asyncio.create_task(self.write_outputs())
         reporter = asyncio.create_task(self.report_progress())
         try:
             async with client:
                 await asyncio.gather(*(self.work(client, jobs) for _ in range(concurrency)))
         finally:
             self.finished_workers = True
+            self.workers_done.set()
             self.wake.set()
             try:
                 await writer
+                await outputs
+                await self.flush_outputs()  # what finished during the last write
             finally:
                 reporter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

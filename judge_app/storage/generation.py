@@ -1,5 +1,5 @@
 """Generation: the prompts a model has not answered, the content-keyed cache of answered
-calls, generation runs, and the group commit that lands calls, outputs and pairs together."""
+calls, generated outputs with their pairs, and generation runs."""
 
 from __future__ import annotations
 
@@ -55,14 +55,17 @@ def cached_calls(cur: duckdb.DuckDBPyConnection, config_hash: str) -> dict[str, 
     return {row["call_key"]: row for row in _rows(cur)}
 
 
-def store(cur: duckdb.DuckDBPyConnection, calls: list[dict[str, Any]],
-          outputs: list[dict[str, Any]], pairs: list[dict[str, Any]]) -> tuple[int, int]:
-    """Answered calls, finished outputs and their new pairs; a row already stored is kept as
-    it is. Returns (new outputs, new pairs). Call inside one transaction."""
-    insert_new_rows(cur, "generation_calls", CALL_COLUMNS, calls)
-    new_outputs = insert_new_rows(cur, "outputs", GENERATED_OUTPUT_COLUMNS, outputs)
-    new_pairs = insert_new_rows(cur, "pairs", PAIR_COLUMNS, pairs)
-    return new_outputs, new_pairs
+def insert_calls(cur: duckdb.DuckDBPyConnection, calls: list[dict[str, Any]]) -> int:
+    """Answered calls; a key already stored (another run paid first) is kept as it is."""
+    return insert_new_rows(cur, "generation_calls", CALL_COLUMNS, calls)
+
+
+def insert_outputs(cur: duckdb.DuckDBPyConnection, outputs: list[dict[str, Any]],
+                   pairs: list[dict[str, Any]]) -> int:
+    """Finished outputs and the pairs they make; rows already stored are kept as they are.
+    Returns how many pairs are new. Call inside one transaction."""
+    insert_new_rows(cur, "outputs", GENERATED_OUTPUT_COLUMNS, outputs)
+    return insert_new_rows(cur, "pairs", PAIR_COLUMNS, pairs)
 
 
 def create_run(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
