@@ -142,6 +142,28 @@ def output_costs(cur: duckdb.DuckDBPyConnection, task_id: str) -> pd.DataFrame:
     ).df()
 
 
+def output_speed(cur: duckdb.DuckDBPyConnection, task_id: str) -> list[dict[str, Any]]:
+    """Per model: how many outputs carry each figure, median and p95 latency, median time to
+    first token, mean cost and mean output tokens per answer (NULL where none carries it):
+    the figures shown beside the ratings."""
+    cur.execute(
+        """
+        SELECT model, count(*) AS outputs,
+               count(latency_ms) AS with_latency,
+               quantile_cont(latency_ms, 0.5) AS latency_p50_ms,
+               quantile_cont(latency_ms, 0.95) AS latency_p95_ms,
+               quantile_cont(ttft_ms, 0.5) AS ttft_p50_ms,
+               count(cost_usd) AS with_cost,
+               avg(cost_usd) AS cost_mean_usd,
+               avg(output_tokens) AS output_tokens_mean
+        FROM outputs WHERE task_id = ? GROUP BY model ORDER BY model
+        """,
+        [task_id],
+    )
+    names = [d[0] for d in cur.description or []]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
 def slice_options(cur: duckdb.DuckDBPyConnection, task_id: str) -> dict[str, Any]:
     """What a task's verdicts can be sliced by: judges present, humans or not, categories,
     first and last verdict time, whether any output carries a model version."""

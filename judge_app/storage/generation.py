@@ -100,23 +100,3 @@ def list_runs(cur: duckdb.DuckDBPyConnection, task_id: str | None = None,
         {"task": task_id},
     )
     return _rows(cur)
-
-
-def output_speed(cur: duckdb.DuckDBPyConnection, task_id: str) -> list[dict[str, Any]]:
-    """Per model: how many outputs carry each figure, median and p95 latency, median time to
-    first token, mean cost and mean output tokens per answer (NULL where none carries it)."""
-    cur.execute(
-        """
-        SELECT model, count(*) AS outputs,
-               count(latency_ms) AS with_latency,
-               quantile_cont(latency_ms, 0.5) AS latency_p50_ms,
-               quantile_cont(latency_ms, 0.95) AS latency_p95_ms,
-               quantile_cont(ttft_ms, 0.5) AS ttft_p50_ms,
-               count(cost_usd) AS with_cost,
-               avg(cost_usd) AS cost_mean_usd,
-               avg(output_tokens) AS output_tokens_mean
-        FROM outputs WHERE task_id = ? GROUP BY model ORDER BY model
-        """,
-        [task_id],
-    )
-    return _rows(cur)
