@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from judge_app.errors import ValidationError
+from judge_app.storage.rows import all_rows
 
 if TYPE_CHECKING:  # DuckDB makes the frames; `gate` reads plain rows and never loads pandas
     import pandas as pd
@@ -160,8 +161,7 @@ def output_speed(cur: duckdb.DuckDBPyConnection, task_id: str) -> list[dict[str,
         """,
         [task_id],
     )
-    names = [d[0] for d in cur.description or []]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    return all_rows(cur)
 
 
 def slice_options(cur: duckdb.DuckDBPyConnection, task_id: str) -> dict[str, Any]:
