@@ -38,7 +38,7 @@ from judge_app.core.types import Message, TaskConfig
 from judge_app.core.vocabulary import RunStatus
 from judge_app.errors import JudgeAppError
 from judge_app.judges.client import ChatClient, JudgeCallError
-from judge_app.judges.cost import Budget, cost_usd, estimate_prompt_tokens
+from judge_app.judges.cost import Budget, BudgetGate, cost_usd, estimate_prompt_tokens
 from judge_app.judges.model_config import ModelConfig
 from judge_app.judges.owner import current_owner
 from judge_app.services.queue import load_task_config
@@ -239,7 +239,7 @@ class _Run:
         self.stored: asyncio.Future[None] | None = None
         self.wake = asyncio.Event()
         self.workers_done = asyncio.Event()
-        self.settled = asyncio.Event()
+        self.gate = BudgetGate(self.budget)  # the judges' admission rule
         self.finished_workers = False
         self.stop_reason = ""
         self.fatal = False
@@ -277,11 +277,7 @@ class _Run:
         """One paid call, stored before it returns; None when it failed or may not start."""
         cfg = self.plan.config
         chars = sum(len(str(m.get("content", ""))) for m in messages)
-        reserved = self.budget.reserve(chars)
-        while reserved is None and self.budget.held and not self.stop_reason:
-            self.settled.clear()  # near the budget: wait for calls in flight to settle
-            await self.settled.wait()
-            reserved = self.budget.reserve(chars)
+        reserved = await self.gate.admit(chars, lambda: bool(self.stop_reason))
         if reserved is None:
             self.stop_reason = self.stop_reason or (
                 f"stopped before the call that could exceed --max-cost ${self.max_cost:g}")
@@ -289,8 +285,7 @@ class _Run:
         try:
             result = await client.complete(list(messages))
         except JudgeCallError as exc:
-            self.budget.settle(reserved, 0.0)
-            self.settled.set()
+            self.gate.settle(reserved, 0.0)
             self.failed.append((prompt_id, f"turn {turn}: {exc}"))
             if exc.fatal and not self.fatal:
                 self.fatal = True
@@ -298,8 +293,7 @@ class _Run:
             return None
         cost = cost_usd(result.input_tokens, result.output_tokens,
                         cfg.input_price_per_million, cfg.output_price_per_million)
-        self.budget.settle(reserved, cost, prompt_chars=chars, input_tokens=result.input_tokens)
-        self.settled.set()
+        self.gate.settle(reserved, cost, prompt_chars=chars, input_tokens=result.input_tokens)
         row = {
             "call_key": key, "run_id": self.run_id, "config_hash": self.plan.config_hash,
             "model": cfg.name, "endpoint": self.plan.endpoint, "task_id": self.plan.task_id,
