@@ -19,7 +19,14 @@ from judge_app.services.judge_runs import plan_run, run_plan
 from judge_app.services.leaderboard import output_speed
 from judge_app.storage.db import Database
 from tests.conftest import make_bundle
-from tests.fake_openai_server import FakeOpenAIServer, Reply, Request, answers, longer_wins
+from tests.fake_openai_server import (
+    FakeOpenAIServer,
+    Reply,
+    Request,
+    answers,
+    first_wins,
+    longer_wins,
+)
 from tests.ui_helpers import app_test
 
 
@@ -100,3 +107,22 @@ def test_figures_of_imported_outputs_count_too(db: Database, tmp_path: Path) -> 
         o.latency_ms for o in bundle.outputs if o.model == "a"))
     assert speed["a"].cost_per_answer_usd == pytest.approx(0.001)
     assert speed["b"].latency_p50_ms is None and speed["b"].with_cost == 0
+
+
+def test_the_report_puts_latency_and_time_to_first_token_beside_the_rating(
+        judged: Database) -> None:
+    from judge_app.services.leaderboard import LeaderboardQuery
+    from judge_app.services.report import build_report
+
+    with FakeOpenAIServer(first_wins) as server:  # ties in both orders: every model rated
+        judge = parse_config({"name": "judge2", "model": "fake", "template": "overall",
+                              "base_url": server.base_url})
+        assert run_plan(judged, plan_run(judged, "t1", judge)).status == "done"
+    page = build_report(judged, LeaderboardQuery("t1"))
+    section = page[page.index("Quality against cost and latency"):]
+    for column in ("latency_p50_ms", "latency_p95_ms", "ttft_p50_ms", "cost_front"):
+        assert f">{column}</th>" in section
+    expected = output_speed(judged, "t1")["gen-a"]
+    table = section[section.index("<table>"):]
+    row = table[table.index('<td class="text">gen-a</td>'):].split("</tr>")[0]
+    assert f">{expected.latency_p50_ms:.0f}<" in row and f">{expected.ttft_p50_ms:.0f}<" in row

@@ -72,7 +72,8 @@ def slice_options(db: Database, task_id: str) -> SliceOptions:
 
 def quality_vs_cost(db: Database, task_id: str, table: pd.DataFrame) -> pd.DataFrame:
     """Rated models with their mean cost and latency per output, and whether each lies on the
-    Pareto frontier of rating against cost (cost_front) and against latency (latency_front).
+    Pareto frontier of rating against cost (cost_front) and against latency (latency_front);
+    with the median and p95 latency and the median time to first token beside them.
     Models whose outputs carry no cost (or latency) have NaN there and are on no frontier."""
     import pandas as pd
 
@@ -86,6 +87,10 @@ def quality_vs_cost(db: Database, task_id: str, table: pd.DataFrame) -> pd.DataF
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     frame["cost_front"] = pareto_front(frame["cost_usd"], frame["rating"])
     frame["latency_front"] = pareto_front(frame["latency_ms"], frame["rating"])
+    speed = output_speed(db, task_id)
+    for col in ("latency_p50_ms", "latency_p95_ms", "ttft_p50_ms"):
+        frame[col] = [float("nan") if (s := speed.get(m)) is None or getattr(s, col) is None
+                      else getattr(s, col) for m in frame["model"]]
     return frame
 
 
