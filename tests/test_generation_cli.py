@@ -125,6 +125,8 @@ def test_sigkill_midway_then_resume_pays_only_what_is_missing(tmp_path: Path) ->
         assert f"{left} prompts without an output, {left} calls (turns): " \
                f"{stored - outputs} cached, {total - stored} to make" in resumed.stdout
         assert server.count - paid_before_kill == total - stored
+        assert count(db, "SELECT count(*) FROM generation_runs WHERE status = 'stopped' "
+                         "AND message LIKE 'interrupted: its process is gone%'") == 1
 
         again = cli(*args, db=db)
         assert again.returncode == 0 and "0 prompts without an output" in again.stdout

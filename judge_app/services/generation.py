@@ -40,7 +40,7 @@ from judge_app.errors import JudgeAppError
 from judge_app.judges.client import ChatClient, JudgeCallError
 from judge_app.judges.cost import Budget, BudgetGate, cost_usd, estimate_prompt_tokens
 from judge_app.judges.model_config import ModelConfig
-from judge_app.judges.owner import current_owner
+from judge_app.judges.owner import current_owner, owner_alive
 from judge_app.services.queue import load_task_config
 from judge_app.storage import generation as store
 from judge_app.storage.db import Database
@@ -433,6 +433,10 @@ def run_generation(db: Database, plan: GenerationPlan, *, max_cost: float | None
                client_factory=client_factory or (lambda: ChatClient.for_model(
                    cfg, environ=environ, concurrency=workers, on_retry=run.notice_retry)))
     with db.transaction() as cur:
+        for dead in store.list_runs(cur, plan.task_id):  # killed runs cannot say so themselves
+            if dead["status"] == "running" and not owner_alive(dead):
+                store.update_run(cur, dead["run_id"], status="stopped", message=(
+                    f"interrupted: its process is gone; resumed by run {run.run_id}"))
         store.create_run(cur, {
             "run_id": run.run_id, "task_id": plan.task_id, "model": cfg.name,
             "config_hash": plan.config_hash, "config": cfg.describe(),

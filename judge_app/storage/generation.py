@@ -95,7 +95,9 @@ def list_runs(cur: duckdb.DuckDBPyConnection, task_id: str | None = None,
     cur.execute(
         "SELECT run_id, task_id, model, config_hash, status, total_prompts, done_outputs, "
         "new_calls, failed_calls, cost_usd, max_cost_usd, message, endpoint, pid, host, "
-        "pid_started, started_at, updated_at, finished_at FROM generation_runs "
+        "pid_started, started_at, updated_at, finished_at, "
+        "date_diff('millisecond', updated_at, current_timestamp::TIMESTAMP) / 1000.0 "
+        "AS heartbeat_age_s FROM generation_runs "
         "WHERE $task IS NULL OR task_id = $task ORDER BY started_at DESC, run_id",
         {"task": task_id},
     )
