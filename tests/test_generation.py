@@ -271,3 +271,18 @@ def test_model_config_errors_name_the_file_and_the_field(tmp_path: Any) -> None:
         assert err.value.field == field and str(path) in str(err.value)
     with pytest.raises(ValidationError, match="found a folder"):
         load_model_config(tmp_path)
+
+
+def test_a_call_another_run_stored_first_is_kept_and_the_rest_still_land(
+        task_db: Database, server: FakeOpenAIServer) -> None:
+    """The group commit's fast path (plain INSERT) meets a stored key: the batch goes in
+    again with ON CONFLICT, keeping the stored answer and adding the new one."""
+    from judge_app.storage import generation as store
+
+    generate(task_db, model(server), limit=1)
+    first = rows(task_db, "SELECT * FROM generation_calls")[0]
+    other = {**first, "call_key": "k-new", "answer": "new", "prompt_id": "q9"}
+    with task_db.cursor() as cur:
+        assert store.insert_calls(cur, [{**first, "answer": "changed"}, other]) == 1
+    stored = {r["call_key"]: r["answer"] for r in rows(task_db, "SELECT * FROM generation_calls")}
+    assert stored == {first["call_key"]: first["answer"], "k-new": "new"}

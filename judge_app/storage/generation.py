@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 
 from judge_app.storage.catalog import OUTPUT_COLUMNS, PAIR_COLUMNS
-from judge_app.storage.frames import insert_new_rows
+from judge_app.storage.frames import append_new_rows, insert_new_rows
 from judge_app.storage.rows import all_rows as _rows
 
 CALL_COLUMNS = [
@@ -56,8 +56,9 @@ def cached_calls(cur: duckdb.DuckDBPyConnection, config_hash: str) -> dict[str, 
 
 
 def insert_calls(cur: duckdb.DuckDBPyConnection, calls: list[dict[str, Any]]) -> int:
-    """Answered calls; a key already stored (another run paid first) is kept as it is."""
-    return insert_new_rows(cur, "generation_calls", CALL_COLUMNS, calls)
+    """Answered calls, in autocommit (one statement); a key already stored (another run
+    paid first) is kept as it is."""
+    return append_new_rows(cur, "generation_calls", CALL_COLUMNS, calls)
 
 
 def insert_outputs(cur: duckdb.DuckDBPyConnection, outputs: list[dict[str, Any]],
