@@ -126,3 +126,24 @@ def test_the_report_puts_latency_and_time_to_first_token_beside_the_rating(
     table = section[section.index("<table>"):]
     row = table[table.index('<td class="text">gen-a</td>'):].split("</tr>")[0]
     assert f">{expected.latency_p50_ms:.0f}<" in row and f">{expected.ttft_p50_ms:.0f}<" in row
+
+
+def test_the_demo_task_with_latency_and_cost_fills_the_report_section(db: Database) -> None:
+    """tasks/demo-cost: PandaLM's verdicts with documented, computed latency and cost, so
+    `make run` shows the quality-against-cost-and-latency views populated."""
+    from judge_app.services.demo import load_demo
+    from judge_app.services.leaderboard import LeaderboardQuery, quality_vs_cost, run_leaderboard
+    from judge_app.services.report import build_report
+
+    load_demo(db)
+    speed = output_speed(db, "demo-cost")
+    assert len(speed) == 5 and all(s.with_latency == s.outputs == s.with_cost
+                                   for s in speed.values())
+    frame = quality_vs_cost(db, "demo-cost", run_leaderboard(db, LeaderboardQuery("demo-cost")))
+    assert frame["rating"].notna().all() and len(frame) == 5
+    assert frame["cost_front"].any() and not frame["cost_front"].all()
+    page = build_report(db, LeaderboardQuery("demo-cost"))
+    section = page[page.index("Quality against cost and latency"):]
+    section = section[:section.index("<h2>", 10)]
+    assert "Pareto frontier" in section and section.count("<svg") == 2
+    assert "No mean" not in section
