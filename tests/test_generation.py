@@ -286,3 +286,17 @@ def test_a_call_another_run_stored_first_is_kept_and_the_rest_still_land(
         assert store.insert_calls(cur, [{**first, "answer": "changed"}, other]) == 1
     stored = {r["call_key"]: r["answer"] for r in rows(task_db, "SELECT * FROM generation_calls")}
     assert stored == {first["call_key"]: first["answer"], "k-new": "new"}
+
+
+def test_prompts_with_the_same_text_are_paid_once(db: Database,
+                                                  server: FakeOpenAIServer) -> None:
+    prompts = [Prompt(f"dup{i}", ({"role": "user", "content": "the same question"},))
+               for i in range(4)]
+    outputs = [Output(p.prompt_id, "m1", ({"role": "assistant", "content": "x"},))
+               for p in prompts]
+    import_bundle(db, TaskBundle(TaskConfig(name="dups"), prompts, outputs))
+    summary = generate(db, model(server, concurrency=4), task="dups")
+    assert summary.status == "done" and summary.outputs_new == 4
+    assert server.count == 1 == summary.calls_new
+    texts = rows(db, "SELECT DISTINCT response_text FROM outputs WHERE model = 'gen'")
+    assert len(texts) == 1

@@ -235,6 +235,7 @@ class _Run:
         self.results: dict[str, dict[str, Any]] = dict(plan.cached)
         self.models = {k: list(v) for k, v in plan.models_by_prompt.items()}
         self.pending_calls: list[dict[str, Any]] = []
+        self.calling: dict[str, asyncio.Future[dict[str, Any] | None]] = {}  # key -> its call
         self.pending_outputs: list[dict[str, Any]] = []
         self.stored: asyncio.Future[None] | None = None
         self.wake = asyncio.Event()
@@ -264,7 +265,7 @@ class _Run:
                 key = gen.call_key(self.plan.config_hash, conversation)
                 row = self.results.get(key)
                 if row is None:
-                    row = await self.call(client, job.prompt_id, n, conversation, key)
+                    row = await self.call_once(client, job.prompt_id, n, conversation, key)
                 if row is None:
                     break
                 answered.append(row)
@@ -272,9 +273,29 @@ class _Run:
             else:
                 self.pending_outputs.append(output_row(self.plan, job.prompt_id, answered))
 
+    async def call_once(self, client: ChatClient, prompt_id: str, turn: int,
+                        messages: list[Message], key: str) -> dict[str, Any] | None:
+        """The call, unless a worker is already making the same one (two prompts with the
+        same text): then its answer, paid once."""
+        waiting = self.calling.get(key)
+        if waiting is not None:
+            return await asyncio.shield(waiting)
+        future: asyncio.Future[dict[str, Any] | None] = (
+            asyncio.get_running_loop().create_future())
+        self.calling[key] = future
+        row = None
+        try:
+            row = await self.call(client, prompt_id, turn, messages, key)
+        finally:
+            del self.calling[key]
+            future.set_result(row)
+        return row
+
     async def call(self, client: ChatClient, prompt_id: str, turn: int,
                    messages: list[Message], key: str) -> dict[str, Any] | None:
         """One paid call, stored before it returns; None when it failed or may not start."""
+        if self.fatal:  # the key, the model or the host is refused: every call would fail
+            return None
         cfg = self.plan.config
         chars = sum(len(str(m.get("content", ""))) for m in messages)
         reserved = await self.gate.admit(chars, lambda: bool(self.stop_reason))
