@@ -39,6 +39,8 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("demo", "load the bundled demo tasks", "judge_app.cli.demo:register"),
     Entry("raters", "add, list, disable and assign raters", "judge_app.cli.raters:register"),
     Entry("serve", "run the web app", "judge_app.cli.serve:register"),
+    Entry("generate", "answer a task's prompts with a model behind an endpoint",
+          "judge_app.cli.generate:register"),
     Entry("judge", "LLM-judge runs and escalation to people", "judge_app.cli.judge:register"),
     Entry("leaderboard", "ratings, agreement and the release gate",
           "judge_app.cli.analysis:register"),

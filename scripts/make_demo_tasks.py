@@ -1,4 +1,5 @@
-"""Build the bundled demo tasks (tasks/demo-pandalm, tasks/demo-alpaca) from public data.
+"""Build the bundled demo tasks (tasks/demo-pandalm, tasks/demo-alpaca, tasks/demo-cost) from
+public data.
 
     python scripts/make_demo_tasks.py [--data tests/data] [--out tasks]
 
@@ -12,10 +13,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import math
 from collections import Counter
 from pathlib import Path
 
-from judge_app.core.types import Criterion, GoldAnswer, Outcome, TaskBundle
+from judge_app.core.types import Criterion, GoldAnswer, Outcome, TaskBundle, text_of
 from judge_app.ingest.alpaca_eval import read_alpaca_eval
 from judge_app.ingest.native_writer import write_task_folder
 from judge_app.ingest.pandalm import read_pandalm
@@ -29,6 +31,16 @@ ALPACA_MODELS = (
 ALPACA_PER_DATASET = 10  # AlpacaEval mixes five source datasets: 5 x 10 = 50 instructions
 ALPACA_MAX_CHARS = 2500  # keep every answer short enough to read in a demo
 PANDALM_GOLD = 50
+COST_PROMPTS = 200
+# demo-cost: ASSUMED serving profiles, not measurements (see COST_SOURCE): USD per million
+# input and output tokens, time to first token (ms) and output tokens per second.
+COST_PROFILES = {
+    "bloom-7b": (0.15, 0.30, 250.0, 35.0),
+    "cerebras-gpt-6.7B": (0.05, 0.10, 300.0, 25.0),
+    "llama-7b": (0.10, 0.20, 150.0, 60.0),
+    "opt-7b": (0.08, 0.16, 120.0, 70.0),
+    "pythia-6.9b": (0.06, 0.12, 200.0, 45.0),
+}
 
 
 PANDALM_SOURCE = """\
@@ -157,15 +169,75 @@ def alpaca_task(data: Path) -> TaskBundle:
     return bundle
 
 
+COST_SOURCE = """\
+# Source: PandaLM test set, with ILLUSTRATIVE latency and cost
+
+The prompts, outputs and three human annotators' verdicts of 200 PandaLM items (see
+`tasks/demo-pandalm/SOURCE.md`: WeOpenML/PandaLM `data/testset-v1.json`, Apache-2.0), taken
+in a fixed hash order, so the leaderboard has ratings from the start.
+
+**The latency and cost fields are not measurements.** These five 7B models were never timed
+or priced on one setup. To show the "Quality against cost and latency" views (the
+Leaderboard page, `judge-app leaderboard --format json`, the HTML report's Pareto
+frontier) with data, `scripts/make_demo_tasks.py` computes them from each answer's length
+and an assumed serving profile per model:
+
+| model | USD / M input tokens | USD / M output tokens | first token (ms) | tokens / s |
+|---|---|---|---|---|
+""" + "".join(f"| {m} | {p[0]:.2f} | {p[1]:.2f} | {p[2]:.0f} | {p[3]:.0f} |\n"
+              for m, p in sorted(COST_PROFILES.items())) + """
+- `input_tokens` = ceil(characters of the prompt / 4), `output_tokens` = ceil(characters of
+  the answer / 4), at least 1;
+- `cost_usd` = (input_tokens x input price + output_tokens x output price) / 1,000,000;
+- `latency_ms` = first-token time + 1000 x output_tokens / tokens per second.
+
+For real figures, generate the answers with `judge-app generate` (docs/generation.md): each
+output then records the endpoint's own token counts, the cost at your prices and the
+measured latency and time to first token.
+"""
+
+
+def cost_task(pandalm: TaskBundle) -> TaskBundle:
+    """200 PandaLM items with latency and cost computed from assumed serving profiles."""
+    chosen = set(sorted((p.prompt_id for p in pandalm.prompts), key=_rank)[:COST_PROMPTS])
+    prompts = [p for p in pandalm.prompts if p.prompt_id in chosen]
+    asked = {p.prompt_id: text_of(p.messages) for p in prompts}
+    outputs = []
+    for o in pandalm.outputs:
+        if o.prompt_id not in chosen:
+            continue
+        in_price, out_price, first_ms, per_s = COST_PROFILES[o.model]
+        tokens_in = max(1, math.ceil(len(asked[o.prompt_id]) / 4))
+        tokens_out = max(1, math.ceil(len(text_of(o.response)) / 4))
+        outputs.append(dataclasses.replace(
+            o, input_tokens=tokens_in, output_tokens=tokens_out,
+            cost_usd=round((tokens_in * in_price + tokens_out * out_price) / 1e6, 10),
+            latency_ms=round(first_ms + 1000 * tokens_out / per_s, 1)))
+    config = dataclasses.replace(
+        pandalm.config, name="demo-cost",
+        title="PandaLM with illustrative latency and cost (quality against cost)",
+        instructions=pandalm.config.instructions + (
+            "\n\nThis task's latency and cost figures are illustrative, computed from answer "
+            "length (see SOURCE.md); the verdicts are PandaLM's human annotators'."),
+        gold_rate=0.0,
+        provenance=pandalm.config.provenance + "; latency and cost computed from assumed "
+        "serving profiles (SOURCE.md), not measured",
+    )
+    return TaskBundle(config, prompts, outputs,
+                      [v for v in pandalm.verdicts if v.prompt_id in chosen])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=ROOT / "tests" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "tasks")
     args = parser.parse_args()
-    for bundle in (pandalm_task(args.data), alpaca_task(args.data)):
+    pandalm = pandalm_task(args.data)
+    for bundle in (pandalm, alpaca_task(args.data), cost_task(pandalm)):
         folder = args.out / bundle.config.name
         write_task_folder(bundle, folder)
-        source = PANDALM_SOURCE if bundle.verdicts else ALPACA_SOURCE
+        source = {"demo-pandalm": PANDALM_SOURCE, "demo-alpaca": ALPACA_SOURCE,
+                  "demo-cost": COST_SOURCE}[bundle.config.name]
         (folder / "SOURCE.md").write_text(source, encoding="utf-8")
         print(f"{folder}: {len(bundle.prompts)} prompts, {len(bundle.outputs)} outputs, "
               f"{len(bundle.verdicts)} verdicts, {len(bundle.gold)} gold answers")

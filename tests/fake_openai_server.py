@@ -1,9 +1,14 @@
-"""A real local HTTP server that speaks OpenAI's chat-completions protocol, for judge tests.
+"""A real local HTTP server that speaks OpenAI's chat-completions protocol, for judge and
+generation tests.
 
 The openai 3.x client sends through httpx2, so patching httpx intercepts nothing: tests point
 the client's base URL at this server instead. It answers from a scriptable *responder* (a
 function of the request), injects 429 (with Retry-After) and 5xx errors, adds latency, records
-every request and the highest number of requests it served at once.
+every request and the highest number of requests it served at once. With `"stream": true` it
+answers as server-sent events (a role chunk, content chunks `stream_interval_ms` apart, a chunk
+with the finish reason, and a usage chunk when `stream_options.include_usage` asks for one),
+as OpenAI, vLLM and llama.cpp's server do. It honours `max_tokens` (4 characters a token):
+a longer answer is cut and finishes with "length".
 
 Command line, for manual runs and browser tests:
     python -m tests.fake_openai_server --port 8900 --latency-ms 100 [--mode longer]
@@ -42,6 +47,8 @@ class Reply:
     # the server reports them as that token's top_logprobs.
     letter_probs: dict[str, float] | None = None
     raw_body: bytes | None = None  # sent as is (to test invalid JSON bodies)
+    finish_reason: str | None = None  # else "stop", or "length" when max_tokens cut it
+    usage: bool = True  # False: report no token counts (some local servers do not)
 
 
 @dataclass
@@ -132,8 +139,17 @@ def injection(req: Request) -> str:
     )
 
 
+def answers(req: Request) -> str:
+    """An answering model for generation: names the turn it answers and repeats the question,
+    so a test can see which conversation it was given."""
+    users = [m for m in req.messages if m.get("role") == "user"]
+    question = str(users[-1].get("content", "")) if users else ""
+    return f"Answer to turn {len(users)}: here is what I think about {question}"
+
+
 MODES: dict[str, Responder] = {
-    "longer": longer_wins, "first": first_wins, "garbage": garbage, "injection": injection,
+    "answers": answers, "longer": longer_wins, "first": first_wins, "garbage": garbage,
+    "injection": injection,
 }
 
 
@@ -150,9 +166,12 @@ class FakeOpenAIServer:
         self, responder: Responder = longer_wins, *, latency_ms: float = 0.0, port: int = 0,
         fail_first: int = 0, fail_status: int = 429, retry_after: float | None = 0.05,
         error_rate: float = 0.0, seed: int = 0, record: bool = True,
+        stream_interval_ms: float = 0.0, chunk_tokens: int = 3,
     ) -> None:
         self.responder = responder
         self.latency_s = latency_ms / 1000
+        self.stream_interval_s = stream_interval_ms / 1000
+        self.chunk_tokens = chunk_tokens  # crude tokens (words, spaces, marks) per chunk
         self.fail_first, self.fail_status = fail_first, fail_status
         self.retry_after, self.error_rate = retry_after, error_rate
         self.record = record
@@ -266,12 +285,49 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(reply.delay_s)
             if reply.raw_body is not None:
                 self._send_bytes(reply.status, reply.raw_body, reply.headers)
+            elif body.get("stream") and reply.status == 200:
+                self._stream(req, reply, fake.stream_interval_s, fake.chunk_tokens)
             else:
                 self._send(reply.status, completion(req, reply), reply.headers)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout): nothing to answer
         finally:
             fake._leave()
+
+    def _stream(self, req: Request, reply: Reply, interval_s: float, size: int) -> None:
+        """The answer as server-sent events in chunked transfer encoding (keep-alive)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        content, finish, prompt_tokens, completion_tokens = answered(req, reply)
+        base = {"id": f"chatcmpl-fake-{req.number}", "object": "chat.completion.chunk",
+                "created": int(time.time()), "model": req.body.get("model", "fake-judge"),
+                "system_fingerprint": SYSTEM_FINGERPRINT}
+
+        def event(choices: list[dict[str, Any]], **extra: Any) -> None:
+            data = b"data: " + json.dumps({**base, "choices": choices, **extra}).encode()
+            self._chunk(data + b"\n\n")
+
+        event([{"index": 0, "delta": {"role": "assistant", "content": ""},
+                "finish_reason": None}])
+        pieces = TOKEN.findall(content)
+        for start in range(0, len(pieces), size):
+            if interval_s:
+                time.sleep(interval_s)
+            event([{"index": 0, "delta": {"content": "".join(pieces[start:start + size])},
+                    "finish_reason": None}])
+        event([{"index": 0, "delta": {}, "finish_reason": finish}])
+        options = req.body.get("stream_options") or {}
+        if options.get("include_usage") and reply.usage:
+            event([], usage={"prompt_tokens": prompt_tokens,
+                             "completion_tokens": completion_tokens,
+                             "total_tokens": prompt_tokens + completion_tokens})
+        self._chunk(b"data: [DONE]\n\n")
+        self._chunk(b"")  # the last chunk of the body
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
     def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None,
               ) -> None:
@@ -291,26 +347,40 @@ def _as_reply(answer: Reply | str) -> Reply:
     return answer if isinstance(answer, Reply) else Reply(content=answer)
 
 
+SYSTEM_FINGERPRINT = "fp_fake_0001"
+
+
+def answered(req: Request, reply: Reply) -> tuple[str, str, int, int]:
+    """(content, finish reason, prompt tokens, completion tokens) at 4 characters a token,
+    the content cut to the request's max_tokens ("length") when it is longer."""
+    content, finish = reply.content, reply.finish_reason or "stop"
+    limit = req.body.get("max_tokens")
+    if isinstance(limit, int) and len(content) // 4 > limit:
+        content, finish = content[: 4 * limit], reply.finish_reason or "length"
+    return content, finish, max(1, len(req.text) // 4), max(1, len(content) // 4)
+
+
 def completion(req: Request, reply: Reply) -> dict[str, Any]:
     """The chat.completion object, with usage from a 4-characters-per-token count."""
     body = req.body
+    content, finish, prompt_tokens, completion_tokens = answered(req, reply)
     choice: dict[str, Any] = {
-        "index": 0, "finish_reason": "stop",
-        "message": {"role": "assistant", "content": reply.content},
+        "index": 0, "finish_reason": finish,
+        "message": {"role": "assistant", "content": content},
         "logprobs": None,
     }
     if body.get("logprobs"):
         choice["logprobs"] = {"content": logprob_tokens(
-            reply.content, reply.letter_probs, int(body.get("top_logprobs") or 0))}
-    prompt_tokens = max(1, len(req.text) // 4)
-    completion_tokens = max(1, len(reply.content) // 4)
-    return {
+            content, reply.letter_probs, int(body.get("top_logprobs") or 0))}
+    out = {
         "id": f"chatcmpl-fake-{req.number}", "object": "chat.completion",
         "created": int(time.time()), "model": body.get("model", "fake-judge"),
-        "choices": [choice],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "system_fingerprint": SYSTEM_FINGERPRINT, "choices": [choice],
     }
+    if reply.usage:
+        out["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                        "total_tokens": prompt_tokens + completion_tokens}
+    return out
 
 
 def logprob_tokens(content: str, letter_probs: dict[str, float] | None, top: int,
@@ -346,6 +416,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8900)
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--stream-interval-ms", type=float, default=0.0,
+                        help="pause between streamed chunks")
+    parser.add_argument("--chunk-tokens", type=int, default=3,
+                        help="crude tokens (words, spaces, marks) per streamed chunk")
     parser.add_argument("--mode", choices=sorted(MODES), default="longer")
     parser.add_argument("--fail-first", type=int, default=0)
     parser.add_argument("--fail-status", type=int, default=429)
@@ -358,6 +432,7 @@ def main(argv: list[str] | None = None) -> None:
         MODES[args.mode], latency_ms=args.latency_ms, port=args.port,
         fail_first=args.fail_first, fail_status=args.fail_status, retry_after=args.retry_after,
         error_rate=args.error_rate, record=not args.no_record,
+        stream_interval_ms=args.stream_interval_ms, chunk_tokens=args.chunk_tokens,
     )
     print(f"fake OpenAI server on {server.base_url} (mode {args.mode})", flush=True)
     try:

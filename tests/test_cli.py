@@ -81,8 +81,8 @@ def test_raters_commands(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", [
-    "init", "import", "demo", "raters", "serve", "judge", "escalate", "leaderboard", "agreement",
-    "gate", "progress", "runs", "report", "export",
+    "init", "import", "demo", "raters", "serve", "generate", "judge", "escalate", "leaderboard",
+    "agreement", "gate", "progress", "runs", "report", "export",
 ])
 def test_every_command_has_help(command: str) -> None:
     result = subprocess.run([sys.executable, "-m", "judge_app.cli", command, "--help"],

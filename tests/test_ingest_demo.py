@@ -41,7 +41,7 @@ def test_demo_tasks_are_reproducible(tmp_path: Path) -> None:
         [sys.executable, str(REPO / "scripts" / "make_demo_tasks.py"), "--out", str(tmp_path)],
         check=True, capture_output=True,
     )
-    for task in ("demo-pandalm", "demo-alpaca"):
+    for task in ("demo-pandalm", "demo-alpaca", "demo-cost"):
         made = sorted(p.name for p in (tmp_path / task).iterdir())
         assert made == sorted(p.name for p in (TASKS / task).iterdir())
         for name in made:

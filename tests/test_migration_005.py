@@ -75,6 +75,8 @@ def renamed(table: str, row: dict[str, Any]) -> dict[str, Any]:
     new = {names.get(k, k): v for k, v in row.items()}
     if table == "judge_calls":
         new["raw_choice"] = SHOWN_TO_RAW[row["shown_outcome"]]
+    if table == "outputs":  # migration 006 adds two columns, empty for existing rows
+        new.update(ttft_ms=None, finish_reason=None)
     if table == "tasks":
         config = json.loads(new["config"])
         config["provenance"] = config.pop("source")
@@ -97,7 +99,7 @@ def upgraded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 def test_init_upgrades_the_release_database_keeping_every_row(
         upgraded: tuple[Path, dict[str, Any], str]) -> None:
     path, before, out = upgraded
-    assert "applied 1 migration(s)" in out
+    assert f"applied {len(known_migrations()) - 4} migration(s)" in out  # 005 and later
     after = snapshot(path)
     assert {t: len(rows) for t, rows in after.items()} == {
         t: len(rows) for t, rows in before.items()}
@@ -215,6 +217,9 @@ VALID_ROWS = {
                     "attempts": "1"},
     "escalations": {"task_id": "'t'", "pair_id": "'p'", "rater_id": "'j'",
                     "reason": "'unsure'"},
+    "generation_runs": {"run_id": "'g'", "task_id": "'t'", "model": "'m'",  # migration 006
+                        "config_hash": "'h'", "config": "'{}'", "total_prompts": "1",
+                        "status": "'running'"},
 }
 BAD_VALUES = [
     ("pairs", "gold_outcome", "'A'"), ("raters", "source", "'robot'"),
@@ -224,6 +229,7 @@ BAD_VALUES = [
     ("verdicts", "strength", "3"), ("judge_runs", "status", "'interrupted'"),
     ("judge_calls", "left_side", "'first'"), ("judge_calls", "raw_choice", "'a'"),
     ("judge_calls", "strength", "0"), ("escalations", "reason", "'bored'"),
+    ("generation_runs", "status", "'interrupted'"),
 ]
 
 
@@ -256,6 +262,7 @@ CHECKED = {  # table.column -> the vocabulary it must allow, exactly
     "judge_calls.left_side": vocab.SIDES,
     "judge_calls.raw_choice": tuple(c for c in vocab.RAW_CHOICES if c != "both_bad"),
     "judge_calls.strength": vocab.STRENGTHS, "escalations.reason": vocab.ESCALATION_REASONS,
+    "generation_runs.status": vocab.RUN_STATUSES,
 }
 
 

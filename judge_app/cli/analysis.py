@@ -132,7 +132,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _leaderboard(args: argparse.Namespace) -> int:
     from judge_app.core.scale import parse_anchor
-    from judge_app.services.leaderboard import LeaderboardQuery, run_leaderboard
+    from judge_app.services.leaderboard import LeaderboardQuery, output_speed, run_leaderboard
 
     q = LeaderboardQuery(
         task_id=args.task, source=args.source, ci=args.ci, rounds=args.rounds, seed=args.seed,
@@ -143,10 +143,15 @@ def _leaderboard(args: argparse.Namespace) -> int:
     table = run_leaderboard(database(args), q)
     raters = table.attrs.get("raters")
     if args.format == "json":
+        speed = output_speed(database(args), args.task)
         models = {
             str(row["model"]): {k: _clean(v) for k, v in row.items() if k != "model"}
             for row in table.to_dict(orient="records")
         }
+        for name, row in models.items():  # latency and cost per answer, beside the rating
+            found = speed.get(name)
+            row.update(found.figures() if found is not None else dict.fromkeys(
+                ("latency_p50_ms", "latency_p95_ms", "ttft_p50_ms", "cost_per_answer_usd")))
         out: dict[str, Any] = {"task": args.task, "source": args.source, "ci": args.ci,
                                "rating_model": args.rating_model, "models": models}
         if raters is not None:

@@ -9,7 +9,8 @@ from judge_app.cli.common import add_db_option, database
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "demo", help="load the bundled demo tasks (PandaLM and AlpacaEval samples)",
+        "demo", help="load the bundled demo tasks (PandaLM and AlpacaEval samples, and PandaLM "
+        "with illustrative latency and cost)",
         description="Import tasks/demo-* into the database; running it again changes nothing.",
     )
     p.add_argument("--if-empty", action="store_true",

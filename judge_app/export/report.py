@@ -186,9 +186,14 @@ def _cost_section(frame: pd.DataFrame) -> list[str]:
         parts.insert(1, _p("Dashed line: the Pareto frontier, models no other model beats on "
                            "both rating and cost. Vertical bars: rating intervals."))
         parts.append(table_html(frame, ["model", "rating", "cost_usd", "latency_ms",
+                                        "latency_p50_ms", "latency_p95_ms", "ttft_p50_ms",
                                         "output_tokens", "cost_front", "latency_front"],
                                 {"rating": 1, "cost_usd": 6, "latency_ms": 0,
+                                 "latency_p50_ms": 0, "latency_p95_ms": 0, "ttft_p50_ms": 0,
                                  "output_tokens": 0}))
+        parts.append(_p("cost_usd and latency_ms: means per answer; latency_p50_ms and "
+                        "latency_p95_ms: median and 95th percentile; ttft_p50_ms: median time "
+                        "to first token (generated outputs, docs/generation.md)."))
     return parts
 
 

@@ -1,4 +1,6 @@
-"""Async client for any OpenAI-compatible chat-completions endpoint, built for batches.
+"""Async client for any OpenAI-compatible chat-completions endpoint, built for batches: the
+one client of both judge runs and generation runs (services/judge_runs.py,
+services/generation.py).
 
 Around openai's AsyncOpenAI with its own retries switched off (max_retries=0): we retry 429,
 5xx, timeouts and connection errors ourselves, so every attempt is counted, Retry-After is
@@ -9,25 +11,32 @@ limits.
 Speed: the body is posted as a plain dict and the answer read as plain JSON (no pydantic
 models), and the connections are spread over several small client pools, because httpcore
 scans every pooled connection for each request. Measured in benchmarks/bench_judge.py.
+
+Streaming (`stream=True`, for generation) reads the server-sent chunks as plain JSON too,
+asks for usage in the last chunk (`stream_options.include_usage`) and times the first
+content token (time to first token) besides the whole answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+import httpx2
 import openai
 
 from judge_app.core.redact import redact, redact_url, url_secrets
 from judge_app.errors import JudgeAppError
 from judge_app.judges.config import JudgeConfig
 from judge_app.judges.cost import estimate_prompt_tokens, estimate_tokens
+from judge_app.judges.model_config import ModelConfig
 
 CONNECTIONS_PER_POOL = 16
 MAX_RETRY_AFTER_S = 600.0
@@ -37,6 +46,7 @@ FATAL_STATUSES = (401, 403, 404)
 # (refused, unknown host): enough to ride out a server still starting, not minutes.
 UNREACHABLE_ATTEMPTS = 3
 
+_Chunk = TypeVar("_Chunk")
 Sleep = Callable[[float], Awaitable[None]]
 RetryNotice = Callable[[str, str], None]  # (kind, message), for "retrying because ..."
 
@@ -64,6 +74,9 @@ class CallResult:
     logprobs: list[dict[str, Any]] | None = None
     finish_reason: str | None = None
     usage_estimated: bool = False  # the endpoint reported no usage; counted from characters
+    ttft_ms: float | None = None  # streamed: time to the first content token of that attempt
+    response_model: str | None = None  # the model id the endpoint says answered
+    system_fingerprint: str | None = None  # the backend configuration, when the endpoint says
 
 
 @dataclass
@@ -145,8 +158,9 @@ def retry_after_seconds(headers: Mapping[str, str] | None, *, now: float | None 
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-class JudgeClient:
-    """Sends chat completions with limits and retries; one instance per judge run."""
+class ChatClient:
+    """Sends chat completions with limits and retries; one instance per judge or generation
+    run."""
 
     def __init__(
         self, *, model: str, base_url: str, api_key: str, temperature: float = 0.0,
@@ -155,7 +169,8 @@ class JudgeClient:
         timeout_s: float = 120.0, retries: int = 6, backoff_base_s: float = 0.5,
         backoff_max_s: float = 60.0, sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic, seed: int | None = None,
-        on_retry: RetryNotice | None = None,
+        on_retry: RetryNotice | None = None, stream: bool = False,
+        request_seed: int | None = None,
     ) -> None:
         self.model, self.base_url = model, base_url
         # Never print or store base_url itself: it may carry credentials.
@@ -165,6 +180,7 @@ class JudgeClient:
         self.answered = 0  # calls the endpoint answered: once > 0 it was reachable
         self.temperature, self.max_tokens = temperature, max_tokens
         self.logprobs, self.top_logprobs = logprobs, top_logprobs
+        self.stream, self.request_seed = stream, request_seed  # seed: sent to the endpoint
         self.timeout_s, self.retries = timeout_s, retries
         self.concurrency = concurrency
         self.backoff_base_s, self.backoff_max_s = backoff_base_s, backoff_max_s
@@ -185,7 +201,7 @@ class JudgeClient:
 
     @classmethod
     def from_config(cls, config: JudgeConfig, *, environ: Mapping[str, str] | None = None,
-                    concurrency: int | None = None, **overrides: Any) -> JudgeClient:
+                    concurrency: int | None = None, **overrides: Any) -> ChatClient:
         return cls(
             model=config.model, base_url=config.endpoint(environ),
             api_key=config.api_key(environ), temperature=config.temperature,
@@ -195,11 +211,24 @@ class JudgeClient:
             retries=config.retries, **overrides,
         )
 
+    @classmethod
+    def for_model(cls, config: ModelConfig, *, environ: Mapping[str, str] | None = None,
+                  concurrency: int | None = None, **overrides: Any) -> ChatClient:
+        """A client for an answering model (generation): streamed, with its request seed."""
+        return cls(
+            model=config.model, base_url=config.endpoint(environ),
+            api_key=config.api_key(environ), temperature=config.temperature,
+            max_tokens=config.max_tokens, concurrency=concurrency or config.concurrency,
+            rpm=config.rpm, tpm=config.tpm, timeout_s=config.timeout_s,
+            retries=config.retries, stream=config.stream, request_seed=config.seed,
+            **overrides,
+        )
+
     async def aclose(self) -> None:
         for pool in self._pools:
             await pool.close()
 
-    async def __aenter__(self) -> JudgeClient:
+    async def __aenter__(self) -> ChatClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -211,6 +240,11 @@ class JudgeClient:
         if self.logprobs:
             body["logprobs"] = True
             body["top_logprobs"] = self.top_logprobs
+        if self.request_seed is not None:
+            body["seed"] = self.request_seed
+        if self.stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
         return body
 
     async def complete(self, messages: list[dict[str, str]]) -> CallResult:
@@ -226,8 +260,8 @@ class JudgeClient:
             if self._tpm:
                 await self._tpm.take(est_input + min(self.max_tokens, 256))
             try:
-                data, latency_ms = await self._send(body)
-                result = _read_completion(data, messages, latency_ms, attempt)
+                data, latency_ms, ttft_ms = await self._send(body)
+                result = _read_completion(data, messages, latency_ms, attempt, ttft_ms)
             except _Retryable as exc:
                 self.stats.errors[exc.kind] = self.stats.errors.get(exc.kind, 0) + 1
                 reason = self.redact(str(exc))
@@ -257,7 +291,7 @@ class JudgeClient:
                 self._tpm.adjust(used - est_input - min(self.max_tokens, 256))
             return result
 
-    async def _send(self, body: dict[str, Any]) -> tuple[Any, float]:
+    async def _send(self, body: dict[str, Any]) -> tuple[Any, float, float | None]:
         pool = self._pools[self._next_pool]
         self._next_pool = (self._next_pool + 1) % len(self._pools)
         async with self._semaphore:
@@ -266,9 +300,15 @@ class JudgeClient:
             stats.in_flight += 1
             stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
             start = self._clock()
+            ttft_ms: float | None = None
+            data: Any
             try:
                 async with asyncio.timeout(self.timeout_s):
-                    data = await pool.post("/chat/completions", cast_to=object, body=body)
+                    if body.get("stream"):
+                        data, first = await self._receive_stream(pool, body)
+                        ttft_ms = None if first is None else (first - start) * 1000
+                    else:
+                        data = await pool.post("/chat/completions", cast_to=object, body=body)
             except TimeoutError:
                 raise _Retryable("timeout", f"no answer within {self.timeout_s:g}s") from None
             except openai.APITimeoutError:
@@ -279,7 +319,58 @@ class JudgeClient:
                 raise self._status_error(exc) from None
             finally:
                 stats.in_flight -= 1
-            return data, (self._clock() - start) * 1000
+            return data, (self._clock() - start) * 1000, ttft_ms
+
+    async def _receive_stream(self, pool: openai.AsyncOpenAI, body: dict[str, Any],
+                              ) -> tuple[dict[str, Any], float | None]:
+        """The streamed chunks gathered into one chat.completion object, and the clock
+        reading at the first content token (None if no content came).
+
+        The server-sent events are split and decoded here (bytes, one json.loads a chunk):
+        openai's own stream decoder costs several times more CPU per chunk, and an answer
+        streamed a token at a time has hundreds of chunks."""
+        stream = await pool.post("/chat/completions", cast_to=dict, body=body, stream=True,
+                                 stream_cls=_RawStream[dict[str, Any]])
+        response = stream.response
+        parts: list[str] = []
+        first: float | None = None
+        finish: str | None = None
+        out: dict[str, Any] = {}
+        buffer = b""
+        done = False
+        try:
+            async for data in response.aiter_bytes():
+                buffer += data
+                if b"\r" in buffer:  # CRLF line ends: the same events
+                    buffer = buffer.replace(b"\r\n", b"\n")
+                while not done and (end := buffer.find(b"\n\n")) >= 0:
+                    event, buffer = buffer[:end], buffer[end + 2:]
+                    for line in event.split(b"\n"):
+                        if not line.startswith(b"data:"):
+                            continue
+                        payload = line[5:].strip()
+                        if payload == b"[DONE]":
+                            done = True
+                            break
+                        chunk = _json_chunk(payload)
+                        for key in ("model", "system_fingerprint", "usage"):
+                            if chunk.get(key):
+                                out[key] = chunk[key]
+                        for choice in chunk.get("choices") or ():
+                            piece = (choice.get("delta") or {}).get("content")
+                            if piece:
+                                if first is None:
+                                    first = self._clock()
+                                parts.append(piece)
+                            finish = choice.get("finish_reason") or finish
+        except httpx2.HTTPError as exc:
+            raise _Retryable("connection", f"stream broke off: {exc}") from None
+        finally:
+            await response.aclose()
+        if not out and not parts and finish is None:
+            raise _Retryable("malformed", "the endpoint's stream held no chat completion chunk")
+        out["choices"] = [{"message": {"content": "".join(parts)}, "finish_reason": finish}]
+        return out, first
 
     def _status_error(self, exc: openai.APIStatusError) -> Exception:
         status = exc.status_code
@@ -330,6 +421,27 @@ def _connection_reason(exc: openai.APIConnectionError) -> str:
     return f"{exc}" + (f" ({detail})" if detail and detail not in str(exc) else "")
 
 
+class _RawStream(openai.AsyncStream[_Chunk]):
+    """openai's stream class, never iterated: _receive_stream reads its response."""
+
+
+def _json_chunk(payload: bytes) -> dict[str, Any]:
+    """One event's JSON; an error event (a server that fails mid-stream) is retried."""
+    try:
+        chunk = json.loads(payload)
+    except ValueError:
+        raise _Retryable("malformed", "the endpoint's stream sent an event that is not JSON"
+                         ) from None
+    if not isinstance(chunk, dict):
+        raise _Retryable("malformed", "the endpoint's stream sent an event that is not an "
+                         "object")
+    if chunk.get("error"):
+        error = chunk["error"]
+        message = error.get("message") if isinstance(error, dict) else str(error)
+        raise _Retryable("server_error", f"stream broke off: {message}")
+    return chunk
+
+
 class _Retryable(Exception):
     def __init__(self, kind: str, message: str, status: int | None = None,
                  retry_after: float | None = None) -> None:
@@ -338,7 +450,7 @@ class _Retryable(Exception):
 
 
 def _read_completion(data: Any, messages: list[dict[str, str]], latency_ms: float,
-                     attempts: int) -> CallResult:
+                     attempts: int, ttft_ms: float | None = None) -> CallResult:
     """The answer text, usage and logprobs from a chat.completion JSON object."""
     try:
         choice = data["choices"][0]
@@ -357,4 +469,13 @@ def _read_completion(data: Any, messages: list[dict[str, str]], latency_ms: floa
         text=text, input_tokens=int(input_tokens), output_tokens=int(output_tokens),
         latency_ms=latency_ms, attempts=attempts, logprobs=logprobs,
         finish_reason=choice.get("finish_reason"), usage_estimated=estimated,
+        ttft_ms=ttft_ms, response_model=_text_or_none(data.get("model")),
+        system_fingerprint=_text_or_none(data.get("system_fingerprint")),
     )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+JudgeClient = ChatClient  # the name judge code has always used

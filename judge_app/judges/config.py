@@ -33,8 +33,68 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RENDER_VERSION = 1  # bump when prompt rendering changes, so cached answers are not reused
 
 
+class EndpointSettings:
+    """Where a config sends its calls and with which key: shared by judge configs and model
+    configs (judges/model_config.py), which both carry `name`, `base_url`, `api_key_env`
+    and `file`."""
+
+    name: str
+    base_url: str | None
+    api_key_env: str
+    file: str
+
+    def endpoint(self, environ: Mapping[str, str] | None = None) -> str:
+        """base_url, else OPENAI_BASE_URL, else OpenAI's own, as the openai package does."""
+        env = os.environ if environ is None else environ
+        url = self.base_url or env.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_URL
+        return url.rstrip("/")
+
+    def shown_endpoint(self, environ: Mapping[str, str] | None = None) -> str:
+        """The endpoint as it may be printed or stored: credentials in it masked."""
+        return redact_url(self.endpoint(environ))
+
+    def secrets(self, environ: Mapping[str, str] | None = None) -> list[str]:
+        """Values that must never be stored or shown: the key, and credentials in the URL."""
+        env = os.environ if environ is None else environ
+        key = env.get(self.api_key_env, "")
+        return [key, *url_secrets(self.endpoint(env))] if key else url_secrets(
+            self.endpoint(env))
+
+    def api_key(self, environ: Mapping[str, str] | None = None) -> str:
+        """The key from the named variable; local servers that need none get a placeholder."""
+        env = os.environ if environ is None else environ
+        key = env.get(self.api_key_env, "")
+        if key:
+            return key
+        if self.endpoint(env) == OPENAI_DEFAULT_URL:
+            raise ValidationError(
+                f"'{self.name}' calls OpenAI but ${self.api_key_env} is not set",
+                file=self.file or None, field="api_key_env")
+        return "not-needed"
+
+
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """A TOML file's table; every failure a ValidationError naming the file."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValidationError(f"{what} not found", file=str(path)) from None
+    except IsADirectoryError:
+        raise ValidationError(f"expected a {what} file, found a folder",
+                              file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                              file=str(path)) from None
+    except OSError as exc:
+        raise ValidationError(f"cannot read the {what}: {exc.strerror or exc}",
+                              file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValidationError(f"not valid TOML: {exc}", file=str(path)) from None
+
+
 @dataclass(frozen=True)
-class JudgeConfig:
+class JudgeConfig(EndpointSettings):
     name: str  # the judge's rater_id (the file's key is `name`)
     model: str
     system: str
@@ -67,35 +127,6 @@ class JudgeConfig:
     @property
     def needs_reference(self) -> bool:
         return "reference" in used_placeholders(self.system, self.user)
-
-    def endpoint(self, environ: Mapping[str, str] | None = None) -> str:
-        """base_url, else OPENAI_BASE_URL, else OpenAI's own, as the openai package does."""
-        env = os.environ if environ is None else environ
-        url = self.base_url or env.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_URL
-        return url.rstrip("/")
-
-    def shown_endpoint(self, environ: Mapping[str, str] | None = None) -> str:
-        """The endpoint as it may be printed or stored: credentials in it masked."""
-        return redact_url(self.endpoint(environ))
-
-    def secrets(self, environ: Mapping[str, str] | None = None) -> list[str]:
-        """Values that must never be stored or shown: the key, and credentials in the URL."""
-        env = os.environ if environ is None else environ
-        key = env.get(self.api_key_env, "")
-        return [key, *url_secrets(self.endpoint(env))] if key else url_secrets(
-            self.endpoint(env))
-
-    def api_key(self, environ: Mapping[str, str] | None = None) -> str:
-        """The key from the named variable; local servers that need none get a placeholder."""
-        env = os.environ if environ is None else environ
-        key = env.get(self.api_key_env, "")
-        if key:
-            return key
-        if self.endpoint(env) == OPENAI_DEFAULT_URL:
-            raise ValidationError(
-                f"judge '{self.name}' calls OpenAI but ${self.api_key_env} is not set",
-                file=self.file or None, field="api_key_env")
-        return "not-needed"
 
     def answer_settings(self, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Everything that changes what the judge answers; the cache key is built on it."""
@@ -152,23 +183,7 @@ _FIELDS = {
 
 
 def load_config(path: str | Path) -> JudgeConfig:
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValidationError("judge config not found", file=str(path)) from None
-    except IsADirectoryError:
-        raise ValidationError("expected a judge config file, found a folder",
-                              file=str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise ValidationError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                              file=str(path)) from None
-    except OSError as exc:
-        raise ValidationError(f"cannot read the judge config: {exc.strerror or exc}",
-                              file=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValidationError(f"not valid TOML: {exc}", file=str(path)) from None
-    return parse_config(data, file=str(path))
+    return parse_config(read_toml(path, "judge config"), file=str(path))
 
 
 def parse_config(data: Mapping[str, Any], *, file: str | None = None) -> JudgeConfig:

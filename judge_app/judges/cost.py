@@ -8,7 +8,9 @@ replaces the reservation by the real cost when the call ends.
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 CHARS_PER_TOKEN = 4.0
@@ -73,3 +75,29 @@ class Budget:
             self.seen_calls += 1
             if self.seen_calls >= 20:
                 self.ratio = self.seen_ratio * 1.25
+
+
+class BudgetGate:
+    """A Budget shared by concurrent calls (judge runs and generation runs): near the limit,
+    a call that does not fit waits for the calls in flight to settle (their real cost is
+    usually far below the worst case reserved) and tries again; it is refused only when
+    nothing is in flight and it still does not fit."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self._settled = asyncio.Event()
+
+    async def admit(self, prompt_chars: int, stopped: Callable[[], bool]) -> float | None:
+        """The amount reserved for the call, or None when it may not start."""
+        reserved = self.budget.reserve(prompt_chars)
+        while reserved is None and self.budget.held and not stopped():
+            self._settled.clear()
+            await self._settled.wait()
+            reserved = self.budget.reserve(prompt_chars)
+        return reserved
+
+    def settle(self, reserved: float, actual: float, *, prompt_chars: int = 0,
+               input_tokens: int = 0) -> None:
+        self.budget.settle(reserved, actual, prompt_chars=prompt_chars,
+                           input_tokens=input_tokens)
+        self._settled.set()

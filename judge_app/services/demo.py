@@ -11,7 +11,7 @@ from judge_app.storage import catalog
 from judge_app.storage.db import Database
 
 TASKS_DIR = Path(__file__).resolve().parents[2] / "tasks"
-DEMO_TASKS = ("demo-alpaca", "demo-pandalm")
+DEMO_TASKS = ("demo-alpaca", "demo-cost", "demo-pandalm")
 
 
 def load_demo(db: Database, *, if_empty: bool = False) -> list[str]:

@@ -35,7 +35,7 @@ from judge_app.errors import JudgeAppError, ValidationError
 from judge_app.judges.cache_key import call_key
 from judge_app.judges.client import JudgeCallError, JudgeClient
 from judge_app.judges.config import JudgeConfig
-from judge_app.judges.cost import Budget, cost_usd
+from judge_app.judges.cost import Budget, BudgetGate, cost_usd
 from judge_app.judges.owner import current_owner
 from judge_app.judges.plan import (
     RAW_CHOICE_OF_SHOWN,
@@ -173,7 +173,7 @@ class _Run:
         self.pending: list[dict[str, Any]] = []
         self.stored: asyncio.Future[None] | None = None  # resolves when `pending` is stored
         self.wake = asyncio.Event()
-        self.settled = asyncio.Event()  # a call gave back its budget reservation
+        self.gate = BudgetGate(self.budget)  # one admission rule for judges and generation
         self.finished_workers = False
         self.stop_reason = ""
         self.fatal = False  # stopped by an error every call would hit (key, model, host)
@@ -194,13 +194,7 @@ class _Run:
                 return
             messages = self.plan.messages(call)
             chars = sum(len(m["content"]) for m in messages)
-            reserved = self.budget.reserve(chars)
-            while reserved is None and self.budget.held and not self.stop_reason:
-                # Near the budget: wait for calls in flight to settle (their real cost is
-                # usually far below the worst case reserved), then try again.
-                self.settled.clear()
-                await self.settled.wait()
-                reserved = self.budget.reserve(chars)
+            reserved = await self.gate.admit(chars, lambda: bool(self.stop_reason))
             if reserved is None:
                 self.stop_reason = self.stop_reason or (
                     f"stopped before the call that could exceed --max-cost ${self.max_cost:g}")
@@ -208,8 +202,7 @@ class _Run:
             try:
                 result = await client.complete(messages)
             except JudgeCallError as exc:
-                self.budget.settle(reserved, 0.0)
-                self.settled.set()
+                self.gate.settle(reserved, 0.0)
                 self.failed.append(str(exc))
                 if exc.fatal and not self.fatal:
                     self.fatal = True
@@ -217,9 +210,7 @@ class _Run:
                 continue
             cost = cost_usd(result.input_tokens, result.output_tokens,
                             cfg.input_price_per_million, cfg.output_price_per_million)
-            self.budget.settle(reserved, cost, prompt_chars=chars,
-                               input_tokens=result.input_tokens)
-            self.settled.set()
+            self.gate.settle(reserved, cost, prompt_chars=chars, input_tokens=result.input_tokens)
             parsed = parse_answer(result.text, cfg.format, result.logprobs)
             self.pending.append({
                 "call_key": call.key, "run_id": self.run_id, "config_hash": self.plan.config_hash,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from judge_app.core.vocabulary import TieModel
 from judge_app.errors import NotFoundError, NoVerdicts, ValidationError
@@ -72,7 +72,8 @@ def slice_options(db: Database, task_id: str) -> SliceOptions:
 
 def quality_vs_cost(db: Database, task_id: str, table: pd.DataFrame) -> pd.DataFrame:
     """Rated models with their mean cost and latency per output, and whether each lies on the
-    Pareto frontier of rating against cost (cost_front) and against latency (latency_front).
+    Pareto frontier of rating against cost (cost_front) and against latency (latency_front);
+    with the median and p95 latency and the median time to first token beside them.
     Models whose outputs carry no cost (or latency) have NaN there and are on no frontier."""
     import pandas as pd
 
@@ -86,7 +87,47 @@ def quality_vs_cost(db: Database, task_id: str, table: pd.DataFrame) -> pd.DataF
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     frame["cost_front"] = pareto_front(frame["cost_usd"], frame["rating"])
     frame["latency_front"] = pareto_front(frame["latency_ms"], frame["rating"])
+    speed = output_speed(db, task_id)
+    for col in ("latency_p50_ms", "latency_p95_ms", "ttft_p50_ms"):
+        frame[col] = [float("nan") if (s := speed.get(m)) is None or getattr(s, col) is None
+                      else getattr(s, col) for m in frame["model"]]
     return frame
+
+
+@dataclass(frozen=True)
+class ModelSpeed:
+    """Latency and cost per answer of one model, from the outputs that carry them (generated
+    ones always do; imported ones when their file gives latency_ms / cost_usd)."""
+
+    model: str
+    outputs: int
+    with_latency: int
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    ttft_p50_ms: float | None
+    with_cost: int
+    cost_per_answer_usd: float | None
+
+    def figures(self) -> dict[str, float | None]:
+        """The figures the JSON leaderboard gives each model."""
+        return {"latency_p50_ms": self.latency_p50_ms, "latency_p95_ms": self.latency_p95_ms,
+                "ttft_p50_ms": self.ttft_p50_ms, "cost_per_answer_usd": self.cost_per_answer_usd}
+
+
+def output_speed(db: Database, task_id: str) -> dict[str, ModelSpeed]:
+    """model -> its latency and cost figures (None where no output carries one)."""
+    _check_task(db, task_id)
+    with db.cursor() as cur:
+        rows = analytics.output_speed(cur, task_id)
+
+    def num(value: Any) -> float | None:
+        return None if value is None else float(value)
+
+    return {str(r["model"]): ModelSpeed(
+        model=str(r["model"]), outputs=int(r["outputs"]), with_latency=int(r["with_latency"]),
+        latency_p50_ms=num(r["latency_p50_ms"]), latency_p95_ms=num(r["latency_p95_ms"]),
+        ttft_p50_ms=num(r["ttft_p50_ms"]), with_cost=int(r["with_cost"]),
+        cost_per_answer_usd=num(r["cost_mean_usd"])) for r in rows}
 
 
 def _check_task(db: Database, task_id: str) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from judge_app.errors import ValidationError
+from judge_app.storage.rows import all_rows
 
 if TYPE_CHECKING:  # DuckDB makes the frames; `gate` reads plain rows and never loads pandas
     import pandas as pd
@@ -140,6 +141,27 @@ def output_costs(cur: duckdb.DuckDBPyConnection, task_id: str) -> pd.DataFrame:
         """,
         [task_id],
     ).df()
+
+
+def output_speed(cur: duckdb.DuckDBPyConnection, task_id: str) -> list[dict[str, Any]]:
+    """Per model: how many outputs carry each figure, median and p95 latency, median time to
+    first token, mean cost and mean output tokens per answer (NULL where none carries it):
+    the figures shown beside the ratings."""
+    cur.execute(
+        """
+        SELECT model, count(*) AS outputs,
+               count(latency_ms) AS with_latency,
+               quantile_cont(latency_ms, 0.5) AS latency_p50_ms,
+               quantile_cont(latency_ms, 0.95) AS latency_p95_ms,
+               quantile_cont(ttft_ms, 0.5) AS ttft_p50_ms,
+               count(cost_usd) AS with_cost,
+               avg(cost_usd) AS cost_mean_usd,
+               avg(output_tokens) AS output_tokens_mean
+        FROM outputs WHERE task_id = ? GROUP BY model ORDER BY model
+        """,
+        [task_id],
+    )
+    return all_rows(cur)
 
 
 def slice_options(cur: duckdb.DuckDBPyConnection, task_id: str) -> dict[str, Any]:

@@ -67,3 +67,26 @@ def insert_new_rows(
         return int(inserted[0]) if inserted else 0
     inserted = cur.fetchone()
     return int(inserted[0]) if inserted else 0
+
+
+def append_new_rows(
+    cur: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict[str, Any]]
+) -> int:
+    """insert_new_rows for an autocommit statement whose keys are almost never stored yet
+    (a runner's group commit): a plain INSERT first, since DuckDB's ON CONFLICT costs about
+    4 ms of CPU per statement (measured: 2 ms plain, 6-7 ms with ON CONFLICT, one row of 20
+    columns); only when a key is already stored (another run paid first) the rows go again
+    through insert_new_rows. Never inside a transaction: the refused statement would abort
+    it. ``table`` and ``columns`` are the callers' constants, never input."""
+    if not rows or len(rows) > 64:
+        return insert_new_rows(cur, table, columns, rows)
+    names = ", ".join(columns)
+    values = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * len(rows))
+    try:
+        cur.execute(
+            f"INSERT INTO {table} ({names}) VALUES {values}",  # noqa: S608
+            [row.get(c) for row in rows for c in columns],
+        )
+    except duckdb.ConstraintException:
+        return insert_new_rows(cur, table, columns, rows)
+    return len(rows)

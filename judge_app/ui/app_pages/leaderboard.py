@@ -15,6 +15,7 @@ from judge_app.services.adaptive import adaptive_line
 from judge_app.services.leaderboard import (
     LeaderboardQuery,
     elo_history,
+    output_speed,
     quality_vs_cost,
     run_leaderboard,
     win_rate_matrices,
@@ -96,3 +97,20 @@ for col, title, front in charts.COST_AXES:
         shown_any = True
 if not shown_any:
     st.caption("This task's outputs carry no cost or latency.")
+speed = [s for s in run_or_stop(output_speed, db, task_id).values()
+         if s.with_latency or s.with_cost]
+if speed:
+    st.caption("Per answer, from the outputs that carry the figure (generated outputs always "
+               "do): median and 95th-percentile latency, median time to first token, mean "
+               "cost.")
+    st.dataframe(
+        [{"model": s.model, "latency p50 (ms)": s.latency_p50_ms,
+          "latency p95 (ms)": s.latency_p95_ms, "first token p50 (ms)": s.ttft_p50_ms,
+          "cost per answer (USD)": s.cost_per_answer_usd,
+          "outputs with latency / cost": f"{s.with_latency} / {s.with_cost} of {s.outputs}"}
+         for s in speed],
+        hide_index=True, key="speed_table",
+        column_config={"latency p50 (ms)": st.column_config.NumberColumn(format="%.0f"),
+                       "latency p95 (ms)": st.column_config.NumberColumn(format="%.0f"),
+                       "first token p50 (ms)": st.column_config.NumberColumn(format="%.0f"),
+                       "cost per answer (USD)": st.column_config.NumberColumn(format="%.6f")})

@@ -1,0 +1,189 @@
+"""Generation throughput, CPU and added time to first token against the local fake server.
+
+`judge-app generate`'s whole path (plan, streamed calls through the shared client, outputs,
+pairs and group-committed DuckDB writes) against the bound the endpoint sets: concurrency /
+latency answers a second. The fake server runs in its own process (its CPU is not counted),
+waits LATENCY_MS before its first chunk and streams the rest at once, so its own time to first
+token is LATENCY_MS: what judge_app measures beyond that is what it adds (loop lag, parsing,
+waiting for a connection). Reference in the same run: the same streamed calls through the
+shared client alone, no database.
+
+Targets (issue 13): >= 90% of the bound, < 2 ms client CPU per call, < 20 ms added to the
+time to first token.
+
+    .venv/bin/python benchmarks/bench_generation.py [--prompts 3000] [--concurrency 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import re
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_judge import free_port, server_stats  # noqa: E402
+from judge_app.core.generation import percentile  # noqa: E402
+from judge_app.judges.client import ChatClient  # noqa: E402
+from judge_app.judges.model_config import parse_model_config  # noqa: E402
+
+README = ROOT / "benchmarks" / "README.md"
+LATENCY_MS = 100.0
+CHUNK_TOKENS = 16  # the fake server's pieces per chunk: answers of 40-200 pieces, 3-13 chunks
+
+
+def start_server(port: int) -> object:
+    import subprocess
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_openai_server", "--port", str(port), "--mode",
+         "answers", "--latency-ms", str(LATENCY_MS), "--no-record", "--chunk-tokens",
+         str(CHUNK_TOKENS)],
+        cwd=ROOT, stdout=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1).read()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("fake server did not start")
+
+
+def questions(n: int) -> list[list[dict[str, str]]]:
+    return [[{"role": "user", "content": f"Question {i}: " + "explain this " * (10 + i % 40)}]
+            for i in range(n)]
+
+
+def client_alone(base_url: str, n: int, concurrency: int) -> tuple[float, float, list[float]]:
+    """The shared client, streamed, no database: wall, CPU and the times to first token."""
+    async def go() -> tuple[float, float, list[float]]:
+        prompts = questions(n)
+        async with ChatClient(model="fake", base_url=base_url, api_key="x", stream=True,
+                              concurrency=concurrency, max_tokens=1024) as client:
+            await asyncio.gather(*(client.complete(m) for m in prompts[: 2 * concurrency]))
+            wall, cpu = time.perf_counter(), time.process_time()
+            results = await asyncio.gather(*(client.complete(m) for m in prompts))
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        return wall, cpu, [r.ttft_ms for r in results if r.ttft_ms is not None]
+    return asyncio.run(go())
+
+
+def generation(base_url: str, n: int, concurrency: int) -> tuple[float, float, list[float]]:
+    """`judge-app generate`'s path: plan, run, outputs and pairs in DuckDB."""
+    from judge_app.core.types import Output, Prompt, TaskBundle, TaskConfig
+    from judge_app.services.generation import plan_generation, run_generation
+    from judge_app.services.imports import import_bundle
+    from judge_app.storage.schema import open_database
+
+    prompts = [Prompt(f"q{i:05d}", tuple(m)) for i, m in enumerate(questions(n))]  # type: ignore[arg-type]
+    outputs = [Output(p.prompt_id, "base", ({"role": "assistant", "content": "base answer"},))
+               for p in prompts]
+    with tempfile.TemporaryDirectory() as tmp:
+        db = open_database(Path(tmp) / "bench.duckdb")
+        import_bundle(db, TaskBundle(TaskConfig(name="bench"), prompts, outputs))
+        cfg = parse_model_config({"name": "gen", "model": "fake", "base_url": base_url,
+                                  "concurrency": concurrency, "input_price_per_million": 1.0,
+                                  "output_price_per_million": 4.0})
+        plan = plan_generation(db, "bench", cfg)
+        gc.freeze()  # as `judge-app generate` does
+        wall, cpu = time.perf_counter(), time.process_time()
+        summary = run_generation(db, plan)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        assert summary.status == "done" and summary.outputs_new == n == summary.pairs_new
+        with db.cursor() as cur:
+            ttfts = [float(r[0]) for r in cur.execute(
+                "SELECT ttft_ms FROM outputs WHERE model = 'gen'").fetchall()]
+        db.close()
+        gc.unfreeze()
+        return wall, cpu, ttfts
+
+
+def report(name: str, n: int, concurrency: int, result: tuple[float, float, list[float]],
+           load: float) -> str:
+    wall, cpu, ttfts = result
+    rate, ideal = n / wall, concurrency / (LATENCY_MS / 1000)
+    added = [t - LATENCY_MS for t in ttfts]
+    row = (f"| {date.today()} | {name} | {n} | {concurrency} | {rate:.0f} | "
+           f"{100 * rate / ideal:.0f}% | {1000 * cpu / n:.2f} | "
+           f"{percentile(added, 0.5):.1f} / {percentile(added, 0.95):.1f} | {load:.1f} |")
+    print(row, flush=True)
+    return row
+
+
+def write_section(rows: list[str]) -> None:
+    section = "\n".join([
+        "## Generation", "",
+        "`benchmarks/bench_generation.py`: streamed answers from the local fake server "
+        f"(`--mode answers`, {LATENCY_MS:g} ms before the first chunk, its own process). "
+        "Bound = concurrency / latency. CPU = client process CPU time / calls. Added TTFT = "
+        "time to first token measured by judge_app minus the server's own "
+        f"({LATENCY_MS:g} ms), p50 / p95. The generation row is `judge-app generate`'s whole "
+        "path: plan, streamed calls, outputs, pairs, group-committed DuckDB writes, each "
+        "worker waiting for its answer's commit before its next call (the SIGKILL bound). "
+        "Best of 3 runs by rate; load avg = the machine's 1-minute load when the row "
+        "started (2 cores, shared). Targets: >= 90% of the bound, < 2 ms CPU per call, "
+        "< 20 ms added TTFT.",
+        "", "| date | path | calls | concurrency | calls/s | % of bound | CPU ms/call | "
+        "added TTFT ms p50 / p95 | load avg |", "|---|---|---|---|---|---|---|---|---|",
+        *rows, "",
+        "What bounds it, measured while writing it: (1) the fake server itself, one Python "
+        "process streaming from 64 threads on the same 2 shared cores: the client alone "
+        "reaches 92% of the bound at concurrency 16 but 51-69% at 64; (2) DuckDB's commit: "
+        "each worker waits for its answer's group commit before its next call (so a SIGKILL "
+        "loses at most the calls in flight), and a commit costs about 2 ms of CPU plus the "
+        "disk's flush. DuckDB's `INSERT ... ON CONFLICT DO NOTHING` costs about 4 ms more CPU "
+        "per statement than a plain INSERT (6-7 ms against 2 ms for one 20-column row): the "
+        "calls' group commit now tries the plain INSERT and falls back to ON CONFLICT only "
+        "when a key is already stored (`storage/frames.append_new_rows`), which took the "
+        "generation row from 40% to 69% of the bound at concurrency 16 and from 26% to 49% "
+        "at 64 (CPU per call 5.6 -> 4.1 and 4.2 -> 2.7 ms). Outputs and their pairs are "
+        "written in their own transaction every 0.5 s, off the calls' path. The judge "
+        "runner's group commit (`storage/judges.insert_calls`) still uses ON CONFLICT; the "
+        "same fast path would apply there.", "",
+    ])
+    text = README.read_text()
+    pattern = re.compile(r"## Generation\n.*?(?=\n## |\Z)", re.DOTALL)
+    text = pattern.sub(section.rstrip("\n") + "\n", text) if pattern.search(text) else (
+        text.rstrip("\n") + "\n\n" + section)
+    README.write_text(text.rstrip("\n") + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--prompts", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--repeat", type=int, default=3, help="report the best of N runs")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    port = free_port()
+    server = start_server(port)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    rows = []
+    try:
+        for name, fn in (("shared client alone, streamed", client_alone),
+                         ("judge-app generate (+ DuckDB, outputs, pairs)", generation)):
+            load = os.getloadavg()[0]
+            best = max((fn(base_url, args.prompts, args.concurrency)
+                        for _ in range(args.repeat)), key=lambda r: -r[0])
+            rows.append(report(name, args.prompts, args.concurrency, best, load))
+        print("server saw at most", server_stats(port)["max_in_flight"], "requests at once")
+    finally:
+        server.terminate()  # type: ignore[attr-defined]
+        server.wait(10)  # type: ignore[attr-defined]
+    if not args.no_write:
+        write_section(rows)
+
+
+if __name__ == "__main__":
+    main()
