@@ -14,8 +14,9 @@ CREATING_COMMANDS = frozenset({"init", "demo", "import"})
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", metavar="PATH",
-        help="database file (default: $JUDGE_APP_DB, else db/judge.duckdb)",
+        "--db", metavar="PATH|URL",
+        help="database: a DuckDB file, or postgresql://user@host/dbname for PostgreSQL "
+             "(default: $JUDGE_APP_DB, else db/judge.duckdb)",
     )
 
 
