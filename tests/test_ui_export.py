@@ -10,6 +10,7 @@ from judge_app.storage.db import Database
 from tests.export_helpers import load_prefs
 from tests.ui_helpers import app_test
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
 
 def _page(db: Database, monkeypatch: pytest.MonkeyPatch, admin: bool) -> AppTest:
     monkeypatch.setenv("JUDGE_APP_DB", db.target)
