@@ -60,6 +60,17 @@ def resolve_db_target(cli_value: str | os.PathLike[str] | None) -> str | Path:
     return Path(raw) if raw else DEFAULT_DB
 
 
+def local_path_of(target: str | os.PathLike[str]) -> Path:
+    """The path files kept beside a database are named after: a DuckDB file itself; for a
+    PostgreSQL URL (no file) ``db/<dbname>.postgresql`` in the working folder."""
+    raw = os.fspath(target)
+    if not raw.startswith(URL_SCHEMES):
+        return Path(raw)
+    from urllib.parse import urlsplit
+
+    return Path("db") / f"{urlsplit(raw).path.strip('/') or 'postgres'}.postgresql"
+
+
 def resolve_db_path(cli_value: str | os.PathLike[str] | None) -> Path:
     """--db, else $JUDGE_APP_DB, else db/judge.duckdb (a DuckDB file; see resolve_db_target)."""
     target = resolve_db_target(cli_value)
@@ -273,6 +284,12 @@ class Database:
     def name(self) -> str:
         """How messages name this database (a path, or a URL without its password)."""
         return str(self.path)
+
+    @property
+    def local_path(self) -> Path:
+        """The path files kept beside the database are named after (the admin's link, judge
+        run logs, uploaded judge configs): the DuckDB file itself."""
+        return self.path
 
     @property
     def target(self) -> str:

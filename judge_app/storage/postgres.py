@@ -39,7 +39,7 @@ from psycopg.adapt import Loader
 from psycopg.pq import TransactionStatus
 
 from judge_app.errors import DatabaseFileError
-from judge_app.storage.db import Database, WriteConflict
+from judge_app.storage.db import Database, WriteConflict, local_path_of
 from judge_app.storage.dialect import POSTGRES
 
 if TYPE_CHECKING:
@@ -315,6 +315,12 @@ class PgDatabase(Database):
     @property
     def target(self) -> str:
         return self.url
+
+    @property
+    def local_path(self) -> Path:
+        """There is no file: files kept beside the database go to db/ in the working
+        folder, named after the database (``db/<dbname>.postgresql.admin-token``, ...)."""
+        return local_path_of(self.url)
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
