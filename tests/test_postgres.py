@@ -8,6 +8,7 @@ cannot start fails these tests, it never skips them.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -267,4 +268,42 @@ def test_a_rater_undoes_on_postgres(pg_server: PgServer) -> None:
     assert _count(db, "SELECT count(*) FROM active_verdicts") == 0
     again = queue.next_assignment(db, "ann", "t1")
     assert again is not None and again.assignment_id == item.assignment_id
+    db.close()
+
+
+def test_two_judge_processes_at_once_store_each_call_and_verdict_once(
+        pg_server: PgServer, tmp_path: Path) -> None:
+    """Two `judge-app judge` processes with the same judge on one PostgreSQL database: each
+    paid answer is stored once (content key, ON CONFLICT DO NOTHING) and the judge has one
+    standing verdict per pair. (They may both pay for a call neither had stored yet: a
+    cross-process claim on calls is left for later; see docs/deployment.md.)"""
+    from tests.fake_openai_server import FakeOpenAIServer
+
+    url = pg_server.new_database("judges")
+    db = open_database(url)
+    import_bundle(db, make_bundle("t1", n_prompts=6, models=("m1", "m2", "m3")))
+    with FakeOpenAIServer() as server:
+        toml = tmp_path / "judge.toml"
+        toml.write_text(f'name = "pg-judge"\nmodel = "fake"\ntemplate = "overall"\n'
+                        f'base_url = "{server.base_url}"\ninput_price_per_million = 1.0\n'
+                        "output_price_per_million = 4.0\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+        procs = [subprocess.Popen(
+            [sys.executable, "-m", "judge_app.cli", "judge", "--task", "t1", "--judge",
+             str(toml), "--db", url, "--quiet"], cwd=ROOT, text=True, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+        for p in procs:
+            _, err = p.communicate(timeout=300)
+            assert p.returncode == 0, err
+        paid = server.count
+    n_pairs = _count(db, "SELECT count(*) FROM pairs")
+    assert _count(db, "SELECT count(*) FROM judge_calls") == 2 * n_pairs  # both orders
+    assert paid >= 2 * n_pairs
+    with db.cursor() as cur:
+        per_pair = cur.execute("SELECT max(n), count(*) FROM (SELECT count(*) AS n FROM "
+                               "active_verdicts WHERE rater_id = 'pg-judge' "
+                               "GROUP BY pair_id) AS c").fetchone()
+        runs = cur.execute("SELECT status FROM judge_runs ORDER BY run_id").fetchall()
+    assert per_pair == (1, n_pairs)
+    assert runs == [("done",), ("done",)]
     db.close()
