@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -118,13 +119,16 @@ def start_run(db_path: str | Path, task_id: str, judge_file: str | Path, *,
     beside = local_path_of(db_path)
     beside.parent.mkdir(parents=True, exist_ok=True)
     log = beside.with_name(f"{beside.name}.judge-{task_id}-{int(time.time())}.log")
+    # A URL may hold a password: it goes in the environment, never on the command line,
+    # where any user of the machine can read it (ps).
+    env = {**os.environ, "JUDGE_APP_DB": target}
     args = [sys.executable, "-m", "judge_app.cli", "judge", "--task", task_id,
-            "--judge", str(judge_file), "--db", target, "--quiet"]
+            "--judge", str(judge_file), "--quiet"]
     if max_cost is not None:
         args += ["--max-cost", str(max_cost)]
     if concurrency is not None:
         args += ["--concurrency", str(concurrency)]
     with open(log, "ab") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     return proc.pid, log
