@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DB ?= db/judge.duckdb
 PORT ?= 8501
 
-.PHONY: run test lint typecheck unit venv test-venv chromium clean
+.PHONY: run test lint typecheck unit venv test-venv chromium postgresql clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,12 +32,21 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+## postgresql: Debian's PostgreSQL server binaries for the tests of the PostgreSQL backend
+## (tests/pg_server.py starts a throwaway cluster under /usr/lib/postgresql/*/bin), and an
+## unprivileged user to run it as when the tests run as root (the server refuses root)
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	@if [ "$$(id -u)" = 0 ] && ! id judge-app-pg >/dev/null 2>&1; then \
+		useradd --system --no-create-home --shell /usr/sbin/nologin judge-app-pg; fi
+
 lint: test-venv
 	$(BIN)/ruff check judge_app tests benchmarks
 	$(BIN)/mypy judge_app
 
 ## test: install everything the tests need, lint, typecheck and run the whole suite
-test: test-venv chromium lint
+test: test-venv chromium postgresql lint
 	$(BIN)/python -m pytest -q
 
 clean:

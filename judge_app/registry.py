@@ -48,6 +48,8 @@ COMMANDS: tuple[Entry, ...] = (
           "judge_app.cli.progress:register"),
     Entry("report", "the HTML report of a task", "judge_app.cli.report:register"),
     Entry("export", "datasets, battles, verdicts, leaderboards", "judge_app.cli.export:register"),
+    Entry("copy", "copy a database into a new one (DuckDB <-> PostgreSQL)",
+          "judge_app.cli.copy:register"),
 )
 
 # Readers for `judge-app import --format` and the import page; `auto` tries them in this

@@ -82,8 +82,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def serving(path: Path) -> Iterator[str]:
-    """A real `judge-app serve` on a free port for the database at `path`; yields its URL."""
+def serving(path: Path | str) -> Iterator[str]:
+    """A real `judge-app serve` on a free port for the database at `path` (a DuckDB file or a
+    PostgreSQL URL); yields its URL."""
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "judge_app.cli", "serve", "--db", str(path), "--port", str(port)],

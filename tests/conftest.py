@@ -1,4 +1,5 @@
-"""Shared fixtures: a real DuckDB file per test and small synthetic tasks."""
+"""Shared fixtures: a real database per test (a DuckDB file; for tests marked
+`both_backends`, also a database on a throwaway PostgreSQL server) and small synthetic tasks."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from judge_app.core.types import Output, Prompt, TaskBundle, TaskConfig
 from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
+from tests import pg_server as pg
 from tests.browser_helpers import browser, page
 
 __all__ = ["browser", "page"]  # chromium for the browser tests (tests/browser_helpers.py)
@@ -18,9 +20,29 @@ __all__ = ["browser", "page"]  # chromium for the browser tests (tests/browser_h
 DATA = Path(__file__).resolve().parent / "data"
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pg.PgServer]:
+    """A PostgreSQL server of this test run (tests/pg_server.py). Not being able to start
+    one is an error, never a skip: `make test` installs PostgreSQL."""
+    server = pg.start()
+    yield server
+    server.stop()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `both_backends` run once on DuckDB and once on PostgreSQL."""
+    if "db" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("db", ["duckdb", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    handle = open_database(tmp_path / "judge.duckdb")
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A fresh, migrated database: a DuckDB file, or (parametrized) a new PostgreSQL database."""
+    if getattr(request, "param", "duckdb") == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        handle = open_database(server.new_database())
+    else:
+        handle = open_database(tmp_path / "judge.duckdb")
     yield handle
     handle.close()  # this process owns the file until then; let go of it between tests
 
@@ -28,7 +50,7 @@ def db(tmp_path: Path) -> Iterator[Database]:
 @pytest.fixture
 def page_db(db: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
     """`db`, and the database the app's pages open ($JUDGE_APP_DB): for AppTest page tests."""
-    monkeypatch.setenv("JUDGE_APP_DB", str(db.path))
+    monkeypatch.setenv("JUDGE_APP_DB", db.target)
     return db
 
 

@@ -10,6 +10,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from judge_app.core.types import Output, Prompt, TaskBundle, TaskConfig
 from judge_app.judges.config import parse_config
 from judge_app.services import adaptive
@@ -18,6 +20,8 @@ from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
 from tests.fake_openai_server import FakeOpenAIServer, Reply, Request, fenced_responses
 from tests.test_judge_cli import cli, judge_file
+
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
 
 STRENGTHS = {"m1": 3.0, "m2": 2.0, "m3": 1.0, "m4": 0.0, "m5": -1.0}
 PROMPTS = 40  # 30 "code", 10 "chat"; 10 model pairs: 400 pairs in all

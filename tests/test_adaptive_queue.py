@@ -17,6 +17,8 @@ from judge_app.storage import queue as queue_store
 from judge_app.storage.db import Database
 from tests.conftest import signed_in
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 RATERS = ("ann", "bob", "cid", "dee")
 
 

@@ -12,6 +12,7 @@ from judge_app.storage.db import Database
 from tests.analysis_helpers import simulated_bundle
 from tests.ui_helpers import app_test
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
 
 @pytest.fixture
 def token(page_db: Database) -> str:

@@ -16,6 +16,8 @@ from judge_app.ingest.loader import load_bundles
 from tests.conftest import DATA
 from tests.ingest_helpers import assert_where, load_error
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 RESULTS = DATA / "alpaca_eval_results"
 # (annotator folder, baseline, models with whole annotation files)
 VERSIONS = {

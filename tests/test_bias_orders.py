@@ -15,6 +15,8 @@ from judge_app.storage.db import Database
 from tests.conftest import make_bundle
 from tests.fake_openai_server import FakeOpenAIServer, first_wins
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 N_PAIRS = 15  # make_bundle: 5 prompts x 3 models
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,9 +33,14 @@ SECRET_MODELS = ("zeta-secret-model", "omega-hidden-model")
 XSS = '<script>window.__xss=1</script> and <img src=x onerror="window.__xss=2"> end'
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    path = tmp_path_factory.mktemp("browser") / "judge.duckdb"
+@pytest.fixture(scope="module", params=["duckdb", "postgresql"])
+def server(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app served from a DuckDB file, then from a PostgreSQL database."""
+    if request.param == "postgresql":
+        path: Path | str = request.getfixturevalue("pg_server").new_database("browser")
+    else:
+        path = tmp_path_factory.mktemp("browser") / "judge.duckdb"
     db = open_database(path)
     import_bundle(db, task("kb", 4, SECRET_MODELS))
     import_bundle(db, task("xss", 1, ("m1", "m2"), text=XSS))

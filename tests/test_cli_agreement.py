@@ -21,6 +21,8 @@ from judge_app.storage.schema import open_database
 
 # Wikipedia, "Fleiss' kappa", worked example: 10 subjects, 14 raters, 5 categories;
 # published P-bar = 0.378, P-bar-e = 0.213, kappa = 0.210.
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 WIKIPEDIA = np.array([
     [0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
     [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7],

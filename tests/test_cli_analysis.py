@@ -12,6 +12,7 @@ from judge_app.services.imports import import_bundle
 from judge_app.storage.schema import open_database
 from tests.analysis_helpers import EVIL, simulated_bundle
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:

@@ -29,6 +29,8 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 def _votes(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
     """(pair, rater, outcome, source) tuples as the vote frame storage returns."""
     return pd.DataFrame([{
@@ -252,7 +254,7 @@ def test_source_filter(loaded: Database) -> None:
 
 
 def test_cli_export(loaded: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db_path = str(loaded.path)
+    db_path = loaded.target
     out = tmp_path / "cli" / "trl.parquet"
     assert main(["export", "--task", TASK, "--format", "trl", "--out", str(out),
                  "--db", db_path, "--min-agreement", "0.9"]) == 0

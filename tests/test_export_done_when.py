@@ -18,6 +18,8 @@ from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
 from tests.conftest import DATA, make_bundle
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 ALPACA = DATA / "alpaca_eval_results" / "weighted_alpaca_eval_gpt4_turbo"
 BASELINE = "gpt4_1106_preview"
 

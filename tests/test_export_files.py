@@ -23,6 +23,8 @@ from judge_app.services.imports import import_bundle
 from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+SUM(1,2)", "-2+3", "@cmd", "\tTAB", "\rCR"]
 
 

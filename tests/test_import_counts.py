@@ -15,6 +15,8 @@ from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
 from tests.conftest import make_bundle
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -24,6 +24,8 @@ from judge_app.storage.schema import open_database
 from tests.conftest import make_bundle
 from tests.fake_openai_server import FakeOpenAIServer
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 ROOT = Path(__file__).resolve().parents[1]
 
 PROMPTS = [{"id": "q1", "prompt": "first"}, {"id": "q2", "prompt": "second"}]

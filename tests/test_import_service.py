@@ -10,6 +10,7 @@ from judge_app.services.imports import import_bundle
 from judge_app.storage.db import Database
 from tests.conftest import make_bundle
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
 
 def counts(db: Database) -> dict[str, int]:
     with db.cursor() as cur:

@@ -11,11 +11,15 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from judge_app.services.imports import import_bundle
 from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
 from tests.conftest import make_bundle
 from tests.fake_openai_server import FakeOpenAIServer, first_wins
+
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
 
 ROOT = Path(__file__).resolve().parents[1]
 

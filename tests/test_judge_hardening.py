@@ -31,6 +31,8 @@ from judge_app.storage.schema import open_database
 from tests.conftest import make_bundle
 from tests.fake_openai_server import FakeOpenAIServer, Reply, Request, longer_wins
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "judge_app" / "ui" / "app_pages" / "judge_runs.py"
 

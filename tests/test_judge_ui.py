@@ -16,6 +16,7 @@ from tests.conftest import make_bundle
 from tests.fake_openai_server import FakeOpenAIServer
 from tests.ui_helpers import app_test, shown
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
 
 def page(token: str) -> AppTest:
     return app_test("judge_runs", token)

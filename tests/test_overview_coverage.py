@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from judge_app.core.types import ImportedVerdict, Output, Prompt, TaskBundle, TaskConfig
 from judge_app.ingest.loader import load_bundles
 from judge_app.services.imports import import_bundle
 from judge_app.services.overview import coverage_note, task_overview
 from judge_app.storage.db import Database
+
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
 
 ROOT = Path(__file__).resolve().parents[1]
 

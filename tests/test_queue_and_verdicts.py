@@ -11,6 +11,8 @@ from judge_app.services.verdicts import VerdictInput, record_verdict, skip, undo
 from judge_app.storage.db import Database
 from tests.conftest import make_bundle, signed_in
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 SESSIONS: dict[str, str] = {}
 
 

@@ -26,6 +26,8 @@ from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
 from tests.conftest import make_bundle, signed_in
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 UI = Path(__file__).resolve().parents[1] / "judge_app" / "ui"
 # Measured when this test was written: 18 statements per submit run (5 of them the page's
 # header, which the browser does not rerun) and 9 per run after choosing an outcome; a gold or

@@ -25,6 +25,8 @@ from judge_app.services.imports import import_bundle
 from judge_app.storage.schema import open_database
 from tests.conftest import make_bundle
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 NAMES = ["m0", "m1", "m2", "m3", "m4", "m5"]
 relaxed = settings(max_examples=120, deadline=None)
 

@@ -21,6 +21,7 @@ from judge_app.storage.schema import open_database
 from tests.analysis_helpers import simulated_bundle
 from tests.reliability_sim import CROWD_STRENGTHS, crowd_bundle
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
 
 @pytest.fixture(scope="module")
 def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:

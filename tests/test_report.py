@@ -15,6 +15,8 @@ from judge_app.services.report import build_report
 from judge_app.storage.db import Database
 from tests.analysis_helpers import EVIL, simulated_bundle
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

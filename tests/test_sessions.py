@@ -15,6 +15,7 @@ from judge_app.services.verdicts import VerdictInput, record_verdict, skip, undo
 from judge_app.storage.db import Database
 from tests.conftest import make_bundle, signed_in
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
 
 def count(db: Database, sql: str = "SELECT count(*) FROM verdicts") -> int:
     with db.cursor() as cur:
@@ -74,7 +75,7 @@ def test_an_expired_session_does_not_count(db: Database) -> None:
     import_bundle(db, make_bundle("t1", n_prompts=2, models=("m1", "m2")))
     session = signed_in(db, "ann", tasks=["t1"])
     with db.transaction() as cur:
-        cur.execute("UPDATE rater_sessions SET expires_at = created_at - INTERVAL 1 SECOND")
+        cur.execute("UPDATE rater_sessions SET expires_at = created_at - INTERVAL '1 second'")
     assert sessions.rater_of(db, session) is None
     with pytest.raises(SignedOut):
         rating_view(db, session, "t1")

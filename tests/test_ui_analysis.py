@@ -11,6 +11,7 @@ from judge_app.storage.db import Database
 from tests.analysis_helpers import simulated_bundle
 from tests.ui_helpers import app_test
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
 
 @pytest.fixture
 def tokens(page_db: Database) -> dict[str, str]:

@@ -10,9 +10,10 @@ from judge_app.storage.db import Database
 from tests.export_helpers import load_prefs
 from tests.ui_helpers import app_test
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
 
 def _page(db: Database, monkeypatch: pytest.MonkeyPatch, admin: bool) -> AppTest:
-    monkeypatch.setenv("JUDGE_APP_DB", str(db.path))
+    monkeypatch.setenv("JUDGE_APP_DB", db.target)
     login = add_rater(db, "lead" if admin else "ann", admin=admin)
     return app_test("export", login.token, timeout=30).run()
 

@@ -11,6 +11,8 @@ from judge_app.services.imports import import_bundle
 from judge_app.storage.db import Database
 from tests.ui_helpers import UI, app_test
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 ADMIN_PAGES = ["admin_tasks", "admin_raters", "admin_import", "leaderboard", "agreement", "bias",
                "judge_runs", "export"]
 

@@ -12,6 +12,7 @@ from judge_app.storage.db import Database
 from tests.conftest import make_bundle
 from tests.ui_helpers import app_test
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
 
 @pytest.fixture
 def app_db(page_db: Database) -> tuple[Database, dict[str, str]]:

@@ -15,6 +15,7 @@ from judge_app.services.uploads import import_upload
 from judge_app.storage.db import Database
 from tests.conftest import make_bundle
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
 
 def zipped(folder: Path, prefix: str) -> bytes:
     buffer = io.BytesIO()

@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = r"""

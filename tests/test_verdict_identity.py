@@ -24,6 +24,8 @@ from judge_app.storage.schema import open_database
 from tests.conftest import DATA
 from tests.ingest_helpers import load_error, write_task
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 BOTH_ORDERS = [
     {"prompt_id": "p1", "model_a": "m1", "model_b": "m2", "outcome": "a", "rater": "j",
      "source": "judge", "left": "a"},

@@ -19,6 +19,8 @@ import pytest
 from judge_app.storage.db import Database
 from tests.fake_openai_server import FakeOpenAIServer, Reply, Request, first_wins, longer_wins
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("m1", "m2", "m3")
 N_PROMPTS = 8

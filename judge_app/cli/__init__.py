@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="judge-app",
         description="Pairwise judging of LLM outputs by people and LLM judges.",
-        epilog="Database: --db PATH, else $JUDGE_APP_DB, else db/judge.duckdb.",
+        epilog="Database: --db PATH or postgresql://URL, else $JUDGE_APP_DB, else "
+               "db/judge.duckdb.",
     )
     parser.add_argument("--version", action="version", version=f"judge-app {__version__}")
     parser.add_argument("--debug", action="store_true",

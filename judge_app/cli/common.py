@@ -15,8 +15,9 @@ TASK_HELP = "the task's name (as in its task.toml)"
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", metavar="PATH",
-        help="database file (default: $JUDGE_APP_DB, else db/judge.duckdb)",
+        "--db", metavar="PATH|URL",
+        help="database: a DuckDB file, or postgresql://user@host/dbname for PostgreSQL "
+             "(default: $JUDGE_APP_DB, else db/judge.duckdb)",
     )
 
 

@@ -20,21 +20,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from judge_app.storage.db import Database, resolve_db_path
-    from judge_app.storage.schema import known_migrations, migrate, pending
+    from pathlib import Path
 
-    path = resolve_db_path(args.db)
+    from judge_app.storage.db import resolve_db_target
+    from judge_app.storage.schema import connect, known_migrations, migrate, pending
+
+    target = resolve_db_target(args.db)
     if args.check:
-        if not path.exists():  # checking must not create what it checks
+        if isinstance(target, Path) and not target.exists():  # must not create what it checks
             todo = known_migrations()
-            print(f"{path}: no database yet")
+            print(f"{target}: no database yet")
         else:
-            todo = pending(Database(path, create=False))
+            todo = pending(connect(target, create=False))
         for m in todo:
             print(f"pending: {m.version:03d}_{m.name}")
         print("up to date" if not todo else f"{len(todo)} pending")
         return 1 if todo else 0
-    db = Database(path)
+    db = connect(target)
     applied = migrate(db)
-    print(f"{db.path}: " + (f"applied {len(applied)} migration(s)" if applied else "up to date"))
+    print(f"{db.name}: " + (f"applied {len(applied)} migration(s)" if applied else "up to date"))
     return 0

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     # that owns it now has ended), so CLI commands started meanwhile work through it.
     db.claim()
     if not db.owned_here:
-        print(f"{db.path} is in use by another judge-app command; the server will take it "
+        print(f"{db.name} is in use by another judge-app command; the server will take it "
               "over when that command ends and works through it until then", flush=True)
     from judge_app.services import raters
 
@@ -46,11 +46,11 @@ def run(args: argparse.Namespace) -> int:
     base_url = args.base_url or f"http://{shown}:{args.port}"
     raters.remember_base_url(db, base_url)  # `raters add` prints links to this server
     if args.print_admin_link:
-        login, new = raters.admin_login(db, raters.admin_link_file(db.path))
+        login, new = raters.admin_login(db, raters.admin_link_file(db.local_path))
         note = "" if new else " (issued earlier; `judge-app raters add admin --admin` replaces it)"
         print(f"admin login: {login.link(base_url)}{note}", flush=True)
-    os.environ["JUDGE_APP_DB"] = str(db.path.resolve())
-    print(f"serving {db.path} at http://{args.host}:{args.port}", flush=True)
+    os.environ["JUDGE_APP_DB"] = db.target if db.dialect.is_postgres else str(db.path.resolve())
+    print(f"serving {db.name} at http://{args.host}:{args.port}", flush=True)
     # Streamlit runs in this process (not exec'd), so the app's sessions share the
     # connection this process owns; stopping this process stops the server.
     from streamlit.web import cli as streamlit_cli

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ from judge_app.judges.plan import CallEstimate
 from judge_app.services.judge_runs import plan_run
 from judge_app.services.queue import load_task_config
 from judge_app.storage import judges as store
-from judge_app.storage.db import Database
+from judge_app.storage.db import Database, local_path_of
 
 
 @dataclass(frozen=True)
@@ -113,16 +114,21 @@ def start_run(db_path: str | Path, task_id: str, judge_file: str | Path, *,
               ) -> tuple[int, Path]:
     """Start `judge-app judge` as its own process (for the admin page): it survives the page,
     the browser tab and a restart of the app server. Returns its pid and its log file; its
-    progress is in judge_runs."""
-    db_path = Path(db_path)
-    log = db_path.with_name(f"{db_path.name}.judge-{task_id}-{int(time.time())}.log")
+    progress is in judge_runs. ``db_path`` may be a PostgreSQL URL (its log goes to db/)."""
+    target = str(db_path)
+    beside = local_path_of(db_path)
+    beside.parent.mkdir(parents=True, exist_ok=True)
+    log = beside.with_name(f"{beside.name}.judge-{task_id}-{int(time.time())}.log")
+    # A URL may hold a password: it goes in the environment, never on the command line,
+    # where any user of the machine can read it (ps).
+    env = {**os.environ, "JUDGE_APP_DB": target}
     args = [sys.executable, "-m", "judge_app.cli", "judge", "--task", task_id,
-            "--judge", str(judge_file), "--db", str(db_path), "--quiet"]
+            "--judge", str(judge_file), "--quiet"]
     if max_cost is not None:
         args += ["--max-cost", str(max_cost)]
     if concurrency is not None:
         args += ["--concurrency", str(concurrency)]
     with open(log, "ab") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     return proc.pid, log

@@ -59,7 +59,7 @@ _configs: dict[tuple[str, str], tuple[float, TaskConfig]] = {}
 
 
 def load_task_config(db: Database, task_id: str) -> TaskConfig:
-    key = (str(db.path.resolve()), task_id)
+    key = (db.key, task_id)
     cached = _configs.get(key)
     if cached is not None and time.monotonic() - cached[0] < CONFIG_TTL_SECONDS:
         return cached[1]
@@ -123,13 +123,14 @@ def take_next(db: Database, config: TaskConfig, rater_id: str | None, task_id: s
                 raise PermissionDenied("this session belongs to another rater")
             rater_id = owner
         assert rater_id is not None
-        return take_next_in(cur, config, rater_id, task_id, str(db.path.resolve()))
+        return take_next_in(cur, config, rater_id, task_id, db.key)
 
 
 def take_next_in(cur: Any, config: TaskConfig, rater_id: str, task_id: str, db_key: str
                  ) -> tuple[dict[str, Any] | None, Progress]:
     """take_next inside the caller's transaction, which holds task_lock(task_id) and has
     checked the rater. ``db_key`` names the database for adaptive scheduling's cached fit."""
+    queue.lock_task(cur, task_id)  # other processes (PostgreSQL) wait here too
     row, n_open, done = queue.rater_state(cur, rater_id, task_id)
     open_pairs = None
     if row is None:
@@ -221,7 +222,7 @@ def progress(db: Database, rater_id: str, task_id: str) -> Progress:
     config = load_task_config(db, task_id)
     with db.cursor() as cur:
         _, n_open, done = queue.rater_state(cur, rater_id, task_id)
-        remaining = open_pairs_left(cur, str(db.path.resolve()), config, task_id, rater_id)
+        remaining = open_pairs_left(cur, db.key, config, task_id, rater_id)
     return Progress(done, remaining + n_open)
 
 

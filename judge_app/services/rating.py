@@ -54,7 +54,7 @@ def rating_view(db: Database, session_id: str, task_id: str, *,
                 if shown is not None and shown.pair is not None and (
                         shown.pair.assignment_id == row["assignment_id"]):
                     return dataclasses.replace(shown, config=config)
-                left = open_pairs_left(cur, str(db.path.resolve()), config, task_id, rater_id)
+                left = open_pairs_left(cur, db.key, config, task_id, rater_id)
         if row is not None:
             return RatingView(config, blind_view(db, row, config), Progress(done, left + n_open))
     row, progress = take_next(db, config, None, task_id, session_id=session_id)

@@ -97,6 +97,8 @@ def _insert_idempotent(
                     validate()
                 # A retraction only needs its own id checked: it sits beside the verdict.
                 assignment = None if row.get("retracts") else row.get("assignment_id")
+                if assignment is not None:
+                    verdicts.lock_assignment(cur, assignment)
                 earlier = verdicts.already_recorded(cur, row["verdict_id"], assignment)
                 if earlier is None:
                     verdicts.insert_verdict(cur, row)
@@ -145,7 +147,7 @@ def record_and_next(db: Database, session_id: str, v: VerdictInput) -> Voted:
     taken: list[tuple[dict[str, Any] | None, Progress]] = []
 
     def take(cur: Any) -> None:  # a retried transaction takes it again
-        taken[:] = [take_next_in(cur, config, rater_id, task_id, str(db.path.resolve()))]
+        taken[:] = [take_next_in(cur, config, rater_id, task_id, db.key)]
 
     assignment = _assignment(db, v.assignment_id)
     rater_id, task_id = assignment["rater_id"], assignment["task_id"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from judge_app.storage.analytics import Slice, _where
+from judge_app.storage.dialect import dialect_of
 
 # Coverage of each pair as the rater queue counts it (storage.queue): normal assignments
 # plus imported human verdicts without an assignment.
@@ -15,7 +16,7 @@ from judge_app.storage.rows import all_rows
 def prompt_categories(cur: duckdb.DuckDBPyConnection, task_id: str) -> dict[str, int]:
     """Prompts per category in the task: the mix every model pair should be compared on."""
     rows = cur.execute(
-        "SELECT category, count(*) FROM prompts WHERE task_id = ? GROUP BY ALL ORDER BY ALL",
+        "SELECT category, count(*) FROM prompts WHERE task_id = ? GROUP BY 1 ORDER BY 1",
         [task_id],
     ).fetchall()
     return {str(c): int(n) for c, n in rows}
@@ -24,8 +25,9 @@ def prompt_categories(cur: duckdb.DuckDBPyConnection, task_id: str) -> dict[str,
 def task_models(cur: duckdb.DuckDBPyConnection, task_id: str) -> list[str]:
     """Every model with a regular pair in the task, sorted."""
     rows = cur.execute(
-        "SELECT DISTINCT unnest([model_a, model_b]) AS m FROM pairs "
-        "WHERE task_id = ? AND gold_outcome IS NULL ORDER BY m", [task_id]).fetchall()
+        "SELECT model_a AS m FROM pairs WHERE task_id = $task AND gold_outcome IS NULL "
+        "UNION SELECT model_b FROM pairs WHERE task_id = $task AND gold_outcome IS NULL "
+        "ORDER BY m", {"task": task_id}).fetchall()
     return [str(r[0]) for r in rows]
 
 
@@ -49,7 +51,7 @@ def votes_by_category(cur: duckdb.DuckDBPyConnection, s: Slice) -> dict[tuple[st
         JOIN prompts p ON p.task_id = v.task_id AND p.prompt_id = v.prompt_id
         WHERE {where} AND v.pair_id IN (
             SELECT pair_id FROM pairs WHERE task_id = $task AND gold_outcome IS NULL)
-        GROUP BY ALL
+        GROUP BY 1, 2, 3
         """,  # noqa: S608 - fixed fragments; values are parameters
         params,
     ).fetchall()
@@ -61,6 +63,7 @@ def open_matchups(
 ) -> list[dict[str, object]]:
     """Per (model_a, model_b, category): how many regular pairs this rater may still get,
     and the one to give (fewest assignments, then a per-rater hash so raters spread)."""
+    pick = dialect_of(cur).least_by_hash("pair_id", "n", "$rater")
     cur.execute(
         f"""
         WITH {_COVERAGE},
@@ -74,8 +77,8 @@ def open_matchups(
                   SELECT pair_id FROM assignments WHERE rater_id = $rater AND task_id = $task)
         )
         SELECT model_a, model_b, category, count(*) AS open,
-               arg_min(pair_id, n + hash(pair_id || $rater) / 18446744073709551616.0) AS pair_id
-        FROM open_pairs GROUP BY ALL ORDER BY ALL
+               {pick} AS pair_id
+        FROM open_pairs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
         """,  # noqa: S608
         {"task": task_id, "rater": rater_id, "overlap": overlap},
     )
@@ -97,7 +100,7 @@ def pending_by_matchup(cur: duckdb.DuckDBPyConnection, task_id: str) -> dict[tup
         WHERE a.task_id = $task AND a.purpose = 'normal'
           AND NOT EXISTS (SELECT 1 FROM verdicts v
                           WHERE v.assignment_id = a.assignment_id AND v.task_id = $task)
-        GROUP BY ALL
+        GROUP BY 1, 2
         """,
         {"task": task_id},
     ).fetchall()

@@ -75,7 +75,7 @@ def _counted(cur: duckdb.DuckDBPyConnection, s: Slice) -> duckdb.DuckDBPyConnect
                coalesce(v.strength, 1) AS strength, count(*) AS n
         FROM active_verdicts v {joins}
         WHERE {where}
-        GROUP BY ALL ORDER BY ALL
+        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
         """,  # noqa: S608 - built from fixed fragments; values are parameters
         params,
     )
@@ -121,7 +121,7 @@ def battles(cur: duckdb.DuckDBPyConnection, s: Slice) -> pd.DataFrame:
             SELECT task_id, pair_id, config_hash,
                    count(*) FILTER (WHERE raw_choice IN ('left', 'right')) AS order_decisive,
                    count(*) FILTER (WHERE raw_choice = 'left') AS order_left_wins
-            FROM judge_calls WHERE task_id = $task GROUP BY ALL
+            FROM judge_calls WHERE task_id = $task GROUP BY task_id, pair_id, config_hash
         ) o ON v.left_side IS NULL AND v.judge_run_id IS NOT NULL AND o.task_id = v.task_id
            AND o.pair_id = v.pair_id AND o.config_hash = v.judge_config_hash
         WHERE {where}

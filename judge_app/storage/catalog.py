@@ -92,7 +92,7 @@ def _merge(
 
     Table and column names come from this module's constants, never from input.
     """
-    with registered(cur, f"incoming_{table}", frame[columns]) as view:
+    with registered(cur, f"incoming_{table}", frame[columns], like=table) as view:
         on = " AND ".join(f"t.{k} = n.{k}" for k in key)
         changed_rows = cur.execute(
             f"SELECT n.{key[-1]} FROM {view} n JOIN {table} t ON {on} "  # noqa: S608
@@ -129,7 +129,7 @@ def merge_outputs(
 
 
 def insert_new_pairs(cur: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> int:
-    with registered(cur, "incoming_pairs", frame[PAIR_COLUMNS]):
+    with registered(cur, "incoming_pairs", frame[PAIR_COLUMNS], like="pairs"):
         before = _count(cur, "SELECT count(*) FROM pairs")
         cur.execute(
             f"INSERT INTO pairs ({', '.join(PAIR_COLUMNS)}) "  # noqa: S608
@@ -198,7 +198,7 @@ def pair_rows(cur: duckdb.DuckDBPyConnection, pair_ids: list[str]) -> dict[str, 
     """Pair columns (no texts) for many pairs in one query."""
     cur.execute(
         f"SELECT {', '.join(PAIR_COLUMNS)} FROM pairs "  # noqa: S608
-        "WHERE pair_id IN (SELECT unnest(?))",
+        "WHERE pair_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
         [sorted(set(pair_ids))],
     )
     return {row[0]: dict(zip(PAIR_COLUMNS, row, strict=True)) for row in cur.fetchall()}
@@ -207,6 +207,7 @@ def pair_rows(cur: duckdb.DuckDBPyConnection, pair_ids: list[str]) -> dict[str, 
 def existing_outputs(cur: duckdb.DuckDBPyConnection, output_ids: list[str]) -> set[str]:
     """Which of these output ids are stored (an import of verdicts needs their outputs)."""
     rows = cur.execute(
-        "SELECT output_id FROM outputs WHERE output_id IN (SELECT unnest(?))", [output_ids]
+        "SELECT output_id FROM outputs WHERE output_id IN "
+        "(SELECT unnest(CAST(? AS VARCHAR[])))", [output_ids]
     ).fetchall()
     return {str(r[0]) for r in rows}

@@ -31,23 +31,50 @@ import duckdb
 
 from judge_app.errors import DatabaseBusy, DatabaseFileError, DiskFull, is_disk_full
 from judge_app.storage import remote
+from judge_app.storage.dialect import DUCKDB, Dialect
 from judge_app.storage.owner import Owner
 
 DEFAULT_DB = Path("db/judge.duckdb")
+URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+class WriteConflict(Exception):
+    """A transaction lost a race with another one (PostgreSQL: a unique key taken meanwhile,
+    a serialisation failure, a deadlock): running it again is safe."""
+
+
 # What a transaction that lost a race with another raises; callers retry on these, so the
 # services need not know which database is underneath.
 WRITE_CONFLICTS: tuple[type[Exception], ...] = (
-    duckdb.TransactionException, duckdb.ConstraintException,
+    duckdb.TransactionException, duckdb.ConstraintException, WriteConflict,
 )
 NOTICE_AFTER_SECONDS = 2.0
 
 
+def resolve_db_target(cli_value: str | os.PathLike[str] | None) -> str | Path:
+    """--db, else $JUDGE_APP_DB, else db/judge.duckdb: a DuckDB file's path, or a
+    ``postgresql://`` URL (kept as text: a Path would fold its double slash)."""
+    raw = os.fspath(cli_value) if cli_value else os.environ.get("JUDGE_APP_DB") or ""
+    if raw.startswith(URL_SCHEMES):
+        return raw
+    return Path(raw) if raw else DEFAULT_DB
+
+
+def local_path_of(target: str | os.PathLike[str]) -> Path:
+    """The path files kept beside a database are named after: a DuckDB file itself; for a
+    PostgreSQL URL (no file) ``db/<dbname>.postgresql`` in the working folder."""
+    raw = os.fspath(target)
+    if not raw.startswith(URL_SCHEMES):
+        return Path(raw)
+    from urllib.parse import urlsplit
+
+    return Path("db") / f"{urlsplit(raw).path.strip('/') or 'postgres'}.postgresql"
+
+
 def resolve_db_path(cli_value: str | os.PathLike[str] | None) -> Path:
-    """--db, else $JUDGE_APP_DB, else db/judge.duckdb."""
-    if cli_value:
-        return Path(cli_value)
-    env = os.environ.get("JUDGE_APP_DB")
-    return Path(env) if env else DEFAULT_DB
+    """--db, else $JUDGE_APP_DB, else db/judge.duckdb (a DuckDB file; see resolve_db_target)."""
+    target = resolve_db_target(cli_value)
+    return target if isinstance(target, Path) else Path(target)
 
 
 def pin_utc(conn: duckdb.DuckDBPyConnection) -> None:
@@ -155,7 +182,11 @@ def _disk_full(exc: BaseException, path: Path) -> DiskFull | None:
 
 
 class Database:
-    """Handle on one judge_app database file; cheap to create, safe to share across threads."""
+    """Handle on one judge_app database file; cheap to create, safe to share across threads.
+
+    storage/postgres.py's PgDatabase is the same handle on a PostgreSQL database."""
+
+    dialect: Dialect = DUCKDB
 
     def __init__(self, path: str | os.PathLike[str], *, wait_seconds: float = 120.0,
                  create: bool = True) -> None:
@@ -248,6 +279,27 @@ class Database:
                 if full is not None:
                     raise full from exc
                 raise
+
+    @property
+    def name(self) -> str:
+        """How messages name this database (a path, or a URL without its password)."""
+        return str(self.path)
+
+    @property
+    def local_path(self) -> Path:
+        """The path files kept beside the database are named after (the admin's link, judge
+        run logs, uploaded judge configs): the DuckDB file itself."""
+        return self.path
+
+    @property
+    def target(self) -> str:
+        """What ``--db`` takes to open this database again (a path, or the whole URL)."""
+        return str(self.path)
+
+    @property
+    def key(self) -> str:
+        """Names this database among others in one process (caches keyed per database)."""
+        return str(self._key)
 
     @property
     def opens(self) -> int:

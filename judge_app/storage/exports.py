@@ -10,6 +10,7 @@ from judge_app.core.preferences import VOTE_COLUMNS
 from judge_app.storage.analytics import Slice
 from judge_app.storage.analytics import _where as slice_where
 from judge_app.storage.catalog import PAIR_WITH_TEXTS
+from judge_app.storage.dialect import dialect_of
 from judge_app.storage.frames import finish_pending
 
 # Every verdict column an export may carry. Never: tokens of raters (they live in `raters`),
@@ -33,10 +34,8 @@ JUDGE_CALL_EXPORT_FIELDS = [
     "cost_usd", "latency_ms", "attempts", "finish_reason", "judge_model", "judge_endpoint",
     "created_at",
 ]
-_CALL_STRUCT = ", ".join(
-    f"'{f}': {_MASK.format('c.judge_endpoint')}" if f == "judge_endpoint" else f"'{f}': c.{f}"
-    for f in JUDGE_CALL_EXPORT_FIELDS
-)
+_CALL_FIELDS = [(f, _MASK.format("c.judge_endpoint") if f == "judge_endpoint" else f"c.{f}")
+                for f in JUDGE_CALL_EXPORT_FIELDS]
 
 
 def votes(cur: duckdb.DuckDBPyConnection, s: Slice) -> pd.DataFrame:
@@ -86,14 +85,16 @@ def verdict_table(cur: duckdb.DuckDBPyConnection, s: Slice) -> pa.Table:
     special = {"judge_endpoint": f"{_ENDPOINT} AS judge_endpoint",
                "judge_calls": "o.judge_calls"}
     cols = ", ".join(special.get(c, f"v.{c}") for c in VERDICT_EXPORT_COLUMNS)
+    dialect = dialect_of(cur)
+    calls = dialect.struct_list(_CALL_FIELDS, "c.left_side, c.call_key")
     finish_pending(cur)  # DuckDB 2: a relation query needs no unfinished result on the cursor
-    return cur.sql(
+    table = cur.sql(
         f"""
         SELECT {cols} FROM active_verdicts v
         LEFT JOIN (
             SELECT c.task_id, c.pair_id, c.config_hash,
-                   list({{{_CALL_STRUCT}}} ORDER BY c.left_side, c.call_key) AS judge_calls
-            FROM judge_calls c WHERE c.task_id = $task GROUP BY ALL
+                   {calls} AS judge_calls
+            FROM judge_calls c WHERE c.task_id = $task GROUP BY 1, 2, 3
         ) o ON v.left_side IS NULL AND v.judge_run_id IS NOT NULL AND o.task_id = v.task_id
            AND o.pair_id = v.pair_id AND o.config_hash = v.judge_config_hash
         WHERE {where}
@@ -101,3 +102,8 @@ def verdict_table(cur: duckdb.DuckDBPyConnection, s: Slice) -> pa.Table:
         """,  # noqa: S608 - built from fixed fragments; values are parameters
         params=params,
     ).to_arrow_table()
+    if dialect.is_postgres:  # json_agg's text as DuckDB's list of structs
+        from judge_app.storage.postgres import json_lists_to_arrow
+
+        table = json_lists_to_arrow(table, "judge_calls", times=("created_at",))
+    return table

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from judge_app.storage.dialect import dialect_of
+
 if TYPE_CHECKING:  # imported where a frame is built, so reads need no pandas
     import pandas as pd
 
@@ -20,14 +22,20 @@ def finish_pending(cur: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def registered(cur: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[str]:
+def registered(cur: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame,
+               like: str | None = None) -> Iterator[str]:
     """Expose ``frame`` as view ``name`` for the duration of the block.
 
     DuckDB 2 refuses (un)registering while a result is unfinished (after ``fetchone()``), so
-    pending results are completed first.
+    pending results are completed first. PostgreSQL copies the frame into a temporary table
+    whose columns take the types of table ``like``'s columns of the same names (a frame's
+    text cannot go into a json or bigint column without them).
     """
     finish_pending(cur)
-    cur.register(name, frame)
+    if like is not None and dialect_of(cur).is_postgres:
+        cur.register(name, frame, like=like)  # type: ignore[call-arg]
+    else:
+        cur.register(name, frame)
     try:
         yield name
     finally:
@@ -57,7 +65,7 @@ def insert_new_rows(
         import pandas as pd
 
         frame = pd.DataFrame(rows).reindex(columns=columns)
-        with registered(cur, f"incoming_{table}", frame) as view:
+        with registered(cur, f"incoming_{table}", frame, like=table) as view:
             cur.execute(
                 f"INSERT INTO {table} ({names}) SELECT {names} FROM {view} "  # noqa: S608
                 "ON CONFLICT DO NOTHING"

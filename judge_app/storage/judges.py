@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 
 from judge_app.storage.catalog import PAIR_WITH_TEXTS
+from judge_app.storage.dialect import dialect_of
 from judge_app.storage.frames import insert_new_rows, registered
 from judge_app.storage.rows import all_rows as _rows
 
@@ -25,17 +26,19 @@ def pairs_to_judge(cur: duckdb.DuckDBPyConnection, task_id: str,
                    models: list[str] | None = None) -> list[dict[str, Any]]:
     """Every pair of the task (both models in `models`, when given) with the texts a judge
     reads; gold pairs included. Ordered by pair id, so --limit picks the same pairs again."""
+    both_in = ("" if models is None else
+               "AND p.model_a IN (SELECT unnest(CAST($models AS VARCHAR[]))) "
+               "AND p.model_b IN (SELECT unnest(CAST($models AS VARCHAR[])))")
     cur.execute(
         f"""
         SELECT p.pair_id, p.prompt_id, p.model_a, p.model_b, p.output_a, p.output_b,
                pr.messages, pr.reference, oa.response_text AS text_a, ob.response_text AS text_b
         FROM {PAIR_WITH_TEXTS}
         WHERE p.task_id = $task
-          AND ($models IS NULL OR (list_contains($models, p.model_a)
-                                   AND list_contains($models, p.model_b)))
+          {both_in}
         ORDER BY p.pair_id
         """,  # noqa: S608
-        {"task": task_id, "models": models},
+        {"task": task_id, **({"models": models} if models is not None else {})},
     )
     rows = _rows(cur)
     for row in rows:
@@ -84,13 +87,14 @@ def update_run(cur: duckdb.DuckDBPyConnection, run_id: str, **fields: Any) -> No
 
 def list_runs(cur: duckdb.DuckDBPyConnection, task_id: str | None = None,
               ) -> list[dict[str, Any]]:
-    cur.execute(
-        "SELECT run_id, task_id, rater_id, config_hash, status, total_calls, cached_calls, "
+    age_ms = dialect_of(cur).ms_between("updated_at", "CAST(current_timestamp AS TIMESTAMP)")
+    cur.execute(  # age_ms is a fixed fragment of the dialect
+        "SELECT run_id, task_id, rater_id, config_hash, status, total_calls, cached_calls, "  # noqa: S608
         "done_calls, failed_calls, cost_usd, max_cost_usd, message, endpoint, pid, host, "
         "pid_started, started_at, updated_at, finished_at, "
-        "date_diff('millisecond', updated_at, current_timestamp::TIMESTAMP) / 1000.0 "
-        "AS heartbeat_age_s FROM judge_runs WHERE $task IS NULL OR task_id = $task "
-        "ORDER BY started_at DESC, run_id",
+        f"{age_ms} / 1000.0 "
+        "AS heartbeat_age_s FROM judge_runs WHERE CAST($task AS VARCHAR) IS NULL "
+        "OR task_id = $task ORDER BY started_at DESC, run_id",
         {"task": task_id},
     )
     return _rows(cur)
@@ -101,7 +105,7 @@ def standing_verdict_ids(cur: duckdb.DuckDBPyConnection, rater_id: str, task_id:
     """pair_id -> ids of the rater's standing verdicts on it, for the given pairs."""
     cur.execute(
         "SELECT pair_id, verdict_id FROM standing_verdicts WHERE rater_id = ? AND task_id = ? "
-        "AND pair_id IN (SELECT unnest(?)) ORDER BY verdict_id",
+        "AND pair_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) ORDER BY verdict_id",
         [rater_id, task_id, pair_ids],
     )
     out: dict[str, list[str]] = {}
@@ -152,7 +156,7 @@ def escalated_candidates(cur: duckdb.DuckDBPyConnection, task_id: str, rater_id:
                 SELECT pair_id FROM active_verdicts
                 WHERE task_id = $task AND assignment_id IS NULL AND source = 'human'
                   AND pair_id IN (SELECT pair_id FROM escalated)
-            ) GROUP BY pair_id
+            ) AS covered GROUP BY pair_id
         )
         SELECT e.pair_id, coalesce(c.n, 0) AS n
         FROM escalations e LEFT JOIN coverage c USING (pair_id)
@@ -177,7 +181,8 @@ def retract_verdicts(cur: duckdb.DuckDBPyConnection, verdict_ids: list[str]) -> 
     cur.execute(
         f"INSERT INTO verdicts (verdict_id, {_RETRACT_COPY}, flagged, retracts, created_at) "  # noqa: S608
         f"SELECT 'undo:' || verdict_id, {_RETRACT_COPY}, false, verdict_id, current_timestamp "
-        "FROM verdicts WHERE verdict_id IN (SELECT unnest(?)) ON CONFLICT DO NOTHING",
+        "FROM verdicts WHERE verdict_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) "
+        "ON CONFLICT DO NOTHING",
         [verdict_ids],
     )
     row = cur.fetchone()

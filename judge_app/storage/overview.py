@@ -47,7 +47,7 @@ def verdicts_per_pair(cur: duckdb.DuckDBPyConnection, task_id: str) -> dict[int,
         SELECT coalesce(c.n, 0) AS verdicts, count(*) AS pairs
         FROM pairs p LEFT JOIN per_pair c USING (pair_id)
         WHERE p.task_id = $task AND p.gold_outcome IS NULL
-        GROUP BY ALL ORDER BY verdicts
+        GROUP BY 1 ORDER BY verdicts
         """,
         {"task": task_id},
     )
@@ -65,8 +65,8 @@ def rater_progress(cur: duckdb.DuckDBPyConnection, task_id: str) -> list[dict[st
         SELECT r.rater_id,
                count(m.outcome) AS verdicts,
                count(m.rater_id) - count(m.outcome) AS skipped,
-               round(median(m.duration_ms) FILTER (WHERE m.outcome IS NOT NULL) / 1000.0, 1)
-                   AS median_seconds,
+               round(percentile_cont(0.5) WITHIN GROUP (ORDER BY m.duration_ms)
+                     FILTER (WHERE m.outcome IS NOT NULL) / 100.0) / 10.0 AS median_seconds,
                max(m.created_at) AS last_activity,
                bool_or(r.disabled) AS disabled
         FROM raters r

@@ -6,6 +6,7 @@ from typing import Any
 
 import duckdb
 
+from judge_app.storage.dialect import dialect_of
 from judge_app.storage.rows import all_rows as _rows
 from judge_app.storage.rows import one_row
 
@@ -39,9 +40,17 @@ _COVERAGE = """
             SELECT pair_id FROM imported
             WHERE outcome IS NOT NULL AND retracts IS NULL
               AND verdict_id NOT IN (SELECT retracts FROM imported WHERE retracts IS NOT NULL)
-        ) GROUP BY pair_id
+        ) AS covered GROUP BY pair_id
     )
 """
+
+
+def lock_task(cur: duckdb.DuckDBPyConnection, task_id: str) -> None:
+    """Hold the task's queue until this transaction ends, across processes: deciding which
+    pair a rater gets reads the coverage and then writes an assignment, and two raters doing
+    that at once must not both take a pair's last overlap slot. (DuckDB: its one owner
+    process serialises this with services.queue.task_lock already.)"""
+    dialect_of(cur).lock(cur, f"judge_app:task:{task_id}")
 
 
 def get_assignment(cur: duckdb.DuckDBPyConnection, assignment_id: str) -> dict[str, Any] | None:

@@ -39,7 +39,8 @@ def ensure_raters(cur: duckdb.DuckDBPyConnection, raters: list[tuple[str, Source
         return 0
     ids = [r[0] for r in raters]
     present = {r[0] for r in cur.execute(
-        "SELECT rater_id FROM raters WHERE rater_id IN (SELECT unnest(?))", [ids]).fetchall()}
+        "SELECT rater_id FROM raters WHERE rater_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+        [ids]).fetchall()}
     missing = [r for r in raters if r[0] not in present]
     for rater_id, source in missing:
         cur.execute("INSERT INTO raters (rater_id, source) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -52,7 +53,7 @@ def login_raters(cur: duckdb.DuckDBPyConnection, rater_ids: list[str]) -> list[s
     if not rater_ids:
         return []
     rows = cur.execute(
-        "SELECT rater_id FROM raters WHERE rater_id IN (SELECT unnest(?)) "
+        "SELECT rater_id FROM raters WHERE rater_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) "
         "AND (token_hash IS NOT NULL OR is_admin) ORDER BY rater_id", [rater_ids]).fetchall()
     return [str(r[0]) for r in rows]
 

@@ -16,7 +16,7 @@ def rater_vote_counts(cur: duckdb.DuckDBPyConnection, s: Slice) -> pd.DataFrame:
     model_a, model_b, joins = _models(s)
     return cur.execute(
         f"""
-        SELECT v.rater_id, any_value(v.source) AS source, {model_a} AS model_a,
+        SELECT v.rater_id, min(v.source) AS source, {model_a} AS model_a,
                {model_b} AS model_b, v.left_side, v.outcome,
                coalesce(v.strength, 1) AS strength, count(*) AS n
         FROM active_verdicts v {joins}

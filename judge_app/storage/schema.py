@@ -1,4 +1,9 @@
-"""Numbered migrations shipped in the package, applied in order, each in one transaction."""
+"""Numbered migrations shipped in the package, applied in order, each in one transaction.
+
+DuckDB's are in migrations/, PostgreSQL's twins (same numbers and names, same end state, in
+PostgreSQL's spelling) in migrations/postgresql/. A new migration NNN needs both files; the
+version and checksum rules are the same for both (tests/test_postgres_schema.py checks that
+the two folders list the same migrations)."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import duckdb
 
 from judge_app.errors import DatabaseFileError, SchemaError
 from judge_app.storage.db import Database
+from judge_app.storage.dialect import DUCKDB, Dialect
 
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _migrated: set[Path] = set()
@@ -30,8 +36,10 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def known_migrations() -> list[Migration]:
+def known_migrations(dialect: Dialect = DUCKDB) -> list[Migration]:
     folder = resources.files("judge_app.storage") / "migrations"
+    if dialect.is_postgres:
+        folder = folder / "postgresql"
     found = []
     for entry in folder.iterdir():
         match = _NAME.match(entry.name)
@@ -55,17 +63,17 @@ def applied_versions(db: Database) -> dict[int, str]:
 def pending(db: Database) -> list[Migration]:
     """Migrations this code has that the database lacks; refuses a database newer than the code."""
     applied = applied_versions(db)
-    known = known_migrations()
+    known = known_migrations(db.dialect)
     newest_known = known[-1].version if known else 0
     if applied and max(applied) > newest_known:
         raise SchemaError(
-            f"{db.path} has schema version {max(applied)}, but this judge_app knows only up to "
+            f"{db.name} has schema version {max(applied)}, but this judge_app knows only up to "
             f"{newest_known}. Upgrade judge_app (pip install -U judge-app) to open it."
         )
     for m in known:
         if m.version in applied and applied[m.version] != m.checksum:
             raise SchemaError(
-                f"{db.path}: migration {m.version:03d}_{m.name} was applied with different "
+                f"{db.name}: migration {m.version:03d}_{m.name} was applied with different "
                 "content than this judge_app ships; the database was made by another build."
             )
     return [m for m in known if m.version not in applied]
@@ -76,7 +84,9 @@ def migrate(db: Database) -> list[Migration]:
     done = []
     for m in pending(db):
         with db.transaction() as cur:
-            # Re-check inside the transaction: another process may have just applied it.
+            # Re-check inside the transaction: another process may have just applied it
+            # (PostgreSQL: processes migrating at once take turns here).
+            db.dialect.lock(cur, "judge_app:migrations")
             exists = cur.execute(
                 "SELECT 1 FROM schema_migrations WHERE version = ?", [m.version]
             ).fetchone()
@@ -84,10 +94,10 @@ def migrate(db: Database) -> list[Migration]:
                 continue
             try:
                 cur.execute(m.sql)
-            except duckdb.ConstraintException as exc:  # rolled back whole: nothing changed
+            except _refused_values() as exc:  # rolled back whole: nothing changed
                 first = (str(exc).splitlines() or [type(exc).__name__])[0]
                 raise SchemaError(
-                    f"{db.path}: migration {m.version:03d}_{m.name} cannot upgrade this "
+                    f"{db.name}: migration {m.version:03d}_{m.name} cannot upgrade this "
                     f"database, which holds a value it does not allow ({first}); the file "
                     "was left as it was") from exc
             cur.execute(
@@ -98,12 +108,34 @@ def migrate(db: Database) -> list[Migration]:
     return done
 
 
+def _refused_values() -> tuple[type[Exception], ...]:
+    """Errors of a migration that meets a value its constraints refuse, on either database."""
+    found: list[type[Exception]] = [duckdb.ConstraintException]
+    import sys
+
+    if "psycopg" in sys.modules:  # loaded with a PostgreSQL database only
+        from psycopg import errors as pg_errors
+
+        found += [pg_errors.CheckViolation, pg_errors.NotNullViolation]
+    return tuple(found)
+
+
+def connect(target: str | Path, *, wait_seconds: float = 120.0,
+            create: bool = True) -> Database:
+    """A handle, not migrated: a DuckDB file, or a PostgreSQL database for a URL."""
+    if isinstance(target, str) and target.startswith(("postgresql://", "postgres://")):
+        from judge_app.storage.postgres import PgDatabase
+
+        return PgDatabase(target, wait_seconds=wait_seconds, create=create)
+    return Database(target, wait_seconds=wait_seconds, create=create)
+
+
 def open_database(path: str | Path, *, wait_seconds: float = 120.0,
                   create: bool = True) -> Database:
     """A ready-to-use database, migrated once per process; ``create=False`` refuses a missing
-    file (a typo in --db must not make an empty database)."""
-    db = Database(path, wait_seconds=wait_seconds, create=create)
-    key = db.path.resolve()
+    file (a typo in --db must not make an empty database). ``path`` may be a PostgreSQL URL."""
+    db = connect(path, wait_seconds=wait_seconds, create=create)
+    key = Path(db.key)
     with _migrated_lock:
         if key not in _migrated:
             try:

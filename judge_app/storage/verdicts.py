@@ -7,6 +7,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from judge_app.storage.dialect import dialect_of
 from judge_app.storage.frames import insert_new_rows, registered
 from judge_app.storage.rows import one_row
 
@@ -18,10 +19,18 @@ VERDICT_COLUMNS = [
     "judge_config_hash", "input_tokens", "output_tokens", "cost_usd", "latency_ms",
     "raw_answer", "retracts", "created_at",
 ]
+_ALL = ", ".join(VERDICT_COLUMNS)  # every column, in table order
 _INSERT_ONE = (  # column names are this module's constants; values are parameters
     f"INSERT INTO verdicts ({', '.join(VERDICT_COLUMNS)}) "  # noqa: S608
     f"VALUES ({', '.join('?' for _ in VERDICT_COLUMNS)})"
 )
+
+
+def lock_assignment(cur: duckdb.DuckDBPyConnection, assignment_id: str) -> None:
+    """Hold the assignment until this transaction ends, across processes, so two tabs
+    voting on it at once (each with its own verdict id) store one verdict: the second sees
+    the first's row. (DuckDB: one owner process; its callers' task lock does this.)"""
+    dialect_of(cur).lock(cur, f"judge_app:assignment:{assignment_id}")
 
 
 def insert_verdict(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
@@ -59,14 +68,14 @@ def already_recorded(
     """
     if assignment_id is None:
         return get_verdict(cur, verdict_id)
-    return _one(
+    return _one(  # _ALL is this module's column list
         cur,
-        "WITH rows AS (SELECT * FROM verdicts WHERE assignment_id = $assignment), "
-        "standing AS (SELECT 1 AS rank, * FROM rows WHERE retracts IS NULL "
+        "WITH rows AS (SELECT * FROM verdicts WHERE assignment_id = $assignment), "  # noqa: S608
+        f"standing AS (SELECT 1 AS rank, {_ALL} FROM rows WHERE retracts IS NULL "
         "AND verdict_id NOT IN (SELECT retracts FROM rows WHERE retracts IS NOT NULL) "
         "ORDER BY created_at DESC LIMIT 1) "
-        "SELECT * EXCLUDE (rank) FROM (SELECT 0 AS rank, * FROM verdicts "
-        "WHERE verdict_id = $id UNION ALL BY NAME SELECT * FROM standing) "
+        f"SELECT {_ALL} FROM (SELECT 0 AS rank, {_ALL} FROM verdicts "
+        "WHERE verdict_id = $id UNION ALL SELECT * FROM standing) AS found "
         "ORDER BY rank LIMIT 1",
         {"id": verdict_id, "assignment": assignment_id},
     )

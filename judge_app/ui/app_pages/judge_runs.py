@@ -85,7 +85,7 @@ with st.form("judge_run_form"):
 if estimate_clicked or start_clicked:
     config_file: Path | None = None
     if uploaded is not None:  # kept beside the database, so the run's process can read it
-        config_file = db.path.parent / "judges" / Path(uploaded.name).name
+        config_file = db.local_path.parent / "judges" / Path(uploaded.name).name
         config_file.parent.mkdir(parents=True, exist_ok=True)
         config_file.write_bytes(uploaded.getvalue())
     elif path.strip():
@@ -103,7 +103,7 @@ if estimate_clicked or start_clicked:
                 f"{calls.input_tokens:,} input tokens; cost ${calls.input_cost_usd:.4f} "
                 f"input, at most ${calls.max_cost_usd:.4f} in all.")
             if start_clicked:
-                pid, log = judges.start_run(db.path, task_id, config_file,
+                pid, log = judges.start_run(db.target, task_id, config_file,
                                             max_cost=max_cost or None)
                 st.success(f"Started (process {pid}). Log: {log}. Refresh to follow it.")
         except JudgeAppError as exc:
