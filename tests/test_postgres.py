@@ -68,9 +68,10 @@ def test_init_creates_the_schema_and_refuses_a_newer_or_other_one(
         pg_server: PgServer, capsys: pytest.CaptureFixture[str]) -> None:
     url = pg_server.new_database("init")
     assert main(["init", "--db", url, "--check"]) == 1
-    assert "5 pending" in capsys.readouterr().out
+    count = len(known_migrations(POSTGRES))
+    assert f"{count} pending" in capsys.readouterr().out
     assert main(["init", "--db", url]) == 0
-    assert "applied 5 migration(s)" in capsys.readouterr().out
+    assert f"applied {count} migration(s)" in capsys.readouterr().out
     assert main(["init", "--db", url]) == 0 and "up to date" in capsys.readouterr().out
     assert main(["init", "--db", url, "--check"]) == 0
     db = connect(url)

@@ -146,14 +146,15 @@ def output_costs(cur: duckdb.DuckDBPyConnection, task_id: str) -> pd.DataFrame:
 def output_speed(cur: duckdb.DuckDBPyConnection, task_id: str) -> list[dict[str, Any]]:
     """Per model: how many outputs carry each figure, median and p95 latency, median time to
     first token, mean cost and mean output tokens per answer (NULL where none carries it):
-    the figures shown beside the ratings."""
+    the figures shown beside the ratings. Ordered-set aggregates: the spelling both databases
+    share."""
     cur.execute(
         """
         SELECT model, count(*) AS outputs,
                count(latency_ms) AS with_latency,
-               quantile_cont(latency_ms, 0.5) AS latency_p50_ms,
-               quantile_cont(latency_ms, 0.95) AS latency_p95_ms,
-               quantile_cont(ttft_ms, 0.5) AS ttft_p50_ms,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS latency_p50_ms,
+               percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS latency_p95_ms,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY ttft_ms) AS ttft_p50_ms,
                count(cost_usd) AS with_cost,
                avg(cost_usd) AS cost_mean_usd,
                avg(output_tokens) AS output_tokens_mean
