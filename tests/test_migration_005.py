@@ -155,6 +155,11 @@ def test_figures_are_the_same_after_the_upgrade(
         # keys added since the release (with their default values) are not figures
         if got.get("rating_model") == "bradley-terry":
             del got["rating_model"]
+        want = expected[f"{command} {source}"]
+        for name, row in got.get("models", {}).items():  # speed figures: none stored here
+            for key in set(row) - set(want["models"].get(name, row)):
+                if row[key] is None:
+                    del row[key]
         assert _same_figures(got, expected[f"{command} {source}"]), f"{command} --source {source}"
 
 
