@@ -127,10 +127,11 @@ def test_undo_after_a_reveal_never_brings_the_pair_back(server: Server, page: An
     assert rows == [("left", rows[0][1], False), (None, None, True), ("withdrawn", None, False)]
     assert server.rows("SELECT count(*) FROM active_verdicts WHERE rater_id = 'rhea'",
                        []) == [(0,)]
-    for _ in range(2):  # the rest of the task never shows the withdrawn pair again
+    # the rest of the task never shows the withdrawn pair again (each wait names the state
+    # after the vote: "0 / 2 done" is on screen before it, and a busy machine is slow)
+    for after in ("1 / 2 done", "All done"):
         assert page.get_by_text(judged, exact=True).count() == 0
-        judge_with_keys(page, "2", "B is better", re.compile(r"^\d / 2 done$"))
-    expect(page.get_by_text("All done")).to_be_visible()
+        judge_with_keys(page, "2", "B is better", after)
 
 
 def test_no_history_entry_keeps_the_login_token(server: Server, page: Any) -> None:
