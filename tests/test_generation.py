@@ -300,3 +300,21 @@ def test_prompts_with_the_same_text_are_paid_once(db: Database,
     assert server.count == 1 == summary.calls_new
     texts = rows(db, "SELECT DISTINCT response_text FROM outputs WHERE model = 'gen'")
     assert len(texts) == 1
+
+
+def test_the_documented_model_configs_load(tmp_path: Any) -> None:
+    """Every ```toml block in docs/generation.md (OpenAI, vLLM, Ollama, llama.cpp) is a
+    valid model config."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "generation.md"
+    blocks = docs.read_text().split("```toml\n")[1:]
+    assert len(blocks) == 4
+    for i, block in enumerate(blocks):
+        path = tmp_path / f"m{i}.toml"
+        path.write_text(block.split("```")[0])
+        cfg = load_model_config(path)
+        assert cfg.name and cfg.model
+    assert [load_model_config(tmp_path / f"m{i}.toml").endpoint({}) for i in range(4)] == [
+        "https://api.openai.com/v1", "http://127.0.0.1:8000/v1", "http://127.0.0.1:11434/v1",
+        "http://127.0.0.1:8080/v1"]
