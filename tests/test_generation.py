@@ -300,3 +300,51 @@ def test_prompts_with_the_same_text_are_paid_once(db: Database,
     assert server.count == 1 == summary.calls_new
     texts = rows(db, "SELECT DISTINCT response_text FROM outputs WHERE model = 'gen'")
     assert len(texts) == 1
+
+
+def test_the_documented_model_configs_load(tmp_path: Any) -> None:
+    """Every ```toml block in docs/generation.md (OpenAI, vLLM, Ollama, llama.cpp) is a
+    valid model config."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "generation.md"
+    blocks = docs.read_text().split("```toml\n")[1:]
+    assert len(blocks) == 4
+    for i, block in enumerate(blocks):
+        path = tmp_path / f"m{i}.toml"
+        path.write_text(block.split("```")[0])
+        cfg = load_model_config(path)
+        assert cfg.name and cfg.model
+    assert [load_model_config(tmp_path / f"m{i}.toml").endpoint({}) for i in range(4)] == [
+        "https://api.openai.com/v1", "http://127.0.0.1:8000/v1", "http://127.0.0.1:11434/v1",
+        "http://127.0.0.1:8080/v1"]
+
+
+def test_the_stream_reader_takes_crlf_events_and_retries_an_error_event() -> None:
+    """Server-sent events as some servers write them (CRLF line ends), and a stream that
+    reports an error instead of an answer (retried like a 5xx)."""
+    import asyncio
+
+    from judge_app.judges.client import ChatClient
+
+    crlf = (b'data: {"model": "m-1", "choices": [{"delta": {"content": "Hel"}}]}\r\n\r\n'
+            b'data: {"choices": [{"delta": {"content": "lo"}, "finish_reason": "stop"}]}'
+            b'\r\n\r\n: a comment line\r\n\r\n'
+            b'data: {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2}}'
+            b'\r\n\r\ndata: [DONE]\r\n\r\n')
+    broken = b'data: {"error": {"message": "overloaded"}}\n\n'
+
+    def responder(req: Request) -> Reply:
+        return Reply(raw_body=broken if req.number == 1 else crlf)
+
+    async def ask(url: str) -> Any:
+        async with ChatClient(model="m", base_url=url, api_key="x", stream=True,
+                              backoff_base_s=0.01) as client:
+            return await client.complete([{"role": "user", "content": "hi"}]), client.stats
+
+    with FakeOpenAIServer(responder) as server:
+        result, stats = asyncio.run(ask(server.base_url))
+    assert (result.text, result.input_tokens, result.output_tokens) == ("Hello", 3, 2)
+    assert result.finish_reason == "stop" and result.response_model == "m-1"
+    assert result.attempts == 2 and stats.errors == {"server_error": 1}
+    assert result.ttft_ms is not None and not result.usage_estimated

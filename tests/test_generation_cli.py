@@ -118,6 +118,9 @@ def test_sigkill_midway_then_resume_pays_only_what_is_missing(tmp_path: Path) ->
         assert paid_before_kill - stored <= concurrency
         outputs = count(db, "SELECT count(*) FROM outputs WHERE model = 'gen'")
         assert count(db, "SELECT count(*) FROM generation_runs WHERE status = 'running'") == 1
+        listed = cli("runs", "--task", "t1", db=db).stdout
+        assert "gen on t1: interrupted" in listed
+        assert "run the same judge-app generate command again" in listed
 
         resumed = cli(*args, db=db)
         assert resumed.returncode == 0, resumed.stderr

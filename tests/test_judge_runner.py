@@ -244,3 +244,21 @@ def test_the_same_question_in_two_pairs_is_asked_once(db: Database,
     # m1-m3 and m2-m3 ask the same two questions; m1-m2 asks "hi" vs "hi" in both orders
     assert summary.planned_calls == 6 and summary.new_calls == 3 == server.count
     assert rows(db, "SELECT count(*) FROM active_verdicts") == [(3,)]
+
+
+def test_the_group_commit_keeps_a_call_another_run_stored_first(
+        task_db: Database, server: FakeOpenAIServer) -> None:
+    """The runner's plain INSERT meets a stored key: the batch goes in again with ON
+    CONFLICT, keeping the stored answer and adding the new one (storage/frames)."""
+    from judge_app.storage import judges as store
+
+    run(task_db, config(server), limit=1)
+    with task_db.cursor() as cur:
+        first = store.cached_calls(cur, [r[0] for r in cur.execute(
+            "SELECT call_key FROM judge_calls LIMIT 1").fetchall()])
+        [row] = first.values()
+        other = {**row, "call_key": "k-new", "raw_answer": "new"}
+        assert store.append_calls(cur, [{**row, "raw_answer": "changed"}, other]) == 1
+    kept = dict(rows(task_db, "SELECT call_key, raw_answer FROM judge_calls "
+                              "WHERE call_key IN (?, 'k-new')", [row["call_key"]]))
+    assert kept == {row["call_key"]: row["raw_answer"], "k-new": "new"}

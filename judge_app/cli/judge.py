@@ -6,7 +6,7 @@ import argparse
 import gc
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from judge_app.cli.common import TASK_HELP, add_db_option, database
 from judge_app.core.terminal import shown
@@ -53,9 +53,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=_judge)
 
     r = sub.add_parser(
-        "runs", help="list judge runs: status, progress, cost and why one stopped",
-        description="Judge runs, newest first. A run whose process is gone (killed) shows as "
-        "'interrupted': run the same judge-app judge command again to resume it.",
+        "runs", help="list judge and generation runs: status, progress, cost and why one "
+        "stopped",
+        description="Judge runs, then generation runs (judge-app generate), newest first. A "
+        "run whose process is gone (killed) shows as 'interrupted': run the same command "
+        "again to resume it.",
     )
     r.add_argument("--task", metavar="T", help="only this task's runs")
     add_db_option(r)
@@ -187,9 +189,10 @@ def _print_summary(s: RunSummary) -> None:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from judge_app.services import judges
+    from judge_app.services import generation, judges
 
     runs = judges.list_runs(database(args), args.task)
+    _print_generation_runs(generation.list_runs(database(args), args.task))
     if not runs:
         print("no judge runs")
         return 0
@@ -203,6 +206,20 @@ def _runs(args: argparse.Namespace) -> int:
         if run["message"]:
             print(f"    {shown(run['message'])}")
     return 0
+
+
+def _print_generation_runs(runs: list[dict[str, Any]]) -> None:
+    """Generation runs, before the judge runs (whose lines tools may parse)."""
+    for run in runs:
+        print(f"generation {run['run_id'][:12]}  {shown(run['model'])} on "
+              f"{shown(run['task_id'])}: {run['status']}, {run['done_outputs']} of "
+              f"{run['total_prompts']} outputs, {run['new_calls']} calls, "
+              f"{run['failed_calls']} failed, ${run['cost_usd']:.4f}, started "
+              f"{run['started_at']:%Y-%m-%d %H:%M:%S} UTC")
+        if run["endpoint"]:
+            print(f"    endpoint: {run['endpoint']}")
+        if run["message"]:
+            print(f"    {shown(run['message'])}")
 
 
 def _judge_rater_id(args: argparse.Namespace) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import importlib
 import json
 import math
 import random
@@ -29,7 +30,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import httpx2
 import openai
 
 from judge_app.core.redact import redact, redact_url, url_secrets
@@ -37,6 +37,11 @@ from judge_app.errors import JudgeAppError
 from judge_app.judges.config import JudgeConfig
 from judge_app.judges.cost import estimate_prompt_tokens, estimate_tokens
 from judge_app.judges.model_config import ModelConfig
+
+try:  # the transport's errors, for a stream that breaks off: openai 3.x sends through httpx2
+    _HTTP_ERROR: type[Exception] = importlib.import_module("httpx2").HTTPError
+except ImportError:  # openai 1.x and 2.x send through httpx
+    _HTTP_ERROR = importlib.import_module("httpx").HTTPError
 
 CONNECTIONS_PER_POOL = 16
 MAX_RETRY_AFTER_S = 600.0
@@ -363,7 +368,7 @@ class ChatClient:
                                     first = self._clock()
                                 parts.append(piece)
                             finish = choice.get("finish_reason") or finish
-        except httpx2.HTTPError as exc:
+        except _HTTP_ERROR as exc:
             raise _Retryable("connection", f"stream broke off: {exc}") from None
         finally:
             await response.aclose()

@@ -490,6 +490,19 @@ def run_generation(db: Database, plan: GenerationPlan, *, max_cost: float | None
     return _summarise(run, status, message, time.monotonic() - started, secrets)
 
 
+def list_runs(db: Database, task_id: str | None = None) -> list[dict[str, Any]]:
+    """Generation runs, newest first; a 'running' row whose process is gone is reported as
+    'interrupted' (the same judge-app generate command resumes it from the stored answers)."""
+    with db.cursor() as cur:
+        runs = store.list_runs(cur, task_id)
+    for run in runs:
+        if run["status"] == "running" and not owner_alive(run):
+            run["status"] = "interrupted"
+            run["message"] = ("interrupted: its process is gone; run the same judge-app "
+                              "generate command again to resume from the stored answers")
+    return runs
+
+
 def _summarise(run: _Run, status: RunStatus, message: str, elapsed: float,
                secrets: list[str]) -> GenerationSummary:
     plan = run.plan

@@ -274,7 +274,7 @@ class _Run:
 
     def _store_calls(self, rows: list[dict[str, Any]]) -> None:
         with self.db.cursor() as cur:  # one statement: atomic without BEGIN/COMMIT round trips
-            store.insert_calls(cur, rows)
+            store.append_calls(cur, rows)
 
     async def record_periodically(self) -> None:
         """Verdicts and the run's progress follow the stored calls about once a second, off

@@ -85,8 +85,9 @@ def append_new_rows(
     4 ms of CPU per statement (measured: 2 ms plain, 6-7 ms with ON CONFLICT, one row of 20
     columns); only when a key is already stored (another run paid first) the rows go again
     through insert_new_rows. Never inside a transaction: the refused statement would abort
-    it. ``table`` and ``columns`` are the callers' constants, never input."""
-    if not rows or len(rows) > 64:
+    it. PostgreSQL's ON CONFLICT costs nothing extra: it goes straight to insert_new_rows.
+    ``table`` and ``columns`` are the callers' constants, never input."""
+    if not rows or len(rows) > 64 or dialect_of(cur).is_postgres:
         return insert_new_rows(cur, table, columns, rows)
     names = ", ".join(columns)
     values = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * len(rows))

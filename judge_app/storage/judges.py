@@ -10,7 +10,7 @@ import pandas as pd
 
 from judge_app.storage.catalog import PAIR_WITH_TEXTS
 from judge_app.storage.dialect import dialect_of
-from judge_app.storage.frames import insert_new_rows, registered
+from judge_app.storage.frames import append_new_rows, insert_new_rows, registered
 from judge_app.storage.rows import all_rows as _rows
 
 CALL_COLUMNS = [
@@ -60,6 +60,12 @@ def cached_calls(cur: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, d
 def insert_calls(cur: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> int:
     """Store answered calls; a key already stored (another run paid first) is kept as is."""
     return insert_new_rows(cur, "judge_calls", CALL_COLUMNS, rows)
+
+
+def append_calls(cur: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> int:
+    """insert_calls for the runner's group commit, in autocommit: a plain INSERT, and ON
+    CONFLICT only when a key is already stored (storage/frames.append_new_rows)."""
+    return append_new_rows(cur, "judge_calls", CALL_COLUMNS, rows)
 
 
 def create_run(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
