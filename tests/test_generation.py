@@ -33,6 +33,8 @@ from tests.fake_openai_server import (
 
 N_PROMPTS = 5  # make_bundle: 5 prompts, answered by m1 and m2
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 
 @pytest.fixture
 def task_db(db: Database) -> Database:

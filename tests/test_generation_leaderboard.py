@@ -29,6 +29,8 @@ from tests.fake_openai_server import (
 )
 from tests.ui_helpers import app_test
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 
 def verbose(req: Request) -> Reply | str:
     """A second model: the same answers, twice as long (the judge prefers longer ones)."""
@@ -59,7 +61,7 @@ def judged(page_db: Database) -> Database:
 def test_the_json_leaderboard_gives_latency_and_cost_beside_the_rating(
         judged: Database, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["leaderboard", "--task", "t1", "--format", "json", "--db",
-                 str(judged.path)]) == 0
+                 judged.target]) == 0
     models = json.loads(capsys.readouterr().out)["models"]
     assert models["gen-b"]["wins"] == models["gen-b"]["battles"] > 0  # the longer answers
     with judged.cursor() as cur:

@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 
 from judge_app.storage.catalog import OUTPUT_COLUMNS, PAIR_COLUMNS
+from judge_app.storage.dialect import dialect_of
 from judge_app.storage.frames import append_new_rows, insert_new_rows
 from judge_app.storage.rows import all_rows as _rows
 
@@ -93,13 +94,14 @@ def update_run(cur: duckdb.DuckDBPyConnection, run_id: str, **fields: Any) -> No
 
 def list_runs(cur: duckdb.DuckDBPyConnection, task_id: str | None = None,
               ) -> list[dict[str, Any]]:
-    cur.execute(
-        "SELECT run_id, task_id, model, config_hash, status, total_prompts, done_outputs, "
+    age_ms = dialect_of(cur).ms_between("updated_at", "CAST(current_timestamp AS TIMESTAMP)")
+    cur.execute(  # age_ms is a fixed fragment of the dialect
+        "SELECT run_id, task_id, model, config_hash, status, total_prompts, done_outputs, "  # noqa: S608
         "new_calls, failed_calls, cost_usd, max_cost_usd, message, endpoint, pid, host, "
         "pid_started, started_at, updated_at, finished_at, "
-        "date_diff('millisecond', updated_at, current_timestamp::TIMESTAMP) / 1000.0 "
+        f"{age_ms} / 1000.0 "
         "AS heartbeat_age_s FROM generation_runs "
-        "WHERE $task IS NULL OR task_id = $task ORDER BY started_at DESC, run_id",
+        "WHERE CAST($task AS VARCHAR) IS NULL OR task_id = $task ORDER BY started_at DESC, run_id",
         {"task": task_id},
     )
     return _rows(cur)
