@@ -316,3 +316,21 @@ def test_two_judge_processes_at_once_store_each_call_and_verdict_once(
     assert per_pair == (1, n_pairs)
     assert runs == [("done",), ("done",)]
     db.close()
+
+
+def test_a_restarted_server_is_reconnected_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pooled connections that died with a server restart are replaced, not used."""
+    from judge_app.storage import postgres
+    from tests import pg_server
+
+    monkeypatch.setattr(postgres, "_CHECK_AFTER_IDLE_SECONDS", 0.0)
+    server = pg_server.start()
+    try:
+        db = open_database(server.new_database("restart"))
+        import_bundle(db, make_bundle("t1", n_prompts=2, models=("m1", "m2")))
+        server.restart()
+        assert _count(db, "SELECT count(*) FROM pairs") == 2
+        assert db.opens >= 2
+        db.close()
+    finally:
+        server.stop()
