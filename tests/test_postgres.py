@@ -282,10 +282,10 @@ def test_a_rater_undoes_on_postgres(pg_server: PgServer) -> None:
 
 def test_two_judge_processes_at_once_store_each_call_and_verdict_once(
         pg_server: PgServer, tmp_path: Path) -> None:
-    """Two `judge-app judge` processes with the same judge on one PostgreSQL database: each
-    paid answer is stored once (content key, ON CONFLICT DO NOTHING) and the judge has one
-    standing verdict per pair. (They may both pay for a call neither had stored yet: a
-    cross-process claim on calls is left for later; see docs/deployment.md.)"""
+    """Two `judge-app judge` processes with the same judge on one PostgreSQL database at
+    once: no call is paid for twice (a process claims a call with a session advisory lock
+    before paying, and takes an answer the other stored meanwhile), each answer is stored
+    once and the judge has one standing verdict per pair."""
     from tests.fake_openai_server import FakeOpenAIServer
 
     url = pg_server.new_database("judges")
@@ -307,7 +307,7 @@ def test_two_judge_processes_at_once_store_each_call_and_verdict_once(
         paid = server.count
     n_pairs = _count(db, "SELECT count(*) FROM pairs")
     assert _count(db, "SELECT count(*) FROM judge_calls") == 2 * n_pairs  # both orders
-    assert paid >= 2 * n_pairs
+    assert paid == 2 * n_pairs  # claimed calls: none paid twice
     with db.cursor() as cur:
         per_pair = cur.execute("SELECT max(n), count(*) FROM (SELECT count(*) AS n FROM "
                                "active_verdicts WHERE rater_id = 'pg-judge' "

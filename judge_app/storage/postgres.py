@@ -288,6 +288,29 @@ class PgCursor:
             self._cur.close()
 
 
+class PgSessionLocks:
+    """Session advisory locks on a connection of their own, kept for the holder's life:
+    released by ``unlock``, ``close``, or the server when the process dies."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    def try_lock(self, key: str) -> bool:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key]).fetchone()
+        return bool(row and row[0])
+
+    def unlock(self, key: str) -> None:
+        with self._lock:
+            self._conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+
+    def close(self) -> None:
+        with self._lock, contextlib.suppress(psycopg.Error):
+            self._conn.close()
+
+
 class PgDatabase(Database):
     """Handle on one PostgreSQL database; cheap to create, safe to share across threads.
 
@@ -391,6 +414,9 @@ class PgDatabase(Database):
                 with contextlib.suppress(psycopg.Error):
                     cur.execute("ROLLBACK")
                 raise
+
+    def session_locks(self) -> PgSessionLocks:
+        return PgSessionLocks(self._connect())
 
     @property
     def opens(self) -> int:
