@@ -334,3 +334,19 @@ def test_a_restarted_server_is_reconnected_to(monkeypatch: pytest.MonkeyPatch) -
         db.close()
     finally:
         server.stop()
+
+
+def test_opening_a_url_again_reuses_its_connections(pg_server: PgServer) -> None:
+    """A page opens the database on every rerun: with PostgreSQL that must not cost a new
+    connection each time (one handle and one pool per URL and process)."""
+    url = pg_server.new_database("again")
+    first = open_database(url)
+    with first.cursor() as cur:
+        cur.execute("SELECT 1").fetchall()
+    opened = first.opens
+    for _ in range(20):
+        db = open_database(url)
+        with db.cursor() as cur:
+            cur.execute("SELECT count(*) FROM tasks").fetchall()
+    assert db is first and first.opens == opened
+    first.close()
