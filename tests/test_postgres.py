@@ -350,3 +350,12 @@ def test_opening_a_url_again_reuses_its_connections(pg_server: PgServer) -> None
             cur.execute("SELECT count(*) FROM tasks").fetchall()
     assert db is first and first.opens == opened
     first.close()
+
+
+def test_a_url_folded_into_a_path_is_refused(tmp_path: Path) -> None:
+    """Path('postgresql://...') keeps one slash: never a DuckDB file by that name."""
+    from judge_app.errors import DatabaseFileError
+
+    with pytest.raises(DatabaseFileError, match="PostgreSQL URL taken for a file name"):
+        open_database(Path("postgresql://judge@127.0.0.1/x"))
+    assert not Path("postgresql:").exists()

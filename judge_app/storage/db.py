@@ -106,6 +106,10 @@ def _holder_pid(message: str) -> str:
 
 def check_path(path: Path, *, create: bool) -> None:
     """Refuse paths that cannot be a database with one line that names the path."""
+    if str(path).startswith(("postgresql:", "postgres:")):  # a URL that went through Path()
+        raise DatabaseFileError(
+            f"{path}: a PostgreSQL URL taken for a file name (its '//' was lost); give the "
+            "URL itself as text (--db, $JUDGE_APP_DB, Database.target)")
     if path.is_dir():
         raise DatabaseFileError(f"{path} is a folder, not a database file")
     if not path.exists():
