@@ -359,3 +359,32 @@ def test_a_url_folded_into_a_path_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DatabaseFileError, match="PostgreSQL URL taken for a file name"):
         open_database(Path("postgresql://judge@127.0.0.1/x"))
     assert not Path("postgresql:").exists()
+
+
+def test_judge_runs_escalation_report_and_exports_through_the_cli(
+        pg_server: PgServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.fake_openai_server import FakeOpenAIServer
+
+    url = pg_server.new_database("clijudge")
+    assert main(["demo", "--db", url]) == 0
+    with FakeOpenAIServer() as server:
+        toml = tmp_path / "judge.toml"
+        toml.write_text(f'name = "pg-judge"\nmodel = "fake"\ntemplate = "overall"\n'
+                        f'base_url = "{server.base_url}"\n')
+        assert main(["judge", "--task", "demo-alpaca", "--judge", str(toml), "--limit", "8",
+                     "--quiet", "--db", url]) == 0
+        assert server.count == 16  # both orders
+        assert main(["runs", "--task", "demo-alpaca", "--db", url]) == 0
+        assert "pg-judge" in capsys.readouterr().out
+        assert main(["escalate", "--task", "demo-alpaca", "--judge", str(toml),
+                     "--db", url]) == 0
+    assert main(["report", "--task", "demo-pandalm", "--out", str(tmp_path / "r.html"),
+                 "--db", url]) == 0
+    assert "llama-7b" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    for fmt in ("trl", "battles", "verdicts", "leaderboard"):
+        out = tmp_path / f"x-{fmt}.jsonl"
+        assert main(["export", "--task", "demo-pandalm", "--format", fmt, "--out", str(out),
+                     "--db", url]) == 0
+        assert out.stat().st_size > 0
+    verdict_lines = (tmp_path / "x-verdicts.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(verdict_lines) == 2997
