@@ -6,7 +6,9 @@ retracted), then 50 raters working at once through the service layer, each in it
 each doing ``--rounds`` next_assignment + record_verdict cycles, reading each pair for a
 random 0-20 s (mean ``--think`` = 10 s: about five verdicts a second in all).
 Reports p50/p95/max of each call; the reference is the same calls with one rater alone.
-Run: .venv/bin/python benchmarks/bench_rater_flow.py [--verdicts N] [--raters R]
+Run: .venv/bin/python benchmarks/bench_rater_flow.py [--verdicts N] [--raters R] [--postgres]
+(--postgres: the same on a throwaway PostgreSQL server, tests/pg_server.py, instead of a
+DuckDB file; --db URL: on an existing, empty PostgreSQL database)
 """
 
 from __future__ import annotations
@@ -123,9 +125,29 @@ def main() -> None:
     parser.add_argument("--raters", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--think", type=float, default=10.0, help="mean seconds per pair")
+    parser.add_argument("--postgres", action="store_true",
+                        help="run on a throwaway PostgreSQL server (Debian's binaries)")
+    parser.add_argument("--db", default=None, help="an empty PostgreSQL database's URL")
     args = parser.parse_args()
+    server = None
+    if args.postgres:
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests import pg_server
+
+        server = pg_server.start()
+        args.db = server.new_database("flow")
+    try:
+        bench(args)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def bench(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        db = open_database(Path(tmp) / "flow.duckdb")
+        db = open_database(args.db or Path(tmp) / "flow.duckdb")
         t = time.perf_counter()
         import_bundle(db, task("live", 2000, 3))
         import_bundle(db, task("archive", 3000, 1))

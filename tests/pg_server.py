@@ -86,6 +86,12 @@ class PgServer:
         self.admin(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def restart(self) -> None:
+        """Stop the server (every connection drops; fast mode: the throwaway cluster runs
+        without fsync, so an immediate stop would lose commits) and start it again."""
+        _run([self.pg_ctl, "-D", str(self.folder / "data"), "-l", str(self.folder / "server.log"),
+              "-m", "fast", "-w", "-t", "60", "restart"], self.user)
+
     def stop(self) -> None:
         _run([self.pg_ctl, "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop"],
              self.user, check=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +17,14 @@ from tests.browser_helpers import expect, serving, wait_idle
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    path = tmp_path_factory.mktemp("analysis") / "judge.duckdb"
+@pytest.fixture(scope="module", params=["duckdb", "postgresql"])
+def admin_url(request: pytest.FixtureRequest,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The admin's analysis pages served from a DuckDB file, then from PostgreSQL."""
+    if request.param == "postgresql":
+        path: Path | str = request.getfixturevalue("pg_server").new_database("analysis")
+    else:
+        path = tmp_path_factory.mktemp("analysis") / "judge.duckdb"
     db = open_database(path)
     import_bundle(db, simulated_bundle("sim", prompts=10))
     token = raters.add_rater(db, "boss", admin=True).token

@@ -26,6 +26,7 @@ FORBIDDEN_LAYERS: dict[str, set[str]] = {
 # the only layers that may import each.
 IMPURE: dict[str, set[str]] = {
     "duckdb": {"storage"},
+    "psycopg": {"storage"},
     "streamlit": {"ui", "cli"},
     "openai": {"judges"},
     "httpx": {"judges"},

@@ -50,10 +50,12 @@ from judge_app.services.queue import load_task_config
 from judge_app.services.verdicts import JudgeVerdict, record_judge_verdicts
 from judge_app.storage import judges as store
 from judge_app.storage import raters
-from judge_app.storage.db import Database
+from judge_app.storage.db import Database, SessionLocks
 
 VERDICT_INTERVAL_S = 1.0
 NOTICE_INTERVAL_S = 10.0  # "retrying because ..." at most this often per kind of error
+CLAIM_PREFIX = "judge_app:call:"  # PostgreSQL: the lock a process holds while paying a call
+CLAIM_POLL_S = 0.2  # how often a call another process is paying for is looked at again
 
 
 def plan_run(db: Database, task_id: str, config: JudgeConfig, *,
@@ -185,53 +187,94 @@ class _Run:
         self.completed_pairs: set[int] = set()
         self.bar = tqdm(total=len(plan.to_call), unit="call", file=sys.stderr,
                         disable=not progress, dynamic_ncols=True)
+        # PostgreSQL: other processes may run the same calls now; a call is claimed (a lock
+        # every process sees) before it is paid for, and one stored meanwhile is taken as it is
+        self.claims: SessionLocks | None = None
+        self.adopted = 0
+
+    async def _claim(self, call: PlannedCall) -> bool:
+        """Whether this run should pay for ``call``: False when another process stored its
+        answer meanwhile (taken into this run's results). Waits while another process holds
+        the call (it is paying for it now; its answer or its death releases it)."""
+        claims = self.claims
+        if claims is None:
+            return True
+        key = CLAIM_PREFIX + call.key
+        while not await asyncio.to_thread(claims.try_lock, key):
+            await asyncio.sleep(CLAIM_POLL_S)
+        stored = await asyncio.to_thread(self._stored_call, call.key)
+        if stored is None:
+            return True
+        await asyncio.to_thread(claims.unlock, key)
+        self.results[call.key] = stored
+        self.completed_pairs.add(call.pair)
+        self.adopted += 1
+        self.bar.update(1)
+        return False
+
+    def _stored_call(self, key: str) -> dict[str, Any] | None:
+        with self.db.cursor() as cur:
+            return store.cached_calls(cur, [key]).get(key)
+
+    async def _release(self, call: PlannedCall) -> None:
+        if self.claims is not None:
+            await asyncio.to_thread(self.claims.unlock, CLAIM_PREFIX + call.key)
 
     # Workers ---------------------------------------------------------------
     async def work(self, client: JudgeClient, calls: Any) -> None:
-        cfg = self.plan.config
         for call in calls:
             if self.stop_reason:
                 return
-            messages = self.plan.messages(call)
-            chars = sum(len(m["content"]) for m in messages)
-            reserved = await self.gate.admit(chars, lambda: bool(self.stop_reason))
-            if reserved is None:
-                self.stop_reason = self.stop_reason or (
-                    f"stopped before the call that could exceed --max-cost ${self.max_cost:g}")
-                return
-            try:
-                result = await client.complete(messages)
-            except JudgeCallError as exc:
-                self.gate.settle(reserved, 0.0)
-                self.failed.append(str(exc))
-                if exc.fatal and not self.fatal:
-                    self.fatal = True
-                    self.stop_reason = f"stopped: {exc}"
+            if not await self._claim(call):
                 continue
-            cost = cost_usd(result.input_tokens, result.output_tokens,
-                            cfg.input_price_per_million, cfg.output_price_per_million)
-            self.gate.settle(reserved, cost, prompt_chars=chars, input_tokens=result.input_tokens)
-            parsed = parse_answer(result.text, cfg.format, result.logprobs)
-            self.pending.append({
-                "call_key": call.key, "run_id": self.run_id, "config_hash": self.plan.config_hash,
-                "judge_model": cfg.model, "judge_endpoint": self.plan.endpoint,
-                "task_id": self.plan.task_id, "pair_id": self.plan.pairs[call.pair]["pair_id"],
-                "left_side": call.left_side, "raw_answer": result.text,
-                "raw_choice": RAW_CHOICE_OF_SHOWN[parsed.outcome], "strength": parsed.strength,
-                "probability": parsed.probability, "parse_error": parsed.error,
-                "input_tokens": result.input_tokens, "output_tokens": result.output_tokens,
-                "usage_estimated": result.usage_estimated, "cost_usd": cost,
-                "latency_ms": result.latency_ms, "attempts": result.attempts,
-                "finish_reason": result.finish_reason, "created_at": stored_now(),
-                "_pair": call.pair,
-            })
-            if self.stored is None:
-                self.stored = asyncio.get_running_loop().create_future()
-            stored = self.stored
-            self.wake.set()
-            # A worker's next call waits until this answer is stored: so at any moment at
-            # most `concurrency` calls are paid for but not yet kept (what a SIGKILL can lose).
-            await stored
+            try:
+                await self._pay(client, call)
+            finally:
+                await self._release(call)
+
+    async def _pay(self, client: JudgeClient, call: PlannedCall) -> None:
+        """Make one call within the budget and wait until its answer is stored."""
+        cfg = self.plan.config
+        messages = self.plan.messages(call)
+        chars = sum(len(m["content"]) for m in messages)
+        reserved = await self.gate.admit(chars, lambda: bool(self.stop_reason))
+        if reserved is None:
+            self.stop_reason = self.stop_reason or (
+                f"stopped before the call that could exceed --max-cost ${self.max_cost:g}")
+            return
+        try:
+            result = await client.complete(messages)
+        except JudgeCallError as exc:
+            self.gate.settle(reserved, 0.0)
+            self.failed.append(str(exc))
+            if exc.fatal and not self.fatal:
+                self.fatal = True
+                self.stop_reason = f"stopped: {exc}"
+            return
+        cost = cost_usd(result.input_tokens, result.output_tokens,
+                        cfg.input_price_per_million, cfg.output_price_per_million)
+        self.gate.settle(reserved, cost, prompt_chars=chars, input_tokens=result.input_tokens)
+        parsed = parse_answer(result.text, cfg.format, result.logprobs)
+        self.pending.append({
+            "call_key": call.key, "run_id": self.run_id, "config_hash": self.plan.config_hash,
+            "judge_model": cfg.model, "judge_endpoint": self.plan.endpoint,
+            "task_id": self.plan.task_id, "pair_id": self.plan.pairs[call.pair]["pair_id"],
+            "left_side": call.left_side, "raw_answer": result.text,
+            "raw_choice": RAW_CHOICE_OF_SHOWN[parsed.outcome], "strength": parsed.strength,
+            "probability": parsed.probability, "parse_error": parsed.error,
+            "input_tokens": result.input_tokens, "output_tokens": result.output_tokens,
+            "usage_estimated": result.usage_estimated, "cost_usd": cost,
+            "latency_ms": result.latency_ms, "attempts": result.attempts,
+            "finish_reason": result.finish_reason, "created_at": stored_now(),
+            "_pair": call.pair,
+        })
+        if self.stored is None:
+            self.stored = asyncio.get_running_loop().create_future()
+        stored = self.stored
+        self.wake.set()
+        # A worker's next call waits until this answer is stored: so at any moment at
+        # most `concurrency` calls are paid for but not yet kept (what a SIGKILL can lose).
+        await stored
 
     def notice_retry(self, kind: str, message: str) -> None:
         """Say that calls are being retried and why, without flooding the terminal."""
@@ -364,6 +407,7 @@ def run_plan(db: Database, plan: Plan, *, max_cost: float | None = None,
     message = "interrupted"
     try:
         if plan.to_call:
+            run.claims = db.session_locks()
             asyncio.run(run.execute())
         run._record_verdicts(sorted(run.calls_of_pair))  # cached pairs and any left behind
         unanswered = sum(1 for c in plan.calls if c.key not in run.results)
@@ -377,6 +421,8 @@ def run_plan(db: Database, plan: Plan, *, max_cost: float | None = None,
     finally:
         message = redact(message, secrets)
         run.bar.close()
+        if run.claims is not None:
+            run.claims.close()
         with db.transaction() as cur:
             store.update_run(cur, run.run_id, status=status, message=message,
                              done_calls=len(run.new_rows), failed_calls=len(run.failed),

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
+from typing import Protocol, cast
 
 import duckdb
 
@@ -36,6 +36,14 @@ from judge_app.storage.owner import Owner
 
 DEFAULT_DB = Path("db/judge.duckdb")
 URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+class SessionLocks(Protocol):
+    """Named locks held until released or until the process ends (or dies)."""
+
+    def try_lock(self, key: str) -> bool: ...
+    def unlock(self, key: str) -> None: ...
+    def close(self) -> None: ...
 
 
 class WriteConflict(Exception):
@@ -98,6 +106,10 @@ def _holder_pid(message: str) -> str:
 
 def check_path(path: Path, *, create: bool) -> None:
     """Refuse paths that cannot be a database with one line that names the path."""
+    if str(path).startswith(("postgresql:", "postgres:")):  # a URL that went through Path()
+        raise DatabaseFileError(
+            f"{path}: a PostgreSQL URL taken for a file name (its '//' was lost); give the "
+            "URL itself as text (--db, $JUDGE_APP_DB, Database.target)")
     if path.is_dir():
         raise DatabaseFileError(f"{path} is a folder, not a database file")
     if not path.exists():
@@ -284,6 +296,12 @@ class Database:
     def name(self) -> str:
         """How messages name this database (a path, or a URL without its password)."""
         return str(self.path)
+
+    def session_locks(self) -> SessionLocks | None:
+        """Locks this process can hold across units of work, seen by every process using
+        the database (PostgreSQL's session advisory locks); None for a DuckDB file, whose one
+        owner process serialises what needs it."""
+        return None
 
     @property
     def local_path(self) -> Path:

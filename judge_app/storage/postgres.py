@@ -25,6 +25,7 @@ import contextlib
 import math
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -50,6 +51,9 @@ SCHEMES = ("postgresql://", "postgres://")
 _CONFLICTS = (pg_errors.UniqueViolation, pg_errors.SerializationFailure,
               pg_errors.DeadlockDetected, pg_errors.ExclusionViolation)
 _IDLE_CONNECTIONS = 8
+# A pooled connection idle this long is checked before use: the server may have restarted
+# (or a firewall dropped the connection) meanwhile, and a unit of work cannot be retried.
+_CHECK_AFTER_IDLE_SECONDS = 30.0
 
 
 def is_url(target: object) -> bool:
@@ -284,6 +288,29 @@ class PgCursor:
             self._cur.close()
 
 
+class PgSessionLocks:
+    """Session advisory locks on a connection of their own, kept for the holder's life:
+    released by ``unlock``, ``close``, or the server when the process dies."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    def try_lock(self, key: str) -> bool:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key]).fetchone()
+        return bool(row and row[0])
+
+    def unlock(self, key: str) -> None:
+        with self._lock:
+            self._conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+
+    def close(self) -> None:
+        with self._lock, contextlib.suppress(psycopg.Error):
+            self._conn.close()
+
+
 class PgDatabase(Database):
     """Handle on one PostgreSQL database; cheap to create, safe to share across threads.
 
@@ -299,7 +326,7 @@ class PgDatabase(Database):
         self.wait_seconds = wait_seconds
         self.create = create
         self._key = Path(self._label)
-        self._idle: list[psycopg.Connection[Any]] = []
+        self._idle: list[tuple[psycopg.Connection[Any], float]] = []
         self._pool_lock = threading.Lock()
         self._opens = 0
         self._give(self._connect())  # fail now, with the reason, if the server is unusable
@@ -337,11 +364,21 @@ class PgDatabase(Database):
         return conn
 
     def _take(self) -> psycopg.Connection[Any]:
-        with self._pool_lock:
-            while self._idle:
-                conn = self._idle.pop()
-                if not conn.closed:
-                    return conn
+        while True:
+            with self._pool_lock:
+                if not self._idle:
+                    break
+                conn, since = self._idle.pop()
+            if conn.closed:
+                continue
+            if time.monotonic() - since < _CHECK_AFTER_IDLE_SECONDS:
+                return conn
+            try:
+                conn.execute("SELECT 1")
+                return conn
+            except psycopg.Error:
+                with contextlib.suppress(psycopg.Error):
+                    conn.close()
         return self._connect()
 
     def _give(self, conn: psycopg.Connection[Any]) -> None:
@@ -352,7 +389,7 @@ class PgDatabase(Database):
                 conn.rollback()
         with self._pool_lock:
             if len(self._idle) < _IDLE_CONNECTIONS and not conn.broken:
-                self._idle.append(conn)
+                self._idle.append((conn, time.monotonic()))
                 return
         conn.close()
 
@@ -378,6 +415,9 @@ class PgDatabase(Database):
                     cur.execute("ROLLBACK")
                 raise
 
+    def session_locks(self) -> PgSessionLocks:
+        return PgSessionLocks(self._connect())
+
     @property
     def opens(self) -> int:
         return self._opens
@@ -392,6 +432,6 @@ class PgDatabase(Database):
     def close(self) -> None:
         with self._pool_lock:
             idle, self._idle = self._idle, []
-        for conn in idle:
+        for conn, _ in idle:
             with contextlib.suppress(psycopg.Error):
                 conn.close()

@@ -120,13 +120,25 @@ def _refused_values() -> tuple[type[Exception], ...]:
     return tuple(found)
 
 
+_pg_handles: dict[str, Database] = {}
+
+
 def connect(target: str | Path, *, wait_seconds: float = 120.0,
             create: bool = True) -> Database:
-    """A handle, not migrated: a DuckDB file, or a PostgreSQL database for a URL."""
+    """A handle, not migrated: a DuckDB file, or a PostgreSQL database for a URL.
+
+    One PostgreSQL handle (and so one pool of connections) per URL and process: a page opens
+    the database on every rerun, which must not mean a new connection each time. (DuckDB
+    handles are cheap: the process's one connection lives in its owner, storage/db.py.)"""
     if isinstance(target, str) and target.startswith(("postgresql://", "postgres://")):
         from judge_app.storage.postgres import PgDatabase
 
-        return PgDatabase(target, wait_seconds=wait_seconds, create=create)
+        with _migrated_lock:
+            handle = _pg_handles.get(target)
+            if handle is None:
+                handle = _pg_handles[target] = PgDatabase(
+                    target, wait_seconds=wait_seconds, create=create)
+        return handle
     return Database(target, wait_seconds=wait_seconds, create=create)
 
 
