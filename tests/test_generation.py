@@ -1,4 +1,4 @@
-"""Generation (`judge-app generate`) on a real DuckDB file against the real fake server:
+"""Generation (`judge-app generate`) on DuckDB and PostgreSQL, against the real fake server:
 streaming, what each output records, turn-by-turn answers, pairs, cache, budget, failures."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,7 +68,7 @@ def rows(db: Database, sql: str, params: list[Any] | None = None) -> list[dict[s
 
 
 def test_every_prompt_gets_an_output_with_its_figures_and_pairs_grow(
-        task_db: Database, server: FakeOpenAIServer) -> None:
+        task_db: Database, server: FakeOpenAIServer, tmp_path: Path) -> None:
     summary = generate(task_db, model(server))
     assert summary.status == "done" and summary.outputs_new == N_PROMPTS == server.count
     assert summary.pairs_new == 2 * N_PROMPTS  # gen against m1 and against m2
@@ -98,7 +99,7 @@ def test_every_prompt_gets_an_output_with_its_figures_and_pairs_grow(
     # the pairs an import of the same outputs makes: every two models of each prompt
     pairs = rows(task_db, "SELECT pair_id, model_a, model_b, output_a, output_b FROM pairs")
     assert len(pairs) == 3 * N_PROMPTS
-    other = open_database(task_db.path.parent / "import.duckdb")
+    other = open_database(tmp_path / "import.duckdb")
     try:
         import_bundle(other, make_bundle("t1", models=("m1", "m2", "gen")))
         assert {p["pair_id"] for p in pairs} == {
