@@ -8,6 +8,7 @@ the same run already shows the next pair.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -91,7 +92,12 @@ def _criteria(config: TaskConfig, assignment_id: str) -> dict[str, str]:
     return {name: choice for name, choice in picked.items() if choice}
 
 
-def _submit(db: Database, session_id: str, config: TaskConfig, assignment_id: str) -> None:
+# Records a vote somewhere else than the pair page's queue (the arena: services/arena.vote).
+OnVote = Callable[[verdicts.VerdictInput], None]
+
+
+def _submit(db: Database, session_id: str, config: TaskConfig, assignment_id: str,
+            on_vote: OnVote | None = None) -> None:
     state = st.session_state
     choice = state.get(f"choice_{assignment_id}")
     if choice is None:
@@ -108,6 +114,9 @@ def _submit(db: Database, session_id: str, config: TaskConfig, assignment_id: st
         duration_ms=_duration_ms(assignment_id),
     )
     try:
+        if on_vote is not None:
+            on_vote(verdict)
+            return
         state["reveal"], state[shown_key(config.name)] = rating.submit(db, session_id, verdict)
     except JudgeAppError as exc:
         state["rate_error"] = str(exc)
@@ -150,8 +159,8 @@ def _criterion(c: Criterion, assignment_id: str) -> None:
              help=inert_markdown(c.description) or None)
 
 
-def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_id: str
-                  ) -> None:
+def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_id: str,
+                  on_vote: OnVote | None = None) -> None:
     aid = assignment_id
     chosen = st.session_state.get(f"choice_{aid}")
     with st.container(horizontal=True):
@@ -183,7 +192,7 @@ def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_
     st.checkbox("Flag this pair as problematic", key=f"flag_{aid}")
     with st.container(horizontal=True):
         st.button("Submit", key=f"submit_{aid}", type="primary", shortcut=SUBMIT_KEY,
-                  on_click=_submit, args=(db, session_id, config, aid))
+                  on_click=_submit, args=(db, session_id, config, aid, on_vote))
         st.button("Skip", key=f"skip_{aid}", shortcut=SKIP_KEY,
                   on_click=_skip, args=(db, session_id, aid))
         undo_button(db, session_id, config.name)

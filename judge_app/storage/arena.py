@@ -1,0 +1,79 @@
+"""The live arena's battles: started, finished, voted; counts for the draw, the rate limit
+and the budget."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from judge_app.storage.catalog import PAIR_COLUMNS, PROMPT_COLUMNS
+from judge_app.storage.frames import insert_new_rows
+from judge_app.storage.generation import GENERATED_OUTPUT_COLUMNS
+from judge_app.storage.rows import all_rows
+
+BATTLE_FINISH = ("status", "cost_usd", "self_identified", "pair_id", "assignment_id",
+                 "message", "finished_at")
+
+
+def insert_battle(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
+    cur.execute(
+        "INSERT INTO arena_battles (battle_id, task_id, rater_id, prompt_id, model_a, model_b, "
+        "reserved_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [row["battle_id"], row["task_id"], row["rater_id"], row["prompt_id"], row["model_a"],
+         row["model_b"], row["reserved_usd"], row["created_at"]],
+    )
+
+
+def update_battle(cur: duckdb.DuckDBPyConnection, battle_id: str, **fields: Any) -> None:
+    names = [k for k in BATTLE_FINISH if k in fields]
+    sets = ", ".join(f"{k} = ?" for k in names)  # names come from BATTLE_FINISH only
+    cur.execute(f"UPDATE arena_battles SET {sets} WHERE battle_id = ?",  # noqa: S608
+                [fields[k] for k in names] + [battle_id])
+
+
+def get_battle(cur: duckdb.DuckDBPyConnection, battle_id: str) -> dict[str, Any] | None:
+    cur.execute("SELECT * FROM arena_battles WHERE battle_id = ?", [battle_id])
+    rows = all_rows(cur)
+    return rows[0] if rows else None
+
+
+def battles_per_model(cur: duckdb.DuckDBPyConnection, task_id: str) -> dict[str, int]:
+    """Battles each model answered in (failed ones not counted)."""
+    cur.execute(
+        "SELECT m, count(*) FROM (SELECT model_a AS m FROM arena_battles WHERE task_id = $t "
+        "AND status <> 'failed' UNION ALL SELECT model_b FROM arena_battles WHERE task_id = $t "
+        "AND status <> 'failed') GROUP BY m", {"t": task_id})
+    return {str(m): int(n) for m, n in cur.fetchall()}
+
+
+def battles_since(cur: duckdb.DuckDBPyConnection, task_id: str, rater_id: str,
+                  since: datetime) -> int:
+    cur.execute("SELECT count(*) FROM arena_battles WHERE task_id = ? AND rater_id = ? "
+                "AND created_at >= ?", [task_id, rater_id, since])
+    row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+def committed_usd(cur: duckdb.DuckDBPyConnection, task_id: str) -> float:
+    """Paid by ended battles plus reserved by those still answering (the budget's spent)."""
+    cur.execute("SELECT coalesce(sum(CASE WHEN status = 'answering' THEN reserved_usd "
+                "ELSE coalesce(cost_usd, 0) END), 0) FROM arena_battles WHERE task_id = ?",
+                [task_id])
+    row = cur.fetchone()
+    return float(row[0]) if row else 0.0
+
+
+def insert_battle_rows(cur: duckdb.DuckDBPyConnection, prompt: dict[str, Any],
+                       outputs: list[dict[str, Any]], pair: dict[str, Any],
+                       assignment: dict[str, Any]) -> None:
+    """The battle's prompt, outputs, pair and assignment; call inside one transaction."""
+    insert_new_rows(cur, "prompts", PROMPT_COLUMNS, [prompt])
+    insert_new_rows(cur, "outputs", GENERATED_OUTPUT_COLUMNS, outputs)
+    insert_new_rows(cur, "pairs", PAIR_COLUMNS, [pair])
+    cur.execute(
+        "INSERT INTO assignments (assignment_id, task_id, pair_id, rater_id, left_side, "
+        "purpose) VALUES (?, ?, ?, ?, ?, 'normal')",
+        [assignment["assignment_id"], assignment["task_id"], assignment["pair_id"],
+         assignment["rater_id"], assignment["left_side"]])
