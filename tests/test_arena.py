@@ -230,9 +230,27 @@ def test_arena_in_task_toml_reads_model_configs_and_names_bad_keys(tmp_path: Pat
         'name = "t"\n[arena]\nmodels = ["models/small.toml"]\n': "arena.models",
         base + "weights = { huge = 2.0 }\n": "arena.weights",
         base + "calls_per_hour = 0\n": "arena.calls_per_hour",
+        base + "vendors = { large = \"Acme\" }\n": "arena.vendors",
+        base + "balance = -1\n": "arena.balance",
     }
     for text, field in cases.items():
         with pytest.raises(ValidationError) as info:
             parse_task_config(text, str(task_file))
         assert info.value.field == field, text
         assert "task.toml" in str(info.value)
+
+
+def test_the_documented_arena_example_loads(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "arena.md").read_text()
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "models").mkdir()
+    for name in ("small", "large", "current"):
+        (tmp_path / "models" / f"{name}.toml").write_text(
+            f'name = "{name}"\nmodel = "id-{name}"\nbase_url = "http://127.0.0.1:9/v1"\n')
+    config = parse_task_config(example, str(tmp_path / "task.toml"))
+    settings = rules.arena_settings(config.arena)
+    assert settings is not None
+    assert settings.names == ["small", "large", "current"]
+    assert settings.weights == {"current": 0.5} and settings.max_cost_usd == 20.0
+    assert settings.vendors == {"large": ["Acme AI"]}
+    assert all("api_key" not in m or m["api_key_env"] for m in settings.models)

@@ -74,6 +74,12 @@ def check_settings(settings: ArenaSettings, field_prefix: str = "arena.") -> Non
                       "weights")
         if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight <= 0:
             raise bad(f"the weight of {name!r} must be a number above 0", "weights")
+    for name, words in settings.vendors.items():
+        if name not in names:
+            raise bad(f"{name!r} is not one of the arena's models ({', '.join(names)})",
+                      "vendors")
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise bad(f"the names for {name!r} must be a list of strings", "vendors")
     if not 0 <= settings.balance <= 10:
         raise bad("must be between 0 (weights only) and 10", "balance")
     if not 1 <= settings.max_prompt_chars <= 200_000:
