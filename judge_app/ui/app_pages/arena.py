@@ -120,4 +120,5 @@ if outcome is not None:
             st.caption("An answer named its model or vendor: your vote is kept, but left out "
                        "of ratings by default.")
     elif outcome.assignment_id is not None:
-        show_controls(db, sid, config, outcome.assignment_id, on_vote=_vote)
+        show_controls(db, sid, config, outcome.assignment_id, on_vote=_vote,
+                      skip_and_undo=False)

@@ -43,11 +43,13 @@ def allowed(outcomes: tuple[str, ...]) -> list[RawChoice]:
     return [c for c in LABELS if canonical_outcome(c, "a") in outcomes]
 
 
-def shortcut_help(config: TaskConfig) -> str:
+def shortcut_help(config: TaskConfig, skip_and_undo: bool = True) -> str:
     keys = [f"`{KEYS[c]}` {LABELS[c]}" for c in allowed(config.outcomes)]
     if config.strength:
         keys.append(f"`{MUCH_KEY}` much better")
-    keys += [f"`{SUBMIT_KEY}` submit", f"`{SKIP_KEY}` skip", f"`{UNDO_KEY}` undo last verdict"]
+    keys.append(f"`{SUBMIT_KEY}` submit")
+    if skip_and_undo:
+        keys += [f"`{SKIP_KEY}` skip", f"`{UNDO_KEY}` undo last verdict"]
     return "Keyboard: " + " · ".join(keys)
 
 
@@ -160,7 +162,10 @@ def _criterion(c: Criterion, assignment_id: str) -> None:
 
 
 def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_id: str,
-                  on_vote: OnVote | None = None) -> None:
+                  on_vote: OnVote | None = None, skip_and_undo: bool = True) -> None:
+    """The controls of one assignment. ``on_vote`` records the vote instead of the pair
+    page's queue; ``skip_and_undo`` False leaves out Skip and Undo (the arena: a battle
+    is left by typing the next prompt, and its names are already shown after the vote)."""
     aid = assignment_id
     chosen = st.session_state.get(f"choice_{aid}")
     with st.container(horizontal=True):
@@ -193,11 +198,12 @@ def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_
     with st.container(horizontal=True):
         st.button("Submit", key=f"submit_{aid}", type="primary", shortcut=SUBMIT_KEY,
                   on_click=_submit, args=(db, session_id, config, aid, on_vote))
-        st.button("Skip", key=f"skip_{aid}", shortcut=SKIP_KEY,
-                  on_click=_skip, args=(db, session_id, aid))
-        undo_button(db, session_id, config.name)
+        if skip_and_undo:
+            st.button("Skip", key=f"skip_{aid}", shortcut=SKIP_KEY,
+                      on_click=_skip, args=(db, session_id, aid))
+            undo_button(db, session_id, config.name)
     with st.container(key="keyboard_hints"):  # hidden on touch screens (TOUCH_CSS)
-        st.caption(shortcut_help(config))
+        st.caption(shortcut_help(config, skip_and_undo))
 
 
 def undo_button(db: Database, session_id: str, task_id: str) -> None:
