@@ -17,6 +17,7 @@ from judge_app.errors import PermissionDenied, ValidationError
 from judge_app.ingest.task_format import parse_task_config
 from judge_app.services import arena
 from judge_app.services.imports import import_bundle
+from judge_app.services.leaderboard import LeaderboardQuery, run_leaderboard
 from judge_app.services.verdicts import VerdictInput
 from judge_app.storage.analytics import Slice, battle_count_rows
 from judge_app.storage.db import Database
@@ -136,6 +137,12 @@ def test_a_self_identifying_answer_keeps_the_vote_but_leaves_the_ratings(
     with db.cursor() as cur:
         assert battle_count_rows(cur, Slice("ar")) == []
         assert len(battle_count_rows(cur, Slice("ar", include_self_identified=True))) == 1
+    # The leaderboard leaves it out unless asked (the CLI's --include-self-identified).
+    with pytest.raises(ValidationError):
+        run_leaderboard(db, LeaderboardQuery("ar", category="arena"))
+    table = run_leaderboard(db, LeaderboardQuery("ar", category="arena",
+                                                 include_self_identified=True))
+    assert set(table["model"]) == set(ARENA_MODELS[:2])
 
 
 def test_prompt_length_rate_limit_and_budget_refuse_before_any_call(
