@@ -261,3 +261,38 @@ def test_the_documented_arena_example_loads(tmp_path: Path) -> None:
     assert settings.weights == {"current": 0.5} and settings.max_cost_usd == 20.0
     assert settings.vendors == {"large": ["Acme AI"]}
     assert all("api_key" not in m or m["api_key_env"] for m in settings.models)
+
+
+def test_a_stream_broken_midway_starts_the_side_again_without_the_lost_text() -> None:
+    """The client's on_delta hook: pieces as they come, and None when an attempt restarts,
+    so a side never shows text from a broken attempt in front of the retried answer."""
+    import asyncio
+
+    from judge_app.judges.client import ChatClient
+
+    broken = (b'data: {"choices": [{"delta": {"content": "Half an ans"}}]}\n\n'
+              b'data: {"error": {"message": "overloaded"}}\n\n')
+    whole = (b'data: {"choices": [{"delta": {"content": "Whole "}}]}\n\n'
+             b'data: {"choices": [{"delta": {"content": "answer"}, "finish_reason": "stop"}]}'
+             b'\n\ndata: [DONE]\n\n')
+
+    def responder(req: Request) -> Reply:
+        return Reply(raw_body=broken if req.number == 1 else whole)
+
+    live = arena.LiveBattle()
+    events: list[str | None] = []
+
+    def on_delta(piece: str | None) -> None:
+        events.append(piece)
+        live.add(0, piece)
+
+    async def ask(url: str) -> Any:
+        async with ChatClient(model="m", base_url=url, api_key="x", stream=True,
+                              backoff_base_s=0.01) as client:
+            return await client.complete([{"role": "user", "content": "hi"}],
+                                         on_delta=on_delta)
+
+    with FakeOpenAIServer(responder) as server:
+        result = asyncio.run(ask(server.base_url))
+    assert events == [None, "Half an ans", None, "Whole ", "answer"]
+    assert live.texts() == ("Whole answer", "") and result.text == "Whole answer"
