@@ -125,5 +125,5 @@ def test_type_a_prompt_see_two_streamed_answers_vote_by_keyboard_see_names(
     assert rater == "ana"
     assert (model_a if outcome == "a" else model_b) == left  # "A is better" won for the left
     [(status, battle_left)] = server.rows(
-        "SELECT status, model_a FROM arena_battles WHERE prompt_id = ?", [prompt_id])
+        "SELECT status, left_model FROM arena_battles WHERE prompt_id = ?", [prompt_id])
     assert status == "voted" and battle_left == left

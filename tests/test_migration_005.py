@@ -211,7 +211,7 @@ VALID_ROWS = {
                         "config_hash": "'h'", "config": "'{}'", "total_prompts": "1",
                         "status": "'running'"},
     "arena_battles": {"battle_id": "'b'", "task_id": "'t'", "rater_id": "'r'",  # migration 007
-                      "prompt_id": "'q'", "model_a": "'a'", "model_b": "'b'",
+                      "prompt_id": "'q'", "left_model": "'a'", "right_model": "'b'",
                       "reserved_usd": "0", "created_at": "current_timestamp",
                       "status": "'answering'"},
 }

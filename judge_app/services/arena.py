@@ -148,7 +148,7 @@ def start_battle(db: Database, session_id: str, task_id: str, prompt: str, *,
         battle = dataclasses.replace(battle, prompt_id=f"arena-{battle.battle_id[:16]}")
         store.insert_battle(cur, {
             "battle_id": battle.battle_id, "task_id": task_id, "rater_id": rater_id,
-            "prompt_id": battle.prompt_id, "model_a": left.name, "model_b": right.name,
+            "prompt_id": battle.prompt_id, "left_model": left.name, "right_model": right.name,
             "reserved_usd": reserved, "created_at": now})
     return battle
 
@@ -274,4 +274,4 @@ def vote(db: Database, session_id: str, battle_id: str, v: verdicts.VerdictInput
     verdicts.record_verdict(db, session_id, v)  # checks the session and the rater
     with db.transaction() as cur:
         store.update_battle(cur, battle_id, status="voted")
-    return {"left": str(battle["model_a"]), "right": str(battle["model_b"])}
+    return {"left": str(battle["left_model"]), "right": str(battle["right_model"])}

@@ -19,10 +19,11 @@ BATTLE_FINISH = ("status", "cost_usd", "self_identified", "pair_id", "assignment
 
 def insert_battle(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
     cur.execute(
-        "INSERT INTO arena_battles (battle_id, task_id, rater_id, prompt_id, model_a, model_b, "
+        "INSERT INTO arena_battles (battle_id, task_id, rater_id, prompt_id, left_model, "
+        "right_model, "
         "reserved_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [row["battle_id"], row["task_id"], row["rater_id"], row["prompt_id"], row["model_a"],
-         row["model_b"], row["reserved_usd"], row["created_at"]],
+        [row["battle_id"], row["task_id"], row["rater_id"], row["prompt_id"], row["left_model"],
+         row["right_model"], row["reserved_usd"], row["created_at"]],
     )
 
 
@@ -42,8 +43,9 @@ def get_battle(cur: duckdb.DuckDBPyConnection, battle_id: str) -> dict[str, Any]
 def battles_per_model(cur: duckdb.DuckDBPyConnection, task_id: str) -> dict[str, int]:
     """Battles each model answered in (failed ones not counted)."""
     cur.execute(
-        "SELECT m, count(*) FROM (SELECT model_a AS m FROM arena_battles WHERE task_id = $t "
-        "AND status <> 'failed' UNION ALL SELECT model_b FROM arena_battles WHERE task_id = $t "
+        "SELECT m, count(*) FROM (SELECT left_model AS m FROM arena_battles WHERE task_id = $t "
+        "AND status <> 'failed' UNION ALL SELECT right_model FROM arena_battles "
+        "WHERE task_id = $t "
         "AND status <> 'failed') GROUP BY m", {"t": task_id})
     return {str(m): int(n) for m, n in cur.fetchall()}
 

@@ -9,8 +9,8 @@ CREATE TABLE arena_battles (
     task_id         VARCHAR NOT NULL,
     rater_id        VARCHAR NOT NULL,
     prompt_id       VARCHAR NOT NULL,
-    model_a         VARCHAR NOT NULL,       -- the model answering on the left
-    model_b         VARCHAR NOT NULL,       -- the model answering on the right
+    left_model      VARCHAR NOT NULL,       -- the model shown on the left (the UI's A)
+    right_model     VARCHAR NOT NULL,       -- the model shown on the right (the UI's B)
     status          VARCHAR NOT NULL DEFAULT 'answering'
         CHECK (status IN ('answering', 'answered', 'failed', 'voted')),
     reserved_usd    DOUBLE NOT NULL,        -- the worst case of both calls, held until paid
