@@ -296,3 +296,50 @@ def test_a_stream_broken_midway_starts_the_side_again_without_the_lost_text() ->
         result = asyncio.run(ask(server.base_url))
     assert events == [None, "Half an ans", None, "Whole ", "answer"]
     assert live.texts() == ("Whole answer", "") and result.text == "Whole answer"
+
+
+def test_a_follow_up_is_answered_by_each_model_with_its_own_earlier_answer(
+        db: Database, server: FakeOpenAIServer) -> None:
+    import_bundle(db, arena_bundle("ar", server.base_url, calls_per_hour=4))
+    sid = signed_in(db, "rita", tasks=["ar"])
+    battle = arena.start_battle(db, sid, "ar", "Name a colour.")
+    first = arena.answer_battle(db, battle)
+    follow = arena.follow_up(db, sid, battle.battle_id, "And a fruit?")
+    assert (follow.left, follow.right) == (battle.left, battle.right)
+    outcome = arena.answer_battle(db, follow)
+    assert outcome.assignment_id == first.assignment_id
+    assert [t[0] for t in outcome.turns] == ["Name a colour.", "And a fruit?"]
+    assert outcome.turns[0][1:] == (first.left_text, first.right_text)
+    # Each side was sent its own earlier answer, then the follow-up.
+    sent = {r.body["model"]: r.messages for r in server.requests[2:]}
+    for config, earlier in ((battle.left, first.left_text), (battle.right, first.right_text)):
+        assert sent[config.model] == [
+            {"role": "user", "content": "Name a colour."},
+            {"role": "assistant", "content": earlier},
+            {"role": "user", "content": "And a fruit?"}]
+    # Stored as a two-turn prompt with two-turn outputs (the same ids), figures summed.
+    [prompt] = rows(db, "SELECT messages FROM prompts WHERE category = 'arena'", [])
+    assert [m["content"] for m in json.loads(prompt["messages"])] == [
+        "Name a colour.", "And a fruit?"]
+    outputs = rows(db, "SELECT output_id, model, response, latency_ms, cost_usd, metadata "
+                   "FROM outputs WHERE prompt_id = ?", [battle.prompt_id])
+    assert len(outputs) == 2
+    for out in outputs:
+        turns = json.loads(out["metadata"])["generation"]["turns"]
+        assert len(json.loads(out["response"])) == len(turns) == 2
+        assert out["latency_ms"] == pytest.approx(sum(t["latency_ms"] for t in turns))
+        assert out["cost_usd"] == pytest.approx(sum(t["cost_usd"] for t in turns))
+    [stored] = rows(db, "SELECT status, cost_usd FROM arena_battles", [])
+    assert stored["status"] == "answered"
+    assert stored["cost_usd"] == pytest.approx(sum(o["cost_usd"] for o in outputs))
+    # Two turns used the rater's four calls an hour.
+    with pytest.raises(arena.ArenaLimit):
+        arena.follow_up(db, sid, battle.battle_id, "And a third?")
+    assert outcome.assignment_id is not None
+    arena.vote(db, sid, battle.battle_id, VerdictInput(
+        assignment_id=outcome.assignment_id, choice="tie", verdict_id=None))
+    with pytest.raises(ValidationError, match="has a vote"):
+        arena.follow_up(db, sid, battle.battle_id, "One more?")
+    other = signed_in(db, "olga", tasks=["ar"])
+    with pytest.raises(PermissionDenied):
+        arena.follow_up(db, other, battle.battle_id, "Mine?")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import random
 import threading
 import uuid
@@ -60,6 +61,11 @@ class Battle:
     left: ModelConfig
     right: ModelConfig
     reserved_usd: float
+    # A follow-up (multi-turn): the earlier user turns, each side's earlier answered calls
+    # (as services/generation.output_row takes them) and what they cost.
+    earlier_prompts: tuple[str, ...] = ()
+    earlier_calls: tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]] = ((), ())
+    earlier_cost: float = 0.0
 
 
 @dataclass
@@ -93,6 +99,7 @@ class BattleOutcome:
     right_text: str
     self_identified: list[str]  # identity words either answer gave
     message: str = ""
+    turns: tuple[tuple[str, str, str], ...] = ()  # (prompt, left answer, right answer)
 
 
 def settings_for(db: Database, task_id: str) -> rules.ArenaSettings | None:
@@ -122,28 +129,12 @@ def start_battle(db: Database, session_id: str, task_id: str, prompt: str, *,
     with _start_lock, db.transaction() as cur:
         rater_id = str(sessions.check(cur, session_id, task_id)["rater_id"])
         now = stored_now()
-        recent = store.battles_since(cur, task_id, rater_id, now - timedelta(hours=1))
-        if (recent + 1) * rules.CALLS_PER_BATTLE > settings.calls_per_hour:
-            raise ArenaLimit(
-                f"you reached this arena's limit of {settings.calls_per_hour} calls an hour "
-                f"({settings.calls_per_hour // rules.CALLS_PER_BATTLE} prompts); try again "
-                "later", field="prompt")
+        _check_rate(cur, settings, task_id, rater_id)
         left_name, right_name = rules.draw_pair(settings, store.battles_per_model(cur, task_id),
                                                 rng)
         configs = {m["name"]: model_config(m) for m in settings.models}
         left, right = configs[left_name], configs[right_name]
-        spent, reserved = store.committed_usd(cur, task_id), 0.0
-        for config in (left, right):
-            budget = Budget(settings.max_cost_usd, config.input_price_per_million,
-                            config.output_price_per_million, config.max_tokens,
-                            spent=spent + reserved)
-            amount = budget.reserve(len(text) + len(config.system))
-            if amount is None:
-                raise ArenaLimit(
-                    f"the arena's budget of ${settings.max_cost_usd:g} for this task is "
-                    "spent; ask your evaluation lead to raise arena.max_cost_usd",
-                    field="prompt")
-            reserved += amount
+        reserved = _reserve(cur, settings, task_id, (left, right), len(text))
         battle = Battle(uuid.uuid4().hex, task_id, rater_id, "", text, left, right, reserved)
         battle = dataclasses.replace(battle, prompt_id=f"arena-{battle.battle_id[:16]}")
         store.insert_battle(cur, {
@@ -153,9 +144,48 @@ def start_battle(db: Database, session_id: str, task_id: str, prompt: str, *,
     return battle
 
 
-def _messages(config: ModelConfig, prompt: str) -> list[Message]:
-    head: list[Message] = [{"role": "system", "content": config.system}] if config.system else []
-    return [*head, {"role": "user", "content": prompt}]
+def _check_rate(cur: Any, settings: rules.ArenaSettings, task_id: str, rater_id: str) -> None:
+    """The rater's calls in the last hour (every turn of every battle: two calls)."""
+    recent = store.turns_since(cur, task_id, rater_id, stored_now() - timedelta(hours=1))
+    if (recent + 1) * rules.CALLS_PER_BATTLE > settings.calls_per_hour:
+        raise ArenaLimit(
+            f"you reached this arena's limit of {settings.calls_per_hour} calls an hour "
+            f"({settings.calls_per_hour // rules.CALLS_PER_BATTLE} prompts); try again "
+            "later", field="prompt")
+
+
+def _reserve(cur: Any, settings: rules.ArenaSettings, task_id: str,
+             configs: tuple[ModelConfig, ModelConfig], chars: int) -> float:
+    """Both calls' worst case, if it fits in the arena's budget (judges/cost.Budget's rule
+    on what is spent and reserved so far); ArenaLimit if not."""
+    spent, reserved = store.committed_usd(cur, task_id), 0.0
+    for config in configs:
+        budget = Budget(settings.max_cost_usd, config.input_price_per_million,
+                        config.output_price_per_million, config.max_tokens,
+                        spent=spent + reserved)
+        amount = budget.reserve(chars + len(config.system))
+        if amount is None:
+            raise ArenaLimit(
+                f"the arena's budget of ${settings.max_cost_usd:g} for this task is "
+                "spent; ask your evaluation lead to raise arena.max_cost_usd", field="prompt")
+        reserved += amount
+    return reserved
+
+
+def _messages(config: ModelConfig, prompts: list[str], answers: list[str]) -> list[Message]:
+    """The side's conversation: its own earlier answers between the user turns."""
+    out: list[Message] = [{"role": "system", "content": config.system}] if config.system else []
+    for n, prompt in enumerate(prompts):
+        out.append({"role": "user", "content": prompt})
+        if n < len(answers):
+            out.append({"role": "assistant", "content": answers[n]})
+    return out
+
+
+def _conversation(battle: Battle, side: int) -> list[Message]:
+    config = (battle.left, battle.right)[side]
+    answers = [str(c["answer"]) for c in battle.earlier_calls[side]]
+    return _messages(config, [*battle.earlier_prompts, battle.prompt], answers)
 
 
 async def _answer_both(battle: Battle, live: LiveBattle, environ: Mapping[str, str] | None,
@@ -163,7 +193,7 @@ async def _answer_both(battle: Battle, live: LiveBattle, environ: Mapping[str, s
     async def one(side: int, config: ModelConfig) -> CallResult | str:
         try:
             async with ChatClient.for_model(config, environ=environ, concurrency=1) as client:
-                return await client.complete(_messages(config, battle.prompt),
+                return await client.complete(_conversation(battle, side),
                                              on_delta=lambda piece: live.add(side, piece))
         except JudgeCallError as exc:
             return str(exc)
@@ -202,6 +232,13 @@ def _store(db: Database, battle: Battle, results: list[CallResult | str],
     paid = sum(_cost(c, r) for c, r in zip(configs, results, strict=True)
                if isinstance(r, CallResult))
     failures = [r for r in results if isinstance(r, str)]
+    if failures and battle.earlier_prompts:  # a follow-up failed: the earlier turns stand
+        message = "the follow-up could not be answered: " + failures[0]
+        with db.transaction() as cur:
+            store.update_battle(cur, battle.battle_id, status="answered",
+                                cost_usd=battle.earlier_cost + paid, message=message)
+        texts = [r.text if isinstance(r, CallResult) else "" for r in results]
+        return BattleOutcome(battle.battle_id, None, texts[0], texts[1], [], message)
     if failures:
         message = "the answer could not be had: " + failures[0]
         with db.transaction() as cur:
@@ -215,10 +252,12 @@ def _store(db: Database, battle: Battle, results: list[CallResult | str],
     vendors = settings.vendors if settings else {}
     named: list[str] = []
     outputs = []
-    for config, result in zip(configs, answered, strict=True):
+    for side, (config, result) in enumerate(zip(configs, answered, strict=True)):
         words = rules.identity_words(dataclasses.asdict(config), vendors.get(config.name, ()))
-        named += rules.names_itself(result.text, words)
-        outputs.append(_output(db, battle, config, result, environ, task))
+        calls = [*battle.earlier_calls[side], _call(battle, config, result, environ)]
+        for call in calls:
+            named += rules.names_itself(str(call["answer"]), words)
+        outputs.append(_output(battle, config, calls, environ, task))
     a, b = sorted((battle.left.name, battle.right.name))
     pid = pair_id(battle.task_id, battle.prompt_id, a, b)
     pair = {"pair_id": pid, "task_id": battle.task_id, "prompt_id": battle.prompt_id,
@@ -228,7 +267,8 @@ def _store(db: Database, battle: Battle, results: list[CallResult | str],
     assignment = {"assignment_id": f"arena-{battle.battle_id}", "task_id": battle.task_id,
                   "pair_id": pid, "rater_id": battle.rater_id,
                   "left_side": "a" if battle.left.name == a else "b"}
-    messages = canonical_json([{"role": "user", "content": battle.prompt}])
+    prompts = [*battle.earlier_prompts, battle.prompt]
+    messages = canonical_json([{"role": "user", "content": p} for p in prompts])
     prompt = {"task_id": battle.task_id, "prompt_id": battle.prompt_id, "messages": messages,
               "category": rules.ARENA_CATEGORY, "reference": None,
               "metadata": canonical_json({"arena": {
@@ -236,31 +276,91 @@ def _store(db: Database, battle: Battle, results: list[CallResult | str],
                   "self_identified": sorted(set(named))}}),
               "content_hash": text_hash(messages)}
     with db.transaction() as cur:
-        store.insert_battle_rows(cur, prompt, outputs, pair, assignment)
-        store.update_battle(cur, battle.battle_id, status="answered", cost_usd=paid,
+        if battle.earlier_prompts:  # a follow-up: the same rows, one more turn
+            store.update_battle_rows(cur, prompt, outputs)
+        else:
+            store.insert_battle_rows(cur, prompt, outputs, pair, assignment)
+        store.update_battle(cur, battle.battle_id, status="answered",
+                            cost_usd=battle.earlier_cost + paid,
                             self_identified=", ".join(sorted(set(named))) or None,
                             pair_id=pid, assignment_id=assignment["assignment_id"],
-                            finished_at=stored_now())
+                            message=None, finished_at=stored_now())
+    left_answers = [str(c["answer"]) for c in battle.earlier_calls[0]] + [answered[0].text]
+    right_answers = [str(c["answer"]) for c in battle.earlier_calls[1]] + [answered[1].text]
     return BattleOutcome(battle.battle_id, assignment["assignment_id"], answered[0].text,
-                         answered[1].text, sorted(set(named)))
+                         answered[1].text, sorted(set(named)),
+                         turns=tuple(zip(prompts, left_answers, right_answers, strict=True)))
 
 
-def _output(db: Database, battle: Battle, config: ModelConfig, result: CallResult,
-            environ: Mapping[str, str] | None, task: Any) -> dict[str, Any]:
-    """The output row `judge-app generate` would store for this answer."""
-    config_hash = config.config_hash(environ)
-    plan = generation.GenerationPlan(battle.task_id, task, config, config_hash,
-                                     config.shown_endpoint(environ), [], {}, {})
-    call = {"answer": result.text, "finish_reason": result.finish_reason,
+def _call(battle: Battle, config: ModelConfig, result: CallResult,
+          environ: Mapping[str, str] | None) -> dict[str, Any]:
+    """One answered turn, as services/generation.output_row takes it."""
+    side = 0 if config is battle.left else 1
+    return {"answer": result.text, "finish_reason": result.finish_reason,
             "latency_ms": result.latency_ms, "ttft_ms": result.ttft_ms,
             "cost_usd": _cost(config, result), "input_tokens": result.input_tokens,
             "output_tokens": result.output_tokens, "response_model": result.response_model,
             "system_fingerprint": result.system_fingerprint,
             "usage_estimated": result.usage_estimated, "attempts": result.attempts,
-            "call_key": text_hash(config_hash, battle.prompt)}
-    row = generation.output_row(plan, battle.prompt_id, [call])
+            "call_key": text_hash(config.config_hash(environ),
+                                  canonical_json(_conversation(battle, side)))}
+
+
+def _output(battle: Battle, config: ModelConfig, calls: list[dict[str, Any]],
+            environ: Mapping[str, str] | None, task: Any) -> dict[str, Any]:
+    """The output row `judge-app generate` would store for these answered turns."""
+    plan = generation.GenerationPlan(battle.task_id, task, config, config.config_hash(environ),
+                                     config.shown_endpoint(environ), [], {}, {})
+    row = generation.output_row(plan, battle.prompt_id, calls)
     row.pop("_flags", None)
     return row
+
+
+def _earlier_calls(output: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """A stored arena output's answered turns, rebuilt from its response and metadata."""
+    answers = json.loads(output["response"])
+    meta = json.loads(output["metadata"])["generation"]
+    calls = []
+    for message, turn in zip(answers, meta["turns"], strict=True):
+        calls.append({**turn, "answer": message["content"],
+                      "response_model": meta["response_model"],
+                      "system_fingerprint": meta["system_fingerprint"],
+                      "usage_estimated": meta["usage_estimated"]})
+    return tuple(calls)
+
+
+def follow_up(db: Database, session_id: str, battle_id: str, prompt: str) -> Battle:
+    """The next turn of a battle not voted on yet: both models answer it with their own
+    earlier answers in the conversation. The same limits as a new battle apply."""
+    with db.cursor() as cur:
+        row = store.get_battle(cur, battle_id)
+    if row is None:
+        raise PermissionDenied("this battle does not belong to you")
+    task_id = str(row["task_id"])
+    settings = settings_for(db, task_id)
+    if settings is None:
+        raise NotFoundError(f"task '{task_id}' has no arena")
+    text = rules.check_prompt(prompt, settings)
+    with _start_lock, db.transaction() as cur:
+        rater_id = str(sessions.check(cur, session_id, task_id)["rater_id"])
+        row = store.get_battle(cur, battle_id)
+        if row is None or row["rater_id"] != rater_id:
+            raise PermissionDenied("this battle does not belong to you")
+        if row["status"] != "answered" or store.has_verdict(cur, str(row["pair_id"])):
+            raise ValidationError("this battle has a vote or is still answering; type a new "
+                                  "prompt to start another", field="prompt")
+        _check_rate(cur, settings, task_id, rater_id)
+        earlier, outputs = store.battle_texts(cur, task_id, str(row["prompt_id"]))
+        configs = {m["name"]: model_config(m) for m in settings.models}
+        left, right = configs[str(row["left_model"])], configs[str(row["right_model"])]
+        calls = (_earlier_calls(outputs[left.name]), _earlier_calls(outputs[right.name]))
+        chars = len(text) + sum(len(p) for p in earlier) + sum(
+            len(str(c["answer"])) for side in calls for c in side)
+        reserved = _reserve(cur, settings, task_id, (left, right), chars)
+        store.update_battle(cur, battle_id, status="answering", reserved_usd=reserved)
+        store.insert_turn(cur, battle_id, len(earlier) + 1, task_id, rater_id, stored_now())
+    return Battle(battle_id, task_id, rater_id, str(row["prompt_id"]), text, left, right,
+                  reserved, tuple(earlier), calls, float(row["cost_usd"] or 0.0))
 
 
 def vote(db: Database, session_id: str, battle_id: str, v: verdicts.VerdictInput,

@@ -22,3 +22,14 @@ CREATE TABLE arena_battles (
     created_at      TIMESTAMP NOT NULL,
     finished_at     TIMESTAMP
 );
+
+-- One row per turn a rater sent (a battle's first prompt and each follow-up): the per-rater
+-- rate limit counts these (two calls each).
+CREATE TABLE arena_turns (
+    battle_id  VARCHAR NOT NULL,
+    turn       INTEGER NOT NULL,            -- 1-based
+    task_id    VARCHAR NOT NULL,
+    rater_id   VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (battle_id, turn)
+);

@@ -78,9 +78,38 @@ def _stream(battle: arena.Battle) -> arena.LiveBattle:
                 return live
 
 
+def _show_turns(turns: tuple[tuple[str, str, str], ...], names: dict[str, str] | None,
+                ) -> None:
+    """The battle so far: each prompt, then both answers (named only after the vote)."""
+    for n, (asked, text_a, text_b) in enumerate(turns, start=1):
+        st.markdown("#### Prompt" + (f" {n}" if len(turns) > 1 else ""))
+        show_text(asked)
+        left, right = st.columns(2)
+        for column, label, side, text in ((left, "A", "left", text_a),
+                                          (right, "B", "right", text_b)):
+            with column:
+                shown = f"{label}: {names[side]}" if names else label
+                st.markdown(f"#### {inert_markdown(shown)}")
+                with st.container(border=True):
+                    show_text(text)
+
+
+def _run(battle: arena.Battle, earlier: tuple[tuple[str, str, str], ...]) -> None:
+    """Stream a battle's turn under the earlier ones, keep the outcome, draw the page again."""
+    _show_turns(earlier, None)
+    st.markdown("#### Prompt" + (f" {len(earlier) + 1}" if earlier else ""))
+    show_text(battle.prompt)
+    live = _stream(battle)
+    if live.outcome is None or live.outcome.assignment_id is None:
+        st.error(f"No answer: {live.error or 'the call failed'}")
+        st.stop()
+    state["arena_outcome"] = live.outcome
+    st.rerun()
+
+
 with st.form("arena_prompt_form", clear_on_submit=True):
-    prompt = st.text_area("Your prompt", key="arena_text", max_chars=settings.max_prompt_chars,
-                          height=110)
+    prompt = st.text_area("Your prompt (a new battle)", key="arena_text",
+                          max_chars=settings.max_prompt_chars, height=110)
     sent = st.form_submit_button("Send to two anonymous models", type="primary")
 show_messages()
 if sent:
@@ -91,29 +120,12 @@ if sent:
         st.stop()
     state.pop("arena_outcome", None)
     state.pop("arena_names", None)
-    state["arena_prompt"] = battle.prompt
-    st.markdown("#### Prompt")
-    show_text(battle.prompt)
-    live = _stream(battle)
-    if live.outcome is None or live.outcome.assignment_id is None:
-        st.error(f"The battle failed: {live.error or 'no answer'}")
-        st.stop()
-    state["arena_outcome"] = live.outcome
-    st.rerun()
+    _run(battle, ())
 
 outcome: arena.BattleOutcome | None = state.get("arena_outcome")
 names = state.get("arena_names")
 if outcome is not None:
-    st.markdown("#### Prompt")
-    show_text(state.get("arena_prompt", ""))
-    left, right = st.columns(2)
-    for column, label, side, text in ((left, "A", "left", outcome.left_text),
-                                      (right, "B", "right", outcome.right_text)):
-        with column:
-            shown = f"{label}: {names[side]}" if names else label
-            st.markdown(f"#### {inert_markdown(shown)}")
-            with st.container(border=True):
-                show_text(text)
+    _show_turns(outcome.turns, names)
     if names:
         st.success(inert_markdown(f"A was {names['left']}, B was {names['right']}."))
         if outcome.self_identified:
@@ -122,3 +134,15 @@ if outcome is not None:
     elif outcome.assignment_id is not None:
         show_controls(db, sid, config, outcome.assignment_id, on_vote=_vote,
                       skip_and_undo=False)
+        with st.form("arena_follow_form", clear_on_submit=True):
+            follow = st.text_area("Follow-up (both models answer it, each with its own "
+                                  "earlier answers)", key="arena_follow",
+                                  max_chars=settings.max_prompt_chars, height=80)
+            asked = st.form_submit_button("Ask both a follow-up")
+        if asked:
+            try:
+                battle = arena.follow_up(db, sid, outcome.battle_id, follow)
+            except JudgeAppError as exc:
+                st.error(str(exc))
+                st.stop()
+            _run(battle, outcome.turns)
