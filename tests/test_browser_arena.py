@@ -22,6 +22,7 @@ from tests.fake_openai_server import SYSTEM_FINGERPRINT, FakeOpenAIServer, answe
 pytestmark = pytest.mark.browser
 
 PROMPT = "Why is the sky blue at noon?"
+FOLLOW = "And why is it red at dusk?"
 # What must not reach the browser before the vote: names, endpoint ids, the fingerprint.
 SECRETS = (*ARENA_MODELS[:2], "endpoint-id-0", "endpoint-id-1", SYSTEM_FINGERPRINT)
 
@@ -92,6 +93,19 @@ def test_type_a_prompt_see_two_streamed_answers_vote_by_keyboard_see_names(
         assert secret.encode() not in sent, secret
     assert final in html
 
+    # A follow-up: both models answer it under the first turn, still blind.
+    page.get_by_label("Follow-up").fill(FOLLOW)
+    page.get_by_role("button", name="Ask both a follow-up").click()
+    final2 = f"Answer to turn 2: here is what I think about {FOLLOW}"
+    expect(page.get_by_text(final2)).to_have_count(2, timeout=60_000)
+    expect(page.get_by_role("button", name="A is better")).to_be_visible()
+    wait_idle(page)
+    html, sent = page.content(), b"".join(frames)
+    for secret in SECRETS:
+        assert secret not in html, secret
+        assert secret.encode() not in sent, secret
+    assert final in html and final2 in html
+
     # The pair page's controls, without Skip and Undo (a battle is left by the next prompt).
     expect(page.get_by_role("button", name="Skip")).to_have_count(0)
     expect(page.get_by_role("button", name="Undo last verdict")).to_have_count(0)
@@ -114,11 +128,12 @@ def test_type_a_prompt_see_two_streamed_answers_vote_by_keyboard_see_names(
     [(prompt_id, messages)] = server.rows(
         "SELECT prompt_id, messages FROM prompts WHERE task_id = 'ar' AND category = 'arena'",
         [])
-    assert json.loads(messages)[0]["content"] == PROMPT
+    assert [m["content"] for m in json.loads(messages)] == [PROMPT, FOLLOW]
     outputs = server.rows("SELECT model, latency_ms, ttft_ms, cost_usd, response_text "
                           "FROM outputs WHERE prompt_id = ?", [prompt_id])
     assert {o[0] for o in outputs} == set(ARENA_MODELS[:2])
-    assert all(o[1] > 0 and o[2] is not None and o[3] > 0 and final in o[4] for o in outputs)
+    assert all(o[1] > 0 and o[2] is not None and o[3] > 0 and final in o[4] and final2 in o[4]
+               for o in outputs)
     [(outcome, model_a, model_b, rater)] = server.rows(
         "SELECT outcome, model_a, model_b, rater_id FROM verdicts WHERE prompt_id = ?",
         [prompt_id])
