@@ -158,7 +158,7 @@ def test_migration_006_upgrades_a_database_of_an_earlier_release(tmp_path: Path)
                                "finish_reason IS NOT NULL").fetchone() == (0,)
             versions = [r[0] for r in cur.execute(
                 "SELECT version FROM schema_migrations ORDER BY 1").fetchall()]
-            assert versions[-1] == 6
+            assert versions[-1] >= 6 and 6 in versions
             prompts = cur.execute("SELECT count(*) FROM prompts WHERE task_id = ?",
                                   [task]).fetchone()[0]
         with FakeOpenAIServer(answers) as server:

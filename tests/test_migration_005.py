@@ -225,6 +225,10 @@ VALID_ROWS = {
     "generation_runs": {"run_id": "'g'", "task_id": "'t'", "model": "'m'",  # migration 006
                         "config_hash": "'h'", "config": "'{}'", "total_prompts": "1",
                         "status": "'running'"},
+    "arena_battles": {"battle_id": "'b'", "task_id": "'t'", "rater_id": "'r'",  # migration 007
+                      "prompt_id": "'q'", "left_model": "'a'", "right_model": "'b'",
+                      "reserved_usd": "0", "created_at": "current_timestamp",
+                      "status": "'answering'"},
 }
 BAD_VALUES = [
     ("pairs", "gold_outcome", "'A'"), ("raters", "source", "'robot'"),
@@ -234,7 +238,7 @@ BAD_VALUES = [
     ("verdicts", "strength", "3"), ("judge_runs", "status", "'interrupted'"),
     ("judge_calls", "left_side", "'first'"), ("judge_calls", "raw_choice", "'a'"),
     ("judge_calls", "strength", "0"), ("escalations", "reason", "'bored'"),
-    ("generation_runs", "status", "'interrupted'"),
+    ("generation_runs", "status", "'interrupted'"), ("arena_battles", "status", "'pending'"),
 ]
 
 
@@ -268,6 +272,7 @@ CHECKED = {  # table.column -> the vocabulary it must allow, exactly
     "judge_calls.raw_choice": tuple(c for c in vocab.RAW_CHOICES if c != "both_bad"),
     "judge_calls.strength": vocab.STRENGTHS, "escalations.reason": vocab.ESCALATION_REASONS,
     "generation_runs.status": vocab.RUN_STATUSES,
+    "arena_battles.status": vocab.ARENA_STATUSES,
 }
 
 

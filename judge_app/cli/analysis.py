@@ -73,6 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "and weigh their votes by it (docs/analysis.md); default bradley-terry")
     lb.add_argument("--category", help="only prompts of this category")
     lb.add_argument("--by-version", action="store_true", help="split models by model version")
+    lb.add_argument("--include-self-identified", action="store_true",
+                    help="also count arena votes on battles where an answer named its own "
+                    "model or vendor (left out by default, docs/arena.md)")
     lb.add_argument("--format", choices=["table", "json", "csv"], default="table",
                     help="csv: cells starting with = + - @ are quoted against spreadsheet "
                     "formulas (docs/exports.md)")
@@ -139,6 +142,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
         ties=args.ties, anchor=parse_anchor(args.anchor) if args.anchor else None,
         baseline=args.baseline, style_control=args.style_control, category=args.category,
         by_version=args.by_version, rating_model=args.rating_model,
+        include_self_identified=args.include_self_identified,
     )
     table = run_leaderboard(database(args), q)
     raters = table.attrs.get("raters")

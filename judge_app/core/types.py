@@ -56,6 +56,8 @@ class TaskConfig:
     scheduling: str = "uniform"  # or "adaptive" (core.adaptive); target says when to stop
     target: str = "ranking"
     target_level: float = 0.95
+    # [arena]: the live arena's model configs and limits (core/arena.ArenaSettings); None: none
+    arena: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,11 @@ ASSIGNMENT_PURPOSES: tuple[AssignmentPurpose, ...] = ("normal", "gold", "retest"
 RunStatus = Literal["running", "done", "stopped", "failed"]
 RUN_STATUSES: tuple[RunStatus, ...] = ("running", "done", "stopped", "failed")
 
+# A live-arena battle (services/arena.py, migration 007): answering, answered (open for the
+# vote), failed (a call failed: nothing to vote on) or voted.
+ArenaStatus = Literal["answering", "answered", "failed", "voted"]
+ARENA_STATUSES: tuple[ArenaStatus, ...] = ("answering", "answered", "failed", "voted")
+
 EscalationReason = Literal["inconsistent", "unsure"]
 ESCALATION_REASONS: tuple[EscalationReason, ...] = ("inconsistent", "unsure")
 

@@ -36,6 +36,7 @@ _TOP_KEYS = (
     "rationale_min_length", "overlap", "reveal_models", "show_reference",
     "allow_empty_responses", "pairing", "quality", "scheduling", "licence", "provenance",
     "source",  # provenance's name before migration 005: still read
+    "arena",
 )
 _SECTIONS = {
     "pairing": ("design", "baseline", "budget", "seed"),
@@ -229,7 +230,49 @@ def parse_task_config(text: str, file: str, default_name: str | None = None) -> 
         scheduling=scheduling,
         target=target,
         target_level=level,
+        arena=_arena(toml, data),
     )
+
+
+def _arena(toml: _Toml, data: dict[str, Any]) -> dict[str, Any] | None:
+    """[arena]: model config files (paths relative to task.toml) read now and stored with the
+    task, so the served app needs no file; keys stay in the environment (api_key_env)."""
+    from judge_app.core.arena import SETTINGS_KEYS, arena_settings, check_settings
+    from judge_app.core.redact import url_secrets
+    from judge_app.judges.model_config import load_model_config
+
+    if "arena" not in data:
+        return None
+    table = _get(toml, data, "arena", dict, {})
+    toml.check_keys(table, SETTINGS_KEYS, "arena.")
+    files = table.get("models")
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise toml.error("a list of model config files (paths relative to task.toml)",
+                         "arena.models")
+    folder = Path(toml.file).parent
+    models = []
+    for name in files:
+        path = Path(name) if Path(name).is_absolute() else folder / name
+        if not path.is_file():
+            raise toml.error(f"no model config file {str(path)!r}", "arena.models")
+        config = load_model_config(path)
+        if config.base_url and url_secrets(config.base_url):
+            raise toml.error(f"{name}: put the key in api_key_env, not in base_url (the "
+                             "arena's configs are stored with the task)", "arena.models")
+        values = dataclasses.asdict(config)
+        values.pop("file", None)
+        models.append(values)
+    stored = {**table, "models": models}
+    try:
+        settings = arena_settings(stored)
+        assert settings is not None
+        check_settings(settings)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise toml.error(f"a setting has the wrong type: {exc}", "arena") from None
+    except ValidationError as exc:
+        message = str(exc).removesuffix(f" (field '{exc.field}')")
+        raise toml.error(message, exc.field or "arena") from None
+    return stored
 
 
 def _provenance(toml: _Toml, data: dict[str, Any]) -> str:

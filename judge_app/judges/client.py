@@ -252,8 +252,12 @@ class ChatClient:
             body["stream_options"] = {"include_usage": True}
         return body
 
-    async def complete(self, messages: list[dict[str, str]]) -> CallResult:
-        """One judge answer; raises JudgeCallError when it cannot get one."""
+    async def complete(self, messages: list[dict[str, str]],
+                       on_delta: Callable[[str | None], None] | None = None) -> CallResult:
+        """One judge answer; raises JudgeCallError when it cannot get one.
+
+        ``on_delta`` (streamed calls, the live arena) gets each piece of content as it
+        arrives, and None when an attempt starts again (drop what came before)."""
         body = self.body(messages)
         est_input = estimate_prompt_tokens(messages)
         attempt = 0
@@ -265,7 +269,7 @@ class ChatClient:
             if self._tpm:
                 await self._tpm.take(est_input + min(self.max_tokens, 256))
             try:
-                data, latency_ms, ttft_ms = await self._send(body)
+                data, latency_ms, ttft_ms = await self._send(body, on_delta)
                 result = _read_completion(data, messages, latency_ms, attempt, ttft_ms)
             except _Retryable as exc:
                 self.stats.errors[exc.kind] = self.stats.errors.get(exc.kind, 0) + 1
@@ -296,7 +300,9 @@ class ChatClient:
                 self._tpm.adjust(used - est_input - min(self.max_tokens, 256))
             return result
 
-    async def _send(self, body: dict[str, Any]) -> tuple[Any, float, float | None]:
+    async def _send(self, body: dict[str, Any],
+                    on_delta: Callable[[str | None], None] | None = None,
+                    ) -> tuple[Any, float, float | None]:
         pool = self._pools[self._next_pool]
         self._next_pool = (self._next_pool + 1) % len(self._pools)
         async with self._semaphore:
@@ -310,7 +316,7 @@ class ChatClient:
             try:
                 async with asyncio.timeout(self.timeout_s):
                     if body.get("stream"):
-                        data, first = await self._receive_stream(pool, body)
+                        data, first = await self._receive_stream(pool, body, on_delta)
                         ttft_ms = None if first is None else (first - start) * 1000
                     else:
                         data = await pool.post("/chat/completions", cast_to=object, body=body)
@@ -327,6 +333,7 @@ class ChatClient:
             return data, (self._clock() - start) * 1000, ttft_ms
 
     async def _receive_stream(self, pool: openai.AsyncOpenAI, body: dict[str, Any],
+                              on_delta: Callable[[str | None], None] | None = None,
                               ) -> tuple[dict[str, Any], float | None]:
         """The streamed chunks gathered into one chat.completion object, and the clock
         reading at the first content token (None if no content came).
@@ -343,6 +350,8 @@ class ChatClient:
         out: dict[str, Any] = {}
         buffer = b""
         done = False
+        if on_delta is not None:
+            on_delta(None)
         try:
             async for data in response.aiter_bytes():
                 buffer += data
@@ -367,6 +376,8 @@ class ChatClient:
                                 if first is None:
                                     first = self._clock()
                                 parts.append(piece)
+                                if on_delta is not None:
+                                    on_delta(piece)
                             finish = choice.get("finish_reason") or finish
         except _HTTP_ERROR as exc:
             raise _Retryable("connection", f"stream broke off: {exc}") from None

@@ -70,7 +70,7 @@ def _config_json(bundle: TaskBundle) -> str:
 
 # Settings added since the release before migration 005: at their defaults they leave the hash
 # as that release computed it.
-_NEWER_SETTINGS = ("scheduling", "target", "target_level")
+_NEWER_SETTINGS = ("scheduling", "target", "target_level", "arena")
 
 
 def _config_hash(bundle: TaskBundle) -> str:

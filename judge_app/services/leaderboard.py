@@ -38,10 +38,12 @@ class LeaderboardQuery:
     by_version: bool = False
     extra: dict[str, object] = field(default_factory=dict)
     rating_model: str = "bradley-terry"  # or "reliability" (services/reliability.py)
+    include_self_identified: bool = False  # arena votes whose answer named its model
 
     def slice(self) -> analytics.Slice:
         return analytics.Slice(self.task_id, self.source, self.category, self.since,
-                               self.until, self.by_version)
+                               self.until, self.by_version,
+                               include_self_identified=self.include_self_identified)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ class Slice:
     since: datetime | None = None
     until: datetime | None = None
     by_version: bool = False
+    # Arena votes on a battle where an answer named its own model or vendor (migration 007)
+    # are left out unless asked for, as Chatbot Arena does.
+    include_self_identified: bool = False
 
 
 def _where(s: Slice) -> tuple[str, dict[str, Any]]:
@@ -52,6 +55,11 @@ def _where(s: Slice) -> tuple[str, dict[str, Any]]:
     if s.until:
         clauses.append("v.created_at < $until")
         params["until"] = s.until
+    if not s.include_self_identified:
+        clauses.append(
+            "NOT EXISTS (SELECT 1 FROM arena_battles ab WHERE ab.task_id = v.task_id "
+            "AND ab.prompt_id = v.prompt_id AND ab.self_identified IS NOT NULL)"
+        )
     return " AND ".join(clauses), params
 
 

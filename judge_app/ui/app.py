@@ -19,7 +19,8 @@ admin = bool(rater["is_admin"])
 # Admins land on the Tasks overview: on the pair page, a stray key press would vote.
 pages = {
     "Rating": [st.Page("app_pages/rate.py", title="Rate pairs", icon=":material/how_to_vote:",
-                       default=not admin)],
+                       default=not admin),
+               st.Page("app_pages/arena.py", title="Arena", icon=":material/compare_arrows:")],
 }
 if admin:  # every admin page also checks with require_admin()
     pages["Admin"] = [

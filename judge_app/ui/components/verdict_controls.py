@@ -8,6 +8,7 @@ the same run already shows the next pair.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -42,11 +43,13 @@ def allowed(outcomes: tuple[str, ...]) -> list[RawChoice]:
     return [c for c in LABELS if canonical_outcome(c, "a") in outcomes]
 
 
-def shortcut_help(config: TaskConfig) -> str:
+def shortcut_help(config: TaskConfig, skip_and_undo: bool = True) -> str:
     keys = [f"`{KEYS[c]}` {LABELS[c]}" for c in allowed(config.outcomes)]
     if config.strength:
         keys.append(f"`{MUCH_KEY}` much better")
-    keys += [f"`{SUBMIT_KEY}` submit", f"`{SKIP_KEY}` skip", f"`{UNDO_KEY}` undo last verdict"]
+    keys.append(f"`{SUBMIT_KEY}` submit")
+    if skip_and_undo:
+        keys += [f"`{SKIP_KEY}` skip", f"`{UNDO_KEY}` undo last verdict"]
     return "Keyboard: " + " · ".join(keys)
 
 
@@ -91,7 +94,12 @@ def _criteria(config: TaskConfig, assignment_id: str) -> dict[str, str]:
     return {name: choice for name, choice in picked.items() if choice}
 
 
-def _submit(db: Database, session_id: str, config: TaskConfig, assignment_id: str) -> None:
+# Records a vote somewhere else than the pair page's queue (the arena: services/arena.vote).
+OnVote = Callable[[verdicts.VerdictInput], None]
+
+
+def _submit(db: Database, session_id: str, config: TaskConfig, assignment_id: str,
+            on_vote: OnVote | None = None) -> None:
     state = st.session_state
     choice = state.get(f"choice_{assignment_id}")
     if choice is None:
@@ -108,6 +116,9 @@ def _submit(db: Database, session_id: str, config: TaskConfig, assignment_id: st
         duration_ms=_duration_ms(assignment_id),
     )
     try:
+        if on_vote is not None:
+            on_vote(verdict)
+            return
         state["reveal"], state[shown_key(config.name)] = rating.submit(db, session_id, verdict)
     except JudgeAppError as exc:
         state["rate_error"] = str(exc)
@@ -150,8 +161,11 @@ def _criterion(c: Criterion, assignment_id: str) -> None:
              help=inert_markdown(c.description) or None)
 
 
-def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_id: str
-                  ) -> None:
+def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_id: str,
+                  on_vote: OnVote | None = None, skip_and_undo: bool = True) -> None:
+    """The controls of one assignment. ``on_vote`` records the vote instead of the pair
+    page's queue; ``skip_and_undo`` False leaves out Skip and Undo (the arena: a battle
+    is left by typing the next prompt, and its names are already shown after the vote)."""
     aid = assignment_id
     chosen = st.session_state.get(f"choice_{aid}")
     with st.container(horizontal=True):
@@ -183,12 +197,13 @@ def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_
     st.checkbox("Flag this pair as problematic", key=f"flag_{aid}")
     with st.container(horizontal=True):
         st.button("Submit", key=f"submit_{aid}", type="primary", shortcut=SUBMIT_KEY,
-                  on_click=_submit, args=(db, session_id, config, aid))
-        st.button("Skip", key=f"skip_{aid}", shortcut=SKIP_KEY,
-                  on_click=_skip, args=(db, session_id, aid))
-        undo_button(db, session_id, config.name)
+                  on_click=_submit, args=(db, session_id, config, aid, on_vote))
+        if skip_and_undo:
+            st.button("Skip", key=f"skip_{aid}", shortcut=SKIP_KEY,
+                      on_click=_skip, args=(db, session_id, aid))
+            undo_button(db, session_id, config.name)
     with st.container(key="keyboard_hints"):  # hidden on touch screens (TOUCH_CSS)
-        st.caption(shortcut_help(config))
+        st.caption(shortcut_help(config, skip_and_undo))
 
 
 def undo_button(db: Database, session_id: str, task_id: str) -> None:

@@ -1,0 +1,345 @@
+"""The live arena's services on a real DuckDB file against the real fake OpenAI server
+(streaming): a battle stored as prompt, outputs, pair, assignment and verdict; the draw;
+self-identification; the prompt, rate and budget limits; [arena] in task.toml."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from judge_app.core import arena as rules
+from judge_app.errors import PermissionDenied, ValidationError
+from judge_app.ingest.task_format import parse_task_config
+from judge_app.services import arena
+from judge_app.services.imports import import_bundle
+from judge_app.services.leaderboard import LeaderboardQuery, run_leaderboard
+from judge_app.services.verdicts import VerdictInput
+from judge_app.storage.analytics import Slice, battle_count_rows
+from judge_app.storage.db import Database
+from tests.arena_helpers import ARENA_MODELS, arena_bundle
+from tests.conftest import signed_in
+from tests.fake_openai_server import FakeOpenAIServer, Reply, Request, answers
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(answers, stream_interval_ms=2, chunk_tokens=1) as s:
+        yield s
+
+
+def rows(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    with db.cursor() as cur:
+        cur.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def test_a_battle_is_stored_as_prompt_outputs_pair_and_verdict(
+        db: Database, server: FakeOpenAIServer) -> None:
+    import_bundle(db, arena_bundle("ar", server.base_url))
+    sid = signed_in(db, "rita", tasks=["ar"])
+    battle = arena.start_battle(db, sid, "ar", "  Explain tides briefly.  ",
+                                rng=random.Random(1))
+    assert battle.prompt == "Explain tides briefly."
+    live = arena.LiveBattle()
+    seen: list[tuple[int, str | None]] = []
+    original = live.add
+    live.add = lambda side, piece: (seen.append((side, piece)), original(side, piece))  # type: ignore[method-assign]
+    outcome = arena.answer_battle(db, battle, live)
+    assert live.done.is_set() and outcome.assignment_id is not None
+    # Streamed: each side's text came in many pieces, not in one block at the end.
+    for side in (0, 1):
+        assert sum(1 for s, p in seen if s == side and p) > 3
+    assert live.texts() == (outcome.left_text, outcome.right_text)
+    assert "Explain tides briefly." in outcome.left_text
+    assert len(server.requests) == 2
+    assert all(r.body["stream"] for r in server.requests)
+
+    [prompt] = rows(db, "SELECT * FROM prompts WHERE task_id = 'ar' AND category = 'arena'", [])
+    assert json.loads(prompt["messages"]) == [{"role": "user",
+                                               "content": "Explain tides briefly."}]
+    assert json.loads(prompt["metadata"])["arena"]["rater_id"] == "rita"
+    outputs = rows(db, "SELECT model, latency_ms, ttft_ms, cost_usd, input_tokens, "
+                   "output_tokens, finish_reason, response_text FROM outputs "
+                   "WHERE prompt_id = ? ORDER BY model", [battle.prompt_id])
+    assert [o["model"] for o in outputs] == sorted((battle.left.name, battle.right.name))
+    for out in outputs:
+        assert out["latency_ms"] > 0 and out["ttft_ms"] is not None
+        assert 0 < out["ttft_ms"] <= out["latency_ms"]
+        assert out["cost_usd"] == pytest.approx(
+            (out["input_tokens"] * 1.0 + out["output_tokens"] * 2.0) / 1e6)
+        assert out["finish_reason"] == "stop"
+    [pair] = rows(db, "SELECT * FROM pairs WHERE prompt_id = ?", [battle.prompt_id])
+    [assignment] = rows(db, "SELECT * FROM assignments WHERE assignment_id = ?",
+                        [outcome.assignment_id])
+    assert assignment["rater_id"] == "rita" and assignment["pair_id"] == pair["pair_id"]
+    left_model = pair["model_a"] if assignment["left_side"] == "a" else pair["model_b"]
+    assert left_model == battle.left.name
+
+    vote = VerdictInput(assignment_id=outcome.assignment_id, choice="left", verdict_id=None,
+                        strength=2)
+    names = arena.vote(db, sid, battle.battle_id, vote)
+    assert names == {"left": battle.left.name, "right": battle.right.name}
+    arena.vote(db, sid, battle.battle_id, vote)  # a double submit stores one verdict
+    [verdict] = rows(db, "SELECT * FROM verdicts WHERE pair_id = ?", [pair["pair_id"]])
+    winner = "a" if left_model == pair["model_a"] else "b"
+    assert verdict["outcome"] == winner and verdict["strength"] == 2
+    assert verdict["source"] == "human" and verdict["rater_id"] == "rita"
+    [stored] = rows(db, "SELECT status, cost_usd FROM arena_battles", [])
+    assert stored["status"] == "voted"
+    assert stored["cost_usd"] == pytest.approx(sum(o["cost_usd"] for o in outputs))
+    # The vote counts in the leaderboard's counts, and the arena slice selects it.
+    with db.cursor() as cur:
+        for s in (Slice("ar"), Slice("ar", category="arena")):
+            counted = battle_count_rows(cur, s)
+            assert sum(n for *_, n in counted) == 1
+            assert {counted[0][0], counted[0][1]} == set(ARENA_MODELS[:2])
+
+
+def test_another_rater_cannot_vote_on_the_battle(db: Database,
+                                                 server: FakeOpenAIServer) -> None:
+    import_bundle(db, arena_bundle("ar", server.base_url))
+    sid = signed_in(db, "rita", tasks=["ar"])
+    other = signed_in(db, "olga", tasks=["ar"])
+    battle = arena.start_battle(db, sid, "ar", "Hello?")
+    outcome = arena.answer_battle(db, battle)
+    assert outcome.assignment_id is not None
+    with pytest.raises(PermissionDenied):
+        arena.vote(db, other, battle.battle_id, VerdictInput(
+            assignment_id=outcome.assignment_id, choice="tie", verdict_id=None))
+    assert rows(db, "SELECT * FROM verdicts WHERE source = 'human'", []) == []
+
+
+def test_a_self_identifying_answer_keeps_the_vote_but_leaves_the_ratings(
+        db: Database, server: FakeOpenAIServer) -> None:
+    def boastful(req: Request) -> Reply | str:
+        if req.body["model"] == "endpoint-id-0":
+            return f"As {ARENA_MODELS[0]}, I think: {answers(req)}"
+        return answers(req)
+
+    server.responder = boastful
+    import_bundle(db, arena_bundle("ar", server.base_url))
+    sid = signed_in(db, "rita", tasks=["ar"])
+    battle = arena.start_battle(db, sid, "ar", "Who are you?")
+    outcome = arena.answer_battle(db, battle)
+    assert outcome.self_identified == [ARENA_MODELS[0]]
+    assert outcome.assignment_id is not None
+    arena.vote(db, sid, battle.battle_id, VerdictInput(
+        assignment_id=outcome.assignment_id, choice="left", verdict_id=None))
+    assert len(rows(db, "SELECT * FROM verdicts WHERE source = 'human'", [])) == 1
+    [stored] = rows(db, "SELECT self_identified FROM arena_battles", [])
+    assert stored["self_identified"] == ARENA_MODELS[0]
+    with db.cursor() as cur:
+        assert battle_count_rows(cur, Slice("ar")) == []
+        assert len(battle_count_rows(cur, Slice("ar", include_self_identified=True))) == 1
+    # The leaderboard leaves it out unless asked (the CLI's --include-self-identified).
+    with pytest.raises(ValidationError):
+        run_leaderboard(db, LeaderboardQuery("ar", category="arena"))
+    table = run_leaderboard(db, LeaderboardQuery("ar", category="arena",
+                                                 include_self_identified=True))
+    assert set(table["model"]) == set(ARENA_MODELS[:2])
+
+
+def test_prompt_length_rate_limit_and_budget_refuse_before_any_call(
+        db: Database, server: FakeOpenAIServer) -> None:
+    import_bundle(db, arena_bundle("ar", server.base_url, max_prompt_chars=50,
+                                   calls_per_hour=4))
+    sid = signed_in(db, "rita", tasks=["ar"])
+    with pytest.raises(ValidationError, match="at most 50"):
+        arena.start_battle(db, sid, "ar", "x" * 51)
+    with pytest.raises(ValidationError, match="type a prompt"):
+        arena.start_battle(db, sid, "ar", "   ")
+    for n in range(2):
+        arena.answer_battle(db, arena.start_battle(db, sid, "ar", f"question {n}"))
+    with pytest.raises(arena.ArenaLimit, match="4 calls an hour"):
+        arena.start_battle(db, sid, "ar", "one more")
+    assert len(server.requests) == 4
+    # Another rater has their own allowance.
+    other = signed_in(db, "olga", tasks=["ar"])
+    arena.start_battle(db, other, "ar", "mine")
+
+    # The budget: both calls' worst case must fit in what is left.
+    import_bundle(db, arena_bundle("cheap", server.base_url, max_cost_usd=0.001))
+    sid2 = signed_in(db, "rita", tasks=["ar", "cheap"])
+    played = 0
+    with pytest.raises(arena.ArenaLimit, match="budget"):  # noqa: PT012 - until refused
+        for n in range(15):
+            battle = arena.start_battle(db, sid2, "cheap", f"prompt {n}")
+            arena.answer_battle(db, battle)
+            played += 1
+    assert played >= 1
+    assert len(server.requests) == 4 + 2 * played  # the refused battle called nothing
+    [paid] = rows(db, "SELECT sum(cost_usd) AS s FROM arena_battles WHERE task_id = 'cheap'",
+                  [])
+    assert 0 < paid["s"] <= 0.001
+
+
+def test_a_failed_answer_leaves_nothing_to_vote_on(db: Database,
+                                                   server: FakeOpenAIServer) -> None:
+    server.responder = lambda req: (Reply(status=400, content="bad") if req.body["model"]
+                                    == "endpoint-id-1" else answers(req))
+    import_bundle(db, arena_bundle("ar", server.base_url))
+    sid = signed_in(db, "rita", tasks=["ar"])
+    outcome = arena.answer_battle(db, arena.start_battle(db, sid, "ar", "Hi"))
+    assert outcome.assignment_id is None and "400" in outcome.message
+    [stored] = rows(db, "SELECT status, cost_usd FROM arena_battles", [])
+    assert stored["status"] == "failed" and stored["cost_usd"] > 0  # the other call was paid
+    assert rows(db, "SELECT * FROM prompts WHERE category = 'arena'", []) == []
+
+
+def test_the_draw_favours_models_with_few_battles_and_follows_weights() -> None:
+    models = tuple({"name": n, "model": n} for n in ("a", "b", "c"))
+    settings = rules.ArenaSettings(models=models)
+    rng = random.Random(3)
+    counts = {"a": 0, "b": 0, "c": 0}
+    for _ in range(3000):
+        first, second = rules.draw_pair(settings, {"a": 50, "b": 0, "c": 0}, rng)
+        assert first != second
+        counts[first] += 1
+        counts[second] += 1
+    assert counts["a"] < counts["b"] / 5 and counts["a"] < counts["c"] / 5
+    weighted = rules.ArenaSettings(models=models, weights={"c": 4.0}, balance=0.0)
+    counts = {"a": 0, "b": 0, "c": 0}
+    for _ in range(3000):
+        first, _second = rules.draw_pair(weighted, {"a": 50}, rng)
+        counts[first] += 1
+    assert counts["c"] > 2 * counts["a"] and counts["c"] > 2 * counts["b"]
+
+
+def test_identity_words_find_names_and_vendors_as_whole_words() -> None:
+    words = rules.identity_words({"name": "house-model", "model": "openai/gpt-4o-mini"})
+    assert "OpenAI" in words and "house-model" in words
+    assert rules.names_itself("I was trained by openai.", words) == ["OpenAI"]
+    assert rules.names_itself("Reopening the GPTQ file", words) == []
+
+
+def test_arena_in_task_toml_reads_model_configs_and_names_bad_keys(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    for n in ("small", "large"):
+        (tmp_path / "models" / f"{n}.toml").write_text(
+            f'name = "{n}"\nmodel = "m-{n}"\nbase_url = "http://127.0.0.1:9/v1"\n')
+    task_file = tmp_path / "task.toml"
+    base = 'name = "t"\n[arena]\nmodels = ["models/small.toml", "models/large.toml"]\n'
+    config = parse_task_config(base + "calls_per_hour = 10\nweights = { large = 2.0 }\n",
+                               str(task_file))
+    settings = rules.arena_settings(config.arena)
+    assert settings is not None and settings.names == ["small", "large"]
+    assert settings.calls_per_hour == 10 and settings.weights == {"large": 2.0}
+    cases = {
+        base + "max_promt_chars = 3\n": "arena.max_promt_chars",
+        'name = "t"\n[arena]\nmodels = ["models/nope.toml", "models/large.toml"]\n':
+            "arena.models",
+        'name = "t"\n[arena]\nmodels = ["models/small.toml"]\n': "arena.models",
+        base + "weights = { huge = 2.0 }\n": "arena.weights",
+        base + "calls_per_hour = 0\n": "arena.calls_per_hour",
+        base + "vendors = { large = \"Acme\" }\n": "arena.vendors",
+        base + "balance = -1\n": "arena.balance",
+    }
+    for text, field in cases.items():
+        with pytest.raises(ValidationError) as info:
+            parse_task_config(text, str(task_file))
+        assert info.value.field == field, text
+        assert "task.toml" in str(info.value)
+
+
+def test_the_documented_arena_example_loads(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "arena.md").read_text()
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "models").mkdir()
+    for name in ("small", "large", "current"):
+        (tmp_path / "models" / f"{name}.toml").write_text(
+            f'name = "{name}"\nmodel = "id-{name}"\nbase_url = "http://127.0.0.1:9/v1"\n')
+    config = parse_task_config(example, str(tmp_path / "task.toml"))
+    settings = rules.arena_settings(config.arena)
+    assert settings is not None
+    assert settings.names == ["small", "large", "current"]
+    assert settings.weights == {"current": 0.5} and settings.max_cost_usd == 20.0
+    assert settings.vendors == {"large": ["Acme AI"]}
+    assert all("api_key" not in m or m["api_key_env"] for m in settings.models)
+
+
+def test_a_stream_broken_midway_starts_the_side_again_without_the_lost_text() -> None:
+    """The client's on_delta hook: pieces as they come, and None when an attempt restarts,
+    so a side never shows text from a broken attempt in front of the retried answer."""
+    import asyncio
+
+    from judge_app.judges.client import ChatClient
+
+    broken = (b'data: {"choices": [{"delta": {"content": "Half an ans"}}]}\n\n'
+              b'data: {"error": {"message": "overloaded"}}\n\n')
+    whole = (b'data: {"choices": [{"delta": {"content": "Whole "}}]}\n\n'
+             b'data: {"choices": [{"delta": {"content": "answer"}, "finish_reason": "stop"}]}'
+             b'\n\ndata: [DONE]\n\n')
+
+    def responder(req: Request) -> Reply:
+        return Reply(raw_body=broken if req.number == 1 else whole)
+
+    live = arena.LiveBattle()
+    events: list[str | None] = []
+
+    def on_delta(piece: str | None) -> None:
+        events.append(piece)
+        live.add(0, piece)
+
+    async def ask(url: str) -> Any:
+        async with ChatClient(model="m", base_url=url, api_key="x", stream=True,
+                              backoff_base_s=0.01) as client:
+            return await client.complete([{"role": "user", "content": "hi"}],
+                                         on_delta=on_delta)
+
+    with FakeOpenAIServer(responder) as server:
+        result = asyncio.run(ask(server.base_url))
+    assert events == [None, "Half an ans", None, "Whole ", "answer"]
+    assert live.texts() == ("Whole answer", "") and result.text == "Whole answer"
+
+
+def test_a_follow_up_is_answered_by_each_model_with_its_own_earlier_answer(
+        db: Database, server: FakeOpenAIServer) -> None:
+    import_bundle(db, arena_bundle("ar", server.base_url, calls_per_hour=4))
+    sid = signed_in(db, "rita", tasks=["ar"])
+    battle = arena.start_battle(db, sid, "ar", "Name a colour.")
+    first = arena.answer_battle(db, battle)
+    follow = arena.follow_up(db, sid, battle.battle_id, "And a fruit?")
+    assert (follow.left, follow.right) == (battle.left, battle.right)
+    outcome = arena.answer_battle(db, follow)
+    assert outcome.assignment_id == first.assignment_id
+    assert [t[0] for t in outcome.turns] == ["Name a colour.", "And a fruit?"]
+    assert outcome.turns[0][1:] == (first.left_text, first.right_text)
+    # Each side was sent its own earlier answer, then the follow-up.
+    sent = {r.body["model"]: r.messages for r in server.requests[2:]}
+    for config, earlier in ((battle.left, first.left_text), (battle.right, first.right_text)):
+        assert sent[config.model] == [
+            {"role": "user", "content": "Name a colour."},
+            {"role": "assistant", "content": earlier},
+            {"role": "user", "content": "And a fruit?"}]
+    # Stored as a two-turn prompt with two-turn outputs (the same ids), figures summed.
+    [prompt] = rows(db, "SELECT messages FROM prompts WHERE category = 'arena'", [])
+    assert [m["content"] for m in json.loads(prompt["messages"])] == [
+        "Name a colour.", "And a fruit?"]
+    outputs = rows(db, "SELECT output_id, model, response, latency_ms, cost_usd, metadata "
+                   "FROM outputs WHERE prompt_id = ?", [battle.prompt_id])
+    assert len(outputs) == 2
+    for out in outputs:
+        turns = json.loads(out["metadata"])["generation"]["turns"]
+        assert len(json.loads(out["response"])) == len(turns) == 2
+        assert out["latency_ms"] == pytest.approx(sum(t["latency_ms"] for t in turns))
+        assert out["cost_usd"] == pytest.approx(sum(t["cost_usd"] for t in turns))
+    [stored] = rows(db, "SELECT status, cost_usd FROM arena_battles", [])
+    assert stored["status"] == "answered"
+    assert stored["cost_usd"] == pytest.approx(sum(o["cost_usd"] for o in outputs))
+    # Two turns used the rater's four calls an hour.
+    with pytest.raises(arena.ArenaLimit):
+        arena.follow_up(db, sid, battle.battle_id, "And a third?")
+    assert outcome.assignment_id is not None
+    arena.vote(db, sid, battle.battle_id, VerdictInput(
+        assignment_id=outcome.assignment_id, choice="tie", verdict_id=None))
+    with pytest.raises(ValidationError, match="has a vote"):
+        arena.follow_up(db, sid, battle.battle_id, "One more?")
+    other = signed_in(db, "olga", tasks=["ar"])
+    with pytest.raises(PermissionDenied):
+        arena.follow_up(db, other, battle.battle_id, "Mine?")
