@@ -31,6 +31,8 @@ def server() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer(answers, stream_interval_ms=2, chunk_tokens=1) as s:
         yield s
 
+pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
+
 
 def rows(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     with db.cursor() as cur:

@@ -54,7 +54,7 @@ def battles_per_model(cur: duckdb.DuckDBPyConnection, task_id: str) -> dict[str,
         "SELECT m, count(*) FROM (SELECT left_model AS m FROM arena_battles WHERE task_id = $t "
         "AND status <> 'failed' UNION ALL SELECT right_model FROM arena_battles "
         "WHERE task_id = $t "
-        "AND status <> 'failed') GROUP BY m", {"t": task_id})
+        "AND status <> 'failed') AS sides GROUP BY m", {"t": task_id})
     return {str(m): int(n) for m, n in cur.fetchall()}
 
 
