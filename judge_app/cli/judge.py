@@ -201,11 +201,15 @@ def _runs(args: argparse.Namespace) -> int:
               f"{run['status']}, {100 * run['progress']:.0f}% of {run['total_calls']} calls, "
               f"{run['failed_calls']} failed, ${run['cost_usd']:.4f}, started "
               f"{run['started_at']:%Y-%m-%d %H:%M:%S} UTC")
-        if run["endpoint"]:
-            print(f"    endpoint: {run['endpoint']}")
-        if run["message"]:
-            print(f"    {shown(run['message'])}")
+        _print_details(run)
     return 0
+
+
+def _print_details(run: dict[str, Any]) -> None:
+    if run["endpoint"]:
+        print(f"    endpoint: {run['endpoint']}")
+    if run["message"]:
+        print(f"    {shown(run['message'])}")
 
 
 def _print_generation_runs(runs: list[dict[str, Any]]) -> None:
@@ -216,10 +220,7 @@ def _print_generation_runs(runs: list[dict[str, Any]]) -> None:
               f"{run['total_prompts']} outputs, {run['new_calls']} calls, "
               f"{run['failed_calls']} failed, ${run['cost_usd']:.4f}, started "
               f"{run['started_at']:%Y-%m-%d %H:%M:%S} UTC")
-        if run["endpoint"]:
-            print(f"    endpoint: {run['endpoint']}")
-        if run["message"]:
-            print(f"    {shown(run['message'])}")
+        _print_details(run)
 
 
 def _judge_rater_id(args: argparse.Namespace) -> str:

@@ -186,15 +186,19 @@ def load_config(path: str | Path) -> JudgeConfig:
     return parse_config(read_toml(path, "judge config"), file=str(path))
 
 
-def parse_config(data: Mapping[str, Any], *, file: str | None = None) -> JudgeConfig:
-    """Validate a config mapping; every error names the file and the field."""
+def checked_settings(data: Mapping[str, Any], fields: Mapping[str, type], *,
+                     file: str | None) -> dict[str, Any]:
+    """An endpoint config's settings, typed (an int where a float is asked for becomes one).
+    What every endpoint config refuses, judge or model alike: an unknown key, a wrong type, a
+    missing name or model or one with control characters, and a key where the name of its
+    environment variable belongs. Every error names the file and the field."""
 
     def bad(message: str, name: str) -> ValidationError:
         return ValidationError(message, file=file, field=name)
 
     values: dict[str, Any] = {}
     for key, value in data.items():
-        kind = _FIELDS.get(key)
+        kind = fields.get(key)
         if kind is None:
             raise bad(f"unknown setting {key!r}", key)
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
@@ -202,7 +206,6 @@ def parse_config(data: Mapping[str, Any], *, file: str | None = None) -> JudgeCo
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise bad(f"must be a {kind.__name__}, got {type(value).__name__}", key)
         values[key] = value
-
     for key in ("name", "model"):
         if not str(values.get(key, "")).strip():
             raise bad("is required", key)
@@ -211,6 +214,16 @@ def parse_config(data: Mapping[str, Any], *, file: str | None = None) -> JudgeCo
     if not _ENV_NAME.match(values.get("api_key_env", "OPENAI_API_KEY")):
         raise bad("must be the name of an environment variable (never the key itself)",
                   "api_key_env")
+    return values
+
+
+def parse_config(data: Mapping[str, Any], *, file: str | None = None) -> JudgeConfig:
+    """Validate a config mapping; every error names the file and the field."""
+
+    def bad(message: str, name: str) -> ValidationError:
+        return ValidationError(message, file=file, field=name)
+
+    values = checked_settings(data, _FIELDS, file=file)
 
     template_name = values.pop("template", None)
     if template_name is not None:

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from judge_app.core.redact import redact_url
-from judge_app.core.terminal import has_control
 from judge_app.errors import ValidationError
-from judge_app.judges.config import _ENV_NAME, EndpointSettings, read_toml
+from judge_app.judges.config import EndpointSettings, checked_settings, read_toml
 
 GENERATION_VERSION = 1  # bump when the messages sent change shape, so caches are not reused
 
@@ -97,24 +96,7 @@ def parse_model_config(data: Mapping[str, Any], *, file: str | None = None) -> M
     def bad(message: str, name: str) -> ValidationError:
         return ValidationError(message, file=file, field=name)
 
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        kind = _FIELDS.get(key)
-        if kind is None:
-            raise bad(f"unknown setting {key!r}", key)
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise bad(f"must be a {kind.__name__}, got {type(value).__name__}", key)
-        values[key] = value
-    for key in ("name", "model"):
-        if not str(values.get(key, "")).strip():
-            raise bad("is required", key)
-        if has_control(values[key]):
-            raise bad("must not contain control characters", key)
-    if not _ENV_NAME.match(values.get("api_key_env", "OPENAI_API_KEY")):
-        raise bad("must be the name of an environment variable (never the key itself)",
-                  "api_key_env")
+    values = checked_settings(data, _FIELDS, file=file)
     for key, (low, high) in _RANGES.items():
         if key in values and not low <= values[key] <= high:
             raise bad(f"must be between {low:g} and {high:g}", key)
