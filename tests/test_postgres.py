@@ -319,6 +319,37 @@ def test_two_judge_processes_at_once_store_each_call_and_verdict_once(
     db.close()
 
 
+def test_two_generate_processes_at_once_pay_each_answer_once(
+        pg_server: PgServer, tmp_path: Path) -> None:
+    """Two `judge-app generate` processes with one model config on one PostgreSQL database at
+    once: each call is claimed before it is paid for, so every prompt is answered (and paid)
+    once, and the model has one output per prompt."""
+    from tests.fake_openai_server import FakeOpenAIServer, answers
+
+    url = pg_server.new_database("generate")
+    db = open_database(url)
+    import_bundle(db, make_bundle("t1", n_prompts=12, models=("m1", "m2")))
+    with FakeOpenAIServer(answers, latency_ms=30) as server:
+        toml = tmp_path / "model.toml"
+        toml.write_text(f'name = "gen"\nmodel = "fake-7b"\nbase_url = "{server.base_url}"\n'
+                        "input_price_per_million = 1.0\noutput_price_per_million = 4.0\n"
+                        "concurrency = 4\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+        procs = [subprocess.Popen(
+            [sys.executable, "-m", "judge_app.cli", "generate", "--task", "t1", "--model",
+             str(toml), "--db", url, "--quiet"], cwd=ROOT, text=True, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+        for p in procs:
+            _, err = p.communicate(timeout=300)
+            assert p.returncode == 0, err
+        paid = server.count
+    assert paid == 12  # claimed calls: none paid twice
+    assert _count(db, "SELECT count(*) FROM generation_calls") == 12
+    assert _count(db, "SELECT count(*) FROM outputs WHERE model = 'gen'") == 12
+    assert _count(db, "SELECT count(*) FROM pairs") == 12 * 3  # m1-m2, m1-gen, m2-gen
+    db.close()
+
+
 def test_a_restarted_server_is_reconnected_to(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pooled connections that died with a server restart are replaced, not used."""
     from judge_app.storage import postgres

@@ -41,9 +41,10 @@ from judge_app.judges.client import ChatClient, JudgeCallError
 from judge_app.judges.cost import Budget, BudgetGate, cost_usd, estimate_prompt_tokens
 from judge_app.judges.model_config import ModelConfig
 from judge_app.judges.owner import current_owner, owner_alive
+from judge_app.services.judge_runs import CLAIM_POLL_S, CLAIM_PREFIX
 from judge_app.services.queue import load_task_config
 from judge_app.storage import generation as store
-from judge_app.storage.db import Database
+from judge_app.storage.db import Database, SessionLocks
 
 PROGRESS_INTERVAL_S = 1.0
 OUTPUT_INTERVAL_S = 0.5  # finished outputs (and their pairs) are written this often
@@ -252,6 +253,10 @@ class _Run:
         self._noticed: dict[str, float] = {}
         self.bar = tqdm(total=plan.calls - plan.cached_calls, unit="call", file=sys.stderr,
                         disable=not progress, dynamic_ncols=True)
+        # PostgreSQL: other processes may answer the same prompts now; a call is claimed (a
+        # lock every process sees) before it is paid for, as in judge runs
+        self.claims: SessionLocks | None = None
+        self.adopted = 0
 
     # Workers ---------------------------------------------------------------
     async def work(self, client: ChatClient, jobs: Any) -> None:
@@ -285,11 +290,36 @@ class _Run:
         self.calling[key] = future
         row = None
         try:
-            row = await self.call(client, prompt_id, turn, messages, key)
+            row = await self.claimed_call(client, prompt_id, turn, messages, key)
         finally:
             del self.calling[key]
             future.set_result(row)
         return row
+
+    async def claimed_call(self, client: ChatClient, prompt_id: str, turn: int,
+                           messages: list[Message], key: str) -> dict[str, Any] | None:
+        """The call under its claim: waits while another process pays for it, and takes the
+        answer another process stored meanwhile instead of paying again."""
+        claims = self.claims
+        if claims is None:
+            return await self.call(client, prompt_id, turn, messages, key)
+        lock = CLAIM_PREFIX + key
+        while not await asyncio.to_thread(claims.try_lock, lock):
+            await asyncio.sleep(CLAIM_POLL_S)
+        try:
+            stored = await asyncio.to_thread(self._stored_call, key)
+            if stored is not None:
+                self.results[key] = stored
+                self.adopted += 1
+                self.bar.update(1)
+                return stored
+            return await self.call(client, prompt_id, turn, messages, key)
+        finally:
+            await asyncio.to_thread(claims.unlock, lock)
+
+    def _stored_call(self, key: str) -> dict[str, Any] | None:
+        with self.db.cursor() as cur:
+            return store.stored_call(cur, key)
 
     async def call(self, client: ChatClient, prompt_id: str, turn: int,
                    messages: list[Message], key: str) -> dict[str, Any] | None:
@@ -469,6 +499,7 @@ def run_generation(db: Database, plan: GenerationPlan, *, max_cost: float | None
     message = "interrupted"
     try:
         if plan.jobs:
+            run.claims = db.session_locks()
             asyncio.run(run.execute(workers))
         done = {o["prompt_id"] for o in run.outputs}
         missing = len(plan.jobs) - len(done)
@@ -482,6 +513,8 @@ def run_generation(db: Database, plan: GenerationPlan, *, max_cost: float | None
     finally:
         message = redact(message, secrets)
         run.bar.close()
+        if run.claims is not None:
+            run.claims.close()
         with db.transaction() as cur:
             store.update_run(cur, run.run_id, status=status, message=message,
                              done_outputs=len(run.outputs), new_calls=len(run.new_calls),

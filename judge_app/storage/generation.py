@@ -56,6 +56,14 @@ def cached_calls(cur: duckdb.DuckDBPyConnection, config_hash: str) -> dict[str, 
     return {row["call_key"]: row for row in _rows(cur)}
 
 
+def stored_call(cur: duckdb.DuckDBPyConnection, call_key: str) -> dict[str, Any] | None:
+    """One answered call, if any run stored it."""
+    cur.execute(f"SELECT {', '.join(CALL_COLUMNS)} FROM generation_calls "  # noqa: S608
+                "WHERE call_key = ?", [call_key])
+    rows = _rows(cur)
+    return rows[0] if rows else None
+
+
 def insert_calls(cur: duckdb.DuckDBPyConnection, calls: list[dict[str, Any]]) -> int:
     """Answered calls, in autocommit (one statement); a key already stored (another run
     paid first) is kept as it is."""
