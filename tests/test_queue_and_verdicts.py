@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -62,6 +63,34 @@ def test_double_submit_stores_one_verdict(db: Database) -> None:
     vote(db, "ann", item.assignment_id, "left")
     with db.cursor() as cur:
         assert cur.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 1
+
+
+def test_tabs_sending_different_ids_for_one_assignment_store_one_verdict(db: Database) -> None:
+    """Twelve threads submit different verdict ids for one assignment at the same moment (two
+    tabs, or the arena's vote twice): one verdict is stored, and every caller gets it."""
+    import_bundle(db, make_bundle("t1", n_prompts=3, models=("m1", "m2")))
+    session = signed_in(db, "ann", tasks=["t1"])
+    item = queue.next_assignment(db, "ann", "t1")
+    assert item is not None
+    barrier = threading.Barrier(12)
+    stored: list[str] = []
+
+    def tab() -> None:
+        barrier.wait()
+        row = record_verdict(db, session, VerdictInput(item.assignment_id, "left",
+                                                       uuid.uuid4().hex))
+        stored.append(row["verdict_id"])
+
+    threads = [threading.Thread(target=tab) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(stored) == 12 and len(set(stored)) == 1
+    with db.cursor() as cur:
+        n = cur.execute("SELECT count(*) FROM verdicts WHERE assignment_id = ?",
+                        [item.assignment_id]).fetchone()
+    assert n is not None and n[0] == 1
 
 
 def test_undo_reopens_the_pair(db: Database) -> None:

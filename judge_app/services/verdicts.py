@@ -85,9 +85,14 @@ def _insert_idempotent(
     rater who may not write hears that first. ``then`` runs last in the same transaction,
     under the task's lock (taking the rater's next assignment: one commit per vote).
     """
+    # A retraction only needs its own id checked: it sits beside the verdict.
+    assignment = None if row.get("retracts") else row.get("assignment_id")
     for attempt in range(5):
         try:
-            lock = task_lock(row["task_id"]) if then is not None else contextlib.nullcontext()
+            # The task's lock also keeps two verdicts with different ids off one assignment:
+            # on DuckDB (one owner process) it is what serialises them.
+            lock = (task_lock(row["task_id"]) if then is not None or assignment is not None
+                    else contextlib.nullcontext())
             with lock, db.transaction() as cur:
                 if session_id is not None:
                     rater = sessions.check(cur, session_id, row["task_id"])
@@ -95,8 +100,6 @@ def _insert_idempotent(
                         raise PermissionDenied("this assignment does not belong to you")
                 if validate is not None:
                     validate()
-                # A retraction only needs its own id checked: it sits beside the verdict.
-                assignment = None if row.get("retracts") else row.get("assignment_id")
                 if assignment is not None:
                     verdicts.lock_assignment(cur, assignment)
                 earlier = verdicts.already_recorded(cur, row["verdict_id"], assignment)
