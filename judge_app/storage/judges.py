@@ -8,8 +8,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from judge_app.storage import runs
 from judge_app.storage.catalog import PAIR_WITH_TEXTS
-from judge_app.storage.dialect import dialect_of
 from judge_app.storage.frames import append_new_rows, insert_new_rows, registered
 from judge_app.storage.rows import all_rows as _rows
 
@@ -20,6 +20,9 @@ CALL_COLUMNS = [
     "finish_reason", "created_at",
 ]
 RUN_PROGRESS = ("status", "done_calls", "failed_calls", "cost_usd", "message", "finished_at")
+RUN_LIST_COLUMNS = ("run_id", "task_id", "rater_id", "config_hash", "status", "total_calls",
+                    "cached_calls", "done_calls", "failed_calls", "cost_usd",
+                    "max_cost_usd", "message", "endpoint", "pid", "host")
 
 
 def pairs_to_judge(cur: duckdb.DuckDBPyConnection, task_id: str,
@@ -82,28 +85,12 @@ def create_run(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
 
 def update_run(cur: duckdb.DuckDBPyConnection, run_id: str, **fields: Any) -> None:
     """Progress of a run; only the process running it writes its row."""
-    names = [k for k in RUN_PROGRESS if k in fields]
-    sets = ", ".join(f"{k} = ?" for k in names)  # names come from RUN_PROGRESS only
-    cur.execute(
-        f"UPDATE judge_runs SET {sets}, updated_at = current_timestamp "  # noqa: S608
-        "WHERE run_id = ?",
-        [fields[k] for k in names] + [run_id],
-    )
+    runs.update_run(cur, "judge_runs", RUN_PROGRESS, run_id, fields)
 
 
 def list_runs(cur: duckdb.DuckDBPyConnection, task_id: str | None = None,
               ) -> list[dict[str, Any]]:
-    age_ms = dialect_of(cur).ms_between("updated_at", "CAST(current_timestamp AS TIMESTAMP)")
-    cur.execute(  # age_ms is a fixed fragment of the dialect
-        "SELECT run_id, task_id, rater_id, config_hash, status, total_calls, cached_calls, "  # noqa: S608
-        "done_calls, failed_calls, cost_usd, max_cost_usd, message, endpoint, pid, host, "
-        "pid_started, started_at, updated_at, finished_at, "
-        f"{age_ms} / 1000.0 "
-        "AS heartbeat_age_s FROM judge_runs WHERE CAST($task AS VARCHAR) IS NULL "
-        "OR task_id = $task ORDER BY started_at DESC, run_id",
-        {"task": task_id},
-    )
-    return _rows(cur)
+    return runs.list_runs(cur, "judge_runs", RUN_LIST_COLUMNS, task_id)
 
 
 def standing_verdict_ids(cur: duckdb.DuckDBPyConnection, rater_id: str, task_id: str,
