@@ -10,6 +10,15 @@ with the finish reason, and a usage chunk when `stream_options.include_usage` as
 as OpenAI, vLLM and llama.cpp's server do. It honours `max_tokens` (4 characters a token):
 a longer answer is cut and finishes with "length".
 
+It also speaks OpenAI's Batch API: `/v1/files` (multipart upload, list, retrieve, content
+download) and `/v1/batches` (create, retrieve, list newest first with metadata, cancel). A
+batch is processed in a thread of its own, as OpenAI does it asynchronously: validating ->
+in_progress (each line answered by the same responder, request_counts growing) -> finalizing
+-> completed, with an output file of the lines answered with status 200 and an error file of
+the others. Tests can hold batches in progress (`batch_gate`), hold the answer to a create
+after the batch exists (`create_gate`), expire a batch after N lines (`expire_after`), and
+read how many files and batches were created (`files_created`, `batches_created`).
+
 Command line, for manual runs and browser tests:
     python -m tests.fake_openai_server --port 8900 --latency-ms 100 [--mode longer]
 """
@@ -17,6 +26,8 @@ Command line, for manual runs and browser tests:
 from __future__ import annotations
 
 import argparse
+import email.parser
+import email.policy
 import hashlib
 import json
 import math
@@ -24,6 +35,7 @@ import random
 import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -181,6 +193,17 @@ class FakeOpenAIServer:
         self.max_in_flight = 0
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        # Batch API (see the module's docstring)
+        self.files: dict[str, dict[str, Any]] = {}  # id -> {"object": ..., "data": bytes}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.files_created = 0
+        self.batches_created = 0
+        self.batch_requests = 0  # lines answered inside batches
+        self.batch_step_s = 0.01  # between status changes and between lines
+        self.batch_gate = threading.Event()  # cleared: batches wait in_progress
+        self.batch_gate.set()
+        self.create_gate: threading.Event | None = None  # set: a create answers only once set
+        self.expire_after: int | None = None  # lines answered before a batch expires
         self._httpd = _Server(("127.0.0.1", port), _Handler)
         self._httpd.fake = self
         self._thread: threading.Thread | None = None
@@ -240,6 +263,139 @@ class FakeOpenAIServer:
         with self._lock:
             self.in_flight -= 1
 
+    # Batch API -----------------------------------------------------------------
+    def add_file(self, name: str, data: bytes, purpose: str) -> dict[str, Any]:
+        with self._lock:
+            self.files_created += purpose == "batch"
+            fid = f"file-fake{len(self.files) + 1:04d}"
+            obj = {"id": fid, "object": "file", "bytes": len(data),
+                   "created_at": int(time.time()), "filename": name, "purpose": purpose,
+                   "status": "processed", "expires_at": None, "status_details": None}
+            self.files[fid] = {"object": obj, "data": data}
+        return obj
+
+    def create_batch(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        source = self.files.get(str(body.get("input_file_id")))
+        if source is None:
+            return 404, {"error": {"message": "No such File object", "type":
+                                   "invalid_request_error", "code": None}}
+        if body.get("endpoint") != "/v1/chat/completions" or \
+                body.get("completion_window") != "24h":
+            return 400, {"error": {"message": "bad endpoint or completion_window",
+                                   "type": "invalid_request_error", "code": None}}
+        now = int(time.time())
+        with self._lock:
+            self.batches_created += 1
+            bid = f"batch_fake{len(self.batches) + 1:04d}"
+            batch = {
+                "id": bid, "object": "batch", "endpoint": body["endpoint"], "errors": None,
+                "input_file_id": body["input_file_id"], "completion_window": "24h",
+                "status": "validating", "output_file_id": None, "error_file_id": None,
+                "created_at": now, "in_progress_at": None, "expires_at": now + 86400,
+                "finalizing_at": None, "completed_at": None, "failed_at": None,
+                "expired_at": None, "cancelling_at": None, "cancelled_at": None,
+                "request_counts": {"total": 0, "completed": 0, "failed": 0},
+                "metadata": body.get("metadata") or None,
+            }
+            self.batches[bid] = batch
+        threading.Thread(target=self._process, args=(bid, source["data"]), daemon=True).start()
+        return 200, batch
+
+    def _process(self, bid: str, data: bytes) -> None:
+        """Answer a batch's lines as OpenAI would, status by status."""
+        batch = self.batches[bid]
+        lines = [json.loads(x) for x in data.decode().splitlines() if x.strip()]
+        time.sleep(self.batch_step_s)
+        ids = [x.get("custom_id") for x in lines]
+        if not lines or len(set(ids)) != len(ids):
+            with self._lock:
+                batch.update(status="failed", failed_at=int(time.time()), errors={
+                    "object": "list", "data": [{"code": "invalid_input", "line": None,
+                                                "param": None, "message":
+                                                "empty file or duplicate custom_id"}]})
+            return
+        with self._lock:
+            batch.update(status="in_progress", in_progress_at=int(time.time()))
+            batch["request_counts"]["total"] = len(lines)
+        out, errors = [], []
+        for n, line in enumerate(lines):
+            self.batch_gate.wait()
+            if batch["status"] == "cancelling" or (
+                    self.expire_after is not None and n >= self.expire_after):
+                expired = batch["status"] != "cancelling"
+                for rest in lines[n:]:
+                    errors.append({"id": f"batch_req_{bid}_{len(out) + len(errors)}",
+                                   "custom_id": rest["custom_id"], "response": None,
+                                   "error": {"code": "batch_expired" if expired else
+                                             "batch_cancelled", "message":
+                                             "This request could not be executed before the "
+                                             "completion window expired." if expired else
+                                             "The batch was cancelled."}})
+                final = "expired" if expired else "cancelled"
+                break
+            time.sleep(self.batch_step_s)
+            body = line.get("body") or {}
+            with self._lock:
+                self.batch_requests += 1
+                req = Request(self.batch_requests, body, {}, time.monotonic())
+            reply = _as_reply(self.responder(req))
+            record = {"id": f"batch_req_{bid}_{n}", "custom_id": line["custom_id"],
+                      "error": None}
+            if reply.status == 200:
+                record["response"] = {"status_code": 200, "request_id": f"req_{bid}_{n}",
+                                      "body": completion(req, reply)}
+                out.append(record)
+            else:
+                message = reply.content or "Server error"
+                record["response"] = {"status_code": reply.status, "request_id":
+                                      f"req_{bid}_{n}", "body": {"error": {
+                                          "message": message, "type": "invalid_request_error",
+                                          "param": None, "code": None}}}
+                errors.append(record)
+            with self._lock:
+                counts = batch["request_counts"]
+                counts["completed" if reply.status == 200 else "failed"] += 1
+        else:
+            final = "completed"
+        with self._lock:
+            if final == "expired":
+                batch.update(status="expired", expired_at=int(time.time()))
+            elif final == "cancelled":
+                batch.update(status="cancelled", cancelled_at=int(time.time()))
+            else:
+                batch.update(status="finalizing", finalizing_at=int(time.time()))
+        if final == "completed":
+            time.sleep(self.batch_step_s)
+        with self._lock:
+            counts = batch["request_counts"]
+            counts["failed"] = len(errors)
+            counts["completed"] = len(out)
+        output = self.add_file(f"{bid}_output.jsonl", _jsonl(out), "batch_output") \
+            if out else None
+        error = self.add_file(f"{bid}_error.jsonl", _jsonl(errors), "batch_output") \
+            if errors else None
+        with self._lock:
+            batch.update(output_file_id=output and output["id"],
+                         error_file_id=error and error["id"])
+            if final == "completed":
+                batch.update(status="completed", completed_at=int(time.time()))
+
+
+def _jsonl(records: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in records).encode()
+
+
+def _page(items: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:
+    """A cursor page (`after`, `limit`), as OpenAI lists files and batches."""
+    after = query.get("after")
+    if after:
+        ids = [x["id"] for x in items]
+        items = items[ids.index(after) + 1:] if after in ids else []
+    limit = int(query.get("limit") or 20)
+    data = items[:limit]
+    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None, "has_more": len(items) > limit}
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -257,16 +413,82 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         fake = self.server.fake
-        if self.path.rstrip("/").endswith("/stats"):  # for runs in another process
-            self._send(200, {"count": fake.count, "max_in_flight": fake.max_in_flight})
+        path, _, qs = self.path.partition("?")
+        query = dict(urllib.parse.parse_qsl(qs))
+        parts = path.rstrip("/").split("/")
+        if "files" in parts or "batches" in parts:
+            self._batch_get(parts, query)
+        elif self.path.rstrip("/").endswith("/stats"):  # for runs in another process
+            self._send(200, {"count": fake.count, "max_in_flight": fake.max_in_flight,
+                             "files_created": fake.files_created,
+                             "batches_created": fake.batches_created})
         elif self.path.rstrip("/").endswith("/models"):
             self._send(200, {"object": "list", "data": [{"id": "fake-judge", "object": "model"}]})
         else:
             self._send(404, {"error": {"message": "not found"}})
 
+    def _batch_get(self, parts: list[str], query: dict[str, str]) -> None:
+        fake = self.server.fake
+        with fake._lock:
+            if parts[-1] == "files":
+                items = [f["object"] for f in reversed(fake.files.values())
+                         if not query.get("purpose") or
+                         f["object"]["purpose"] == query["purpose"]]
+                payload, status = _page(items, {**query, "limit": query.get("limit", "10000")}), 200
+            elif parts[-1] == "batches":
+                payload, status = _page(list(reversed(fake.batches.values())), query), 200
+            elif parts[-2] == "files" and parts[-1] in fake.files:
+                payload, status = fake.files[parts[-1]]["object"], 200
+            elif parts[-1] == "content" and parts[-3] == "files" and parts[-2] in fake.files:
+                data = fake.files[parts[-2]]["data"]
+                self._send_bytes(200, data, {"Content-Type": "application/octet-stream"})
+                return
+            elif parts[-2] == "batches" and parts[-1] in fake.batches:
+                payload, status = json.loads(json.dumps(fake.batches[parts[-1]])), 200
+            else:
+                payload, status = {"error": {"message": f"no route {self.path}"}}, 404
+        self._send(status, payload)
+
+    def _batch_post(self, parts: list[str], raw: bytes) -> None:
+        fake = self.server.fake
+        if parts[-1] == "files":
+            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+                b"Content-Type: " + self.headers.get("Content-Type", "").encode() +
+                b"\r\n\r\n" + raw)
+            fields: dict[str, Any] = {}
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                fields[str(name)] = (part.get_filename(), part.get_payload(decode=True))
+            if "file" not in fields or "purpose" not in fields:
+                self._send(400, {"error": {"message": "file and purpose are required"}})
+                return
+            name, data = fields["file"]
+            self._send(200, fake.add_file(str(name), data, fields["purpose"][1].decode()))
+            return
+        body = json.loads(raw or b"{}")
+        if parts[-1] == "batches":
+            status, payload = fake.create_batch(body)
+            gate = fake.create_gate
+            if gate is not None:
+                gate.wait()  # the batch exists; its creator has not heard of it yet
+            self._send(status, payload)
+        elif parts[-1] == "cancel" and parts[-2] in fake.batches:
+            with fake._lock:
+                batch = fake.batches[parts[-2]]
+                if batch["status"] in ("validating", "in_progress"):
+                    batch.update(status="cancelling", cancelling_at=int(time.time()))
+                payload = json.loads(json.dumps(batch))
+            self._send(200, payload)
+        else:
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+
     def do_POST(self) -> None:  # noqa: N802
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
+        parts = self.path.partition("?")[0].rstrip("/").split("/")
+        if "files" in parts or "batches" in parts:
+            self._batch_post(parts, raw)
+            return
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send(404, {"error": {"message": f"no route {self.path}"}})
             return

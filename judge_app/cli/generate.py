@@ -8,6 +8,12 @@ import gc
 import sys
 from typing import TYPE_CHECKING
 
+from judge_app.cli.batch import (
+    add_batch_options,
+    check_batch_options,
+    print_batch_price,
+    print_batches,
+)
 from judge_app.cli.common import add_db_option, database
 from judge_app.core.terminal import shown
 from judge_app.errors import ValidationError
@@ -41,27 +47,40 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--dry-run", action="store_true",
                    help="print prompts, calls, estimated tokens and cost; call nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_batch_options(p)
     add_db_option(p)
     p.set_defaults(func=_generate)
 
 
 def _generate(args: argparse.Namespace) -> int:
-    for name in ("limit", "concurrency", "max_cost"):
+    for name in ("limit", "concurrency", "max_cost", "poll_interval"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise ValidationError("must be positive", field="--" + name.replace("_", "-"))
     from judge_app.judges.model_config import load_model_config
-    from judge_app.services.generation import plan_generation, run_generation
+    from judge_app.services.generation import (
+        plan_generation,
+        run_generation,
+        run_generation_batch,
+    )
+
+    check_batch_options(args)
 
     config = load_model_config(args.model)
     db = database(args)
     plan = plan_generation(db, args.task, config, limit=args.limit)
     _print_plan(plan, args.max_cost)
+    if args.batch:
+        print_batch_price(plan.config, plan.estimate().max_cost_usd)
     if args.dry_run:
         return 0
     gc.freeze()  # the plan lives as long as the run: keep the cycle collector off it
-    summary = run_generation(db, plan, max_cost=args.max_cost, concurrency=args.concurrency,
-                             progress=not args.quiet)
+    if args.batch:
+        summary = run_generation_batch(db, plan, max_cost=args.max_cost,
+                                       poll_s=args.poll_interval, progress=not args.quiet)
+    else:
+        summary = run_generation(db, plan, max_cost=args.max_cost,
+                                 concurrency=args.concurrency, progress=not args.quiet)
     _print_summary(summary)
     return 0 if summary.status == "done" else EXIT_STOPPED
 
@@ -104,6 +123,7 @@ def _print_summary(s: GenerationSummary) -> None:
     print(f"latency per call: p50 {_ms(s.latency_p50_ms)}, p95 {_ms(s.latency_p95_ms)}, "
           f"p99 {_ms(s.latency_p99_ms)}; time to first token: p50 {_ms(s.ttft_p50_ms)}, "
           f"p95 {_ms(s.ttft_p95_ms)}; {s.elapsed_s:.1f} s")
+    print_batches(s.batches, s.batches_resumed)
     for prompt_id, reason in s.failed[:10]:
         print(shown(f"failed: prompt {prompt_id}: {reason}", one_line=True))
     if len(s.failed) > 10:

@@ -8,6 +8,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from judge_app.cli.batch import (
+    add_batch_options,
+    check_batch_options,
+    print_batch_price,
+    print_batches,
+)
 from judge_app.cli.common import TASK_HELP, add_db_option, database
 from judge_app.core.terminal import shown
 from judge_app.errors import ValidationError
@@ -49,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--round-size", type=int, default=50, metavar="N",
                    help="with --adaptive: at least N pairs a round (default %(default)s; "
                    "rounds grow to 10%% of the verdicts so far)")
+    add_batch_options(p)
     add_db_option(p)
     p.set_defaults(func=_judge)
 
@@ -87,15 +94,19 @@ def _positive(value: int | float | None, name: str) -> None:
 
 
 def _judge(args: argparse.Namespace) -> int:
-    for name in ("limit", "concurrency", "max_cost", "round_size"):
+    for name in ("limit", "concurrency", "max_cost", "round_size", "poll_interval"):
         _positive(getattr(args, name), "--" + name.replace("_", "-"))
     if (args.target or args.round_size != 50) and not args.adaptive:
         raise ValidationError("--target and --round-size go with --adaptive", field="--target")
     if args.adaptive and args.limit is not None:
         raise ValidationError("--adaptive chooses the pairs itself; drop --limit",
                               field="--limit")
+    if args.batch and args.adaptive:
+        raise ValidationError("--adaptive judges in rounds that each need the last one's "
+                              "verdicts; drop --batch", field="--batch")
+    check_batch_options(args)
     from judge_app.judges.config import load_config
-    from judge_app.services.judge_runs import plan_run, run_plan
+    from judge_app.services.judge_runs import plan_run, run_plan, run_plan_batch
 
     config = load_config(args.judge)
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
@@ -105,6 +116,8 @@ def _judge(args: argparse.Namespace) -> int:
         raise ValidationError(f"no pair of task '{args.task}' is between the models "
                               f"{', '.join(models)}", field="--models")
     _print_plan(plan, args)
+    if args.batch:
+        print_batch_price(plan.config, plan.estimate().max_cost_usd)
     if args.adaptive and not args.dry_run:
         return _judge_adaptive(args, config, models)
     if args.dry_run:
@@ -112,8 +125,12 @@ def _judge(args: argparse.Namespace) -> int:
     # The plan (every pair's texts) lives as long as the run: keep the cycle collector from
     # walking it again and again (measured pauses of 100+ ms in a 64-call event loop).
     gc.freeze()
-    summary = run_plan(db, plan, max_cost=args.max_cost, concurrency=args.concurrency,
-                       progress=not args.quiet)
+    if args.batch:
+        summary = run_plan_batch(db, plan, max_cost=args.max_cost, poll_s=args.poll_interval,
+                                 progress=not args.quiet)
+    else:
+        summary = run_plan(db, plan, max_cost=args.max_cost, concurrency=args.concurrency,
+                           progress=not args.quiet)
     _print_summary(summary)
     return 0 if summary.status == "done" else EXIT_STOPPED
 
@@ -186,6 +203,11 @@ def _print_summary(s: RunSummary) -> None:
     print(f"cost: ${s.cost_usd:.4f} this run, ${s.total_cost_usd:.4f} for all answers used")
     print(f"latency: p50 {_ms(s.latency_p50_ms)}, p95 {_ms(s.latency_p95_ms)}; "
           f"{s.elapsed_s:.1f} s")
+    print_batches(s.batches, s.batches_resumed)
+    for reason in s.failures[:10]:
+        print(shown(f"failed: {reason}", one_line=True))
+    if len(s.failures) > 10:
+        print(f"... and {len(s.failures) - 10} more failures")
 
 
 def _runs(args: argparse.Namespace) -> int:

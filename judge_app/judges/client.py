@@ -74,7 +74,7 @@ class CallResult:
     text: str
     input_tokens: int
     output_tokens: int
-    latency_ms: float  # of the attempt that answered
+    latency_ms: float | None  # of the attempt that answered; None: a Batch API answer
     attempts: int
     logprobs: list[dict[str, Any]] | None = None
     finish_reason: str | None = None
@@ -251,6 +251,19 @@ class ChatClient:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
         return body
+
+    def batch_body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        """The request body of one line of a Batch API input file: as sent online, never
+        streamed (a batch answers as a whole)."""
+        body = self.body(messages)
+        body.pop("stream", None)
+        body.pop("stream_options", None)
+        return body
+
+    @property
+    def api(self) -> openai.AsyncOpenAI:
+        """The openai client of the first pool (the Batch API's few calls: judges/batch_api.py)."""
+        return self._pools[0]
 
     async def complete(self, messages: list[dict[str, str]],
                        on_delta: Callable[[str | None], None] | None = None) -> CallResult:
@@ -465,9 +478,11 @@ class _Retryable(Exception):
         self.kind, self.status, self.retry_after = kind, status, retry_after
 
 
-def _read_completion(data: Any, messages: list[dict[str, str]], latency_ms: float,
-                     attempts: int, ttft_ms: float | None = None) -> CallResult:
-    """The answer text, usage and logprobs from a chat.completion JSON object."""
+def _read_completion(data: Any, messages: list[dict[str, str]], latency_ms: float | None,
+                     attempts: int, ttft_ms: float | None = None, *,
+                     input_estimate: int | None = None) -> CallResult:
+    """The answer text, usage and logprobs from a chat.completion JSON object (latency None:
+    a Batch API answer, which has no per-call latency)."""
     try:
         choice = data["choices"][0]
         message = choice.get("message") or {}
@@ -478,7 +493,8 @@ def _read_completion(data: Any, messages: list[dict[str, str]], latency_ms: floa
     input_tokens, output_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
     estimated = not isinstance(input_tokens, int) or not isinstance(output_tokens, int)
     if not isinstance(input_tokens, int) or not isinstance(output_tokens, int):
-        input_tokens = estimate_prompt_tokens(messages)
+        input_tokens = (estimate_prompt_tokens(messages) if input_estimate is None
+                        else input_estimate)
         output_tokens = estimate_tokens(text)
     logprobs = (choice.get("logprobs") or {}).get("content") or None
     return CallResult(

@@ -112,6 +112,9 @@ class JudgeConfig(EndpointSettings):
     seed: int = 0  # for order = random-once
     input_price_per_million: float = 0.0
     output_price_per_million: float = 0.0
+    # Batch API prices; unset: half the prices above (services/batches.batch_prices)
+    batch_input_price_per_million: float | None = None
+    batch_output_price_per_million: float | None = None
     concurrency: int = 8
     rpm: int | None = None
     tpm: int | None = None
@@ -177,7 +180,8 @@ _FIELDS = {
     "name": str, "model": str, "template": str, "system": str, "user": str, "format": str,
     "base_url": str, "api_key_env": str, "criteria": str, "temperature": float,
     "max_tokens": int, "logprobs": bool, "top_logprobs": int, "order": str, "seed": int,
-    "input_price_per_million": float, "output_price_per_million": float,
+    "input_price_per_million": float, "batch_input_price_per_million": float,
+    "batch_output_price_per_million": float, "output_price_per_million": float,
     "concurrency": int, "rpm": int, "tpm": int, "timeout_s": float, "retries": int,
 }
 
@@ -270,6 +274,7 @@ def _check_numbers(values: dict[str, Any], bad: Any) -> None:
     checks = {
         "temperature": (0.0, 2.0), "max_tokens": (1, 1_000_000), "top_logprobs": (1, 20),
         "input_price_per_million": (0.0, 1e6), "output_price_per_million": (0.0, 1e6),
+        "batch_input_price_per_million": (0.0, 1e6), "batch_output_price_per_million": (0.0, 1e6),
         "concurrency": (1, 1024), "rpm": (1, 10**9), "tpm": (1, 10**12),
         "timeout_s": (0.001, 86400.0), "retries": (0, 100), "seed": (0, 2**32 - 1),
     }

@@ -36,6 +36,9 @@ class ModelConfig(EndpointSettings):
     stream: bool = True  # stream answers (needed for time to first token)
     input_price_per_million: float = 0.0
     output_price_per_million: float = 0.0
+    # Batch API prices; unset: half the prices above (services/batches.batch_prices)
+    batch_input_price_per_million: float | None = None
+    batch_output_price_per_million: float | None = None
     concurrency: int = 8
     rpm: int | None = None
     tpm: int | None = None
@@ -75,12 +78,14 @@ class ModelConfig(EndpointSettings):
 _FIELDS: dict[str, type] = {
     "name": str, "model": str, "base_url": str, "api_key_env": str, "system": str,
     "temperature": float, "max_tokens": int, "seed": int, "stream": bool,
-    "input_price_per_million": float, "output_price_per_million": float, "concurrency": int,
+    "input_price_per_million": float, "batch_input_price_per_million": float,
+    "batch_output_price_per_million": float, "output_price_per_million": float, "concurrency": int,
     "rpm": int, "tpm": int, "timeout_s": float, "retries": int,
 }
 _RANGES: dict[str, tuple[float, float]] = {
     "temperature": (0.0, 2.0), "max_tokens": (1, 1_000_000), "seed": (0, 2**63 - 1),
     "input_price_per_million": (0.0, 1e6), "output_price_per_million": (0.0, 1e6),
+    "batch_input_price_per_million": (0.0, 1e6), "batch_output_price_per_million": (0.0, 1e6),
     "concurrency": (1, 1024), "rpm": (1, 10**9), "tpm": (1, 10**12),
     "timeout_s": (0.001, 86400.0), "retries": (0, 100),
 }

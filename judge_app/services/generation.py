@@ -37,10 +37,12 @@ from judge_app.core.terminal import shown
 from judge_app.core.types import Message, TaskConfig
 from judge_app.core.vocabulary import RunStatus
 from judge_app.errors import JudgeAppError
+from judge_app.judges.batch_api import BatchApi
 from judge_app.judges.client import ChatClient, JudgeCallError
 from judge_app.judges.cost import Budget, BudgetGate, cost_usd, estimate_prompt_tokens
 from judge_app.judges.model_config import ModelConfig
 from judge_app.judges.owner import current_owner, owner_alive
+from judge_app.services import batches
 from judge_app.services.judge_runs import CLAIM_POLL_S, CLAIM_PREFIX
 from judge_app.services.queue import load_task_config
 from judge_app.storage import generation as store
@@ -158,7 +160,10 @@ def output_row(plan: GenerationPlan, prompt_id: str, calls: list[dict[str, Any]]
     finish = next((c["finish_reason"] for c in reversed(calls)
                    if c["finish_reason"] not in ("stop", None)), calls[-1]["finish_reason"])
     last = calls[-1]
-    numbers = (sum(float(c["latency_ms"]) for c in calls), sum(float(c["cost_usd"]) for c in calls),
+    # A Batch API answer has no latency: the output's is then unknown (NULL), not a guess
+    latency = (None if any(c["latency_ms"] is None for c in calls)
+               else sum(float(c["latency_ms"]) for c in calls))
+    numbers = (latency, sum(float(c["cost_usd"]) for c in calls),
                sum(int(c["input_tokens"]) for c in calls),
                sum(int(c["output_tokens"]) for c in calls))
     model_version = last["response_model"] or cfg.model
@@ -220,6 +225,8 @@ class GenerationSummary:
     elapsed_s: float = 0.0
     endpoint: str = ""
     retries: dict[str, int] = field(default_factory=dict)
+    batches: list[dict[str, Any]] = field(default_factory=list)  # --batch: one per batch
+    batches_resumed: int = 0  # batches an earlier (killed) run had submitted
 
 
 class _Run:
@@ -483,17 +490,9 @@ def run_generation(db: Database, plan: GenerationPlan, *, max_cost: float | None
     run = _Run(db, plan, max_cost=max_cost, progress=progress,
                client_factory=client_factory or (lambda: ChatClient.for_model(
                    cfg, environ=environ, concurrency=workers, on_retry=run.notice_retry)))
-    with db.transaction() as cur:
-        for dead in store.list_runs(cur, plan.task_id):  # killed runs cannot say so themselves
-            if dead["status"] == "running" and not owner_alive(dead):
-                store.update_run(cur, dead["run_id"], status="stopped", message=(
-                    f"interrupted: its process is gone; resumed by run {run.run_id}"))
-        store.create_run(cur, {
-            "run_id": run.run_id, "task_id": plan.task_id, "model": cfg.name,
-            "config_hash": plan.config_hash, "config": cfg.describe(),
-            "total_prompts": len(plan.jobs), "max_cost_usd": max_cost,
-            "endpoint": plan.endpoint, **current_owner(),
-        })
+    if to_call:
+        batches.refuse_if_open(db, "generate", plan.task_id, plan.config_hash)
+    _start_run_row(db, plan, run, max_cost)
     started = time.monotonic()
     status: RunStatus = "stopped"
     message = "interrupted"
@@ -515,12 +514,32 @@ def run_generation(db: Database, plan: GenerationPlan, *, max_cost: float | None
         run.bar.close()
         if run.claims is not None:
             run.claims.close()
-        with db.transaction() as cur:
-            store.update_run(cur, run.run_id, status=status, message=message,
-                             done_outputs=len(run.outputs), new_calls=len(run.new_calls),
-                             failed_calls=len(run.failed), cost_usd=run.budget.spent,
-                             finished_at=stored_now())
+        _finish_run_row(db, run, status, message)
     return _summarise(run, status, message, time.monotonic() - started, secrets)
+
+
+def _start_run_row(db: Database, plan: GenerationPlan, run: _Run, max_cost: float | None,
+                   ) -> None:
+    cfg = plan.config
+    with db.transaction() as cur:
+        for dead in store.list_runs(cur, plan.task_id):  # killed runs cannot say so themselves
+            if dead["status"] == "running" and not owner_alive(dead):
+                store.update_run(cur, dead["run_id"], status="stopped", message=(
+                    f"interrupted: its process is gone; resumed by run {run.run_id}"))
+        store.create_run(cur, {
+            "run_id": run.run_id, "task_id": plan.task_id, "model": cfg.name,
+            "config_hash": plan.config_hash, "config": cfg.describe(),
+            "total_prompts": len(plan.jobs), "max_cost_usd": max_cost,
+            "endpoint": plan.endpoint, **current_owner(),
+        })
+
+
+def _finish_run_row(db: Database, run: _Run, status: RunStatus, message: str) -> None:
+    with db.transaction() as cur:
+        store.update_run(cur, run.run_id, status=status, message=message,
+                         done_outputs=len(run.outputs), new_calls=len(run.new_calls),
+                         failed_calls=len(run.failed), cost_usd=run.budget.spent,
+                         finished_at=stored_now())
 
 
 def list_runs(db: Database, task_id: str | None = None) -> list[dict[str, Any]]:
@@ -539,7 +558,7 @@ def list_runs(db: Database, task_id: str | None = None) -> list[dict[str, Any]]:
 def _summarise(run: _Run, status: RunStatus, message: str, elapsed: float,
                secrets: list[str]) -> GenerationSummary:
     plan = run.plan
-    latencies = [float(c["latency_ms"]) for c in run.new_calls]
+    latencies = [float(c["latency_ms"]) for c in run.new_calls if c["latency_ms"] is not None]
     ttfts = [float(c["ttft_ms"]) for c in run.new_calls if c["ttft_ms"] is not None]
     flags: dict[str, int] = {}
     for out in run.outputs:
@@ -560,3 +579,123 @@ def _summarise(run: _Run, status: RunStatus, message: str, elapsed: float,
         ttft_p50_ms=gen.percentile(ttfts, 0.5), ttft_p95_ms=gen.percentile(ttfts, 0.95),
         elapsed_s=elapsed, endpoint=plan.endpoint, retries=dict(sorted(run.retries.items())),
     )
+
+
+# ---------------------------------------------------------------- through the Batch API
+
+def run_generation_batch(db: Database, plan: GenerationPlan, *, max_cost: float | None = None,
+                         poll_s: float = batches.DEFAULT_POLL_S, progress: bool = False,
+                         environ: Mapping[str, str] | None = None,
+                         client_factory: Callable[[], ChatClient] | None = None,
+                         ) -> GenerationSummary:
+    """Answer the plan's prompts through the Batch API (services/batches.py: resumable, never
+    submitting a call twice), at the batch price; outputs land exactly as an online run's,
+    with latency and time to first token unknown (NULL). A multi-turn prompt takes one batch
+    per turn: a turn is sent once the answer before it is known."""
+    cfg = plan.config
+    secrets = cfg.secrets(environ)
+    open_row = batches.open_batch(db, "generate", plan.task_id, plan.config_hash)
+    if plan.calls - plan.cached_calls or open_row is not None:
+        cfg.api_key(environ)  # a missing key fails before anything is recorded
+    run = _Run(db, plan, max_cost=max_cost, progress=False,
+               client_factory=client_factory or (lambda: ChatClient.for_model(
+                   cfg, environ=environ, concurrency=1, on_retry=run.notice_retry)))
+    _start_run_row(db, plan, run, max_cost)
+    price_in, price_out = batches.batch_prices(cfg)
+    spec = batches.BatchSpec("generate", plan.task_id, plan.config_hash, run.run_id,
+                             plan.endpoint, cfg.max_tokens, price_in, price_out, poll_s,
+                             progress)
+    done: set[str] = set()
+
+    def next_calls(excluded: set[str], client: ChatClient) -> list[batches.BatchCall]:
+        out: dict[str, batches.BatchCall] = {}
+        for job in plan.jobs:
+            conversation: list[Message] = list(job.turns.head)
+            for n, question in enumerate(job.turns.questions, start=1):
+                conversation.append(question)
+                key = gen.call_key(plan.config_hash, conversation)
+                row = run.results.get(key)
+                if row is None:
+                    if key not in excluded and key not in out:
+                        out[key] = batches.BatchCall(
+                            key, client.batch_body(list(conversation)),
+                            {"prompt_id": job.prompt_id, "turn": n},
+                            sum(len(str(m.get("content", ""))) for m in conversation),
+                            estimate_prompt_tokens(list(conversation)))
+                    break
+                conversation.append({"role": "assistant", "content": row["answer"]})
+        return list(out.values())
+
+    def land(answers: list[batches.Answer]) -> None:
+        rows = [{
+            "call_key": a.custom_id, "run_id": run.run_id, "config_hash": plan.config_hash,
+            "model": cfg.name, "endpoint": plan.endpoint, "task_id": plan.task_id,
+            "prompt_id": a.context["prompt_id"], "turn": int(a.context["turn"]),
+            "answer": a.result.text, "finish_reason": a.result.finish_reason,
+            "input_tokens": a.result.input_tokens, "output_tokens": a.result.output_tokens,
+            "usage_estimated": a.result.usage_estimated, "cost_usd": a.cost_usd,
+            "latency_ms": None, "ttft_ms": None, "response_model": a.result.response_model,
+            "system_fingerprint": a.result.system_fingerprint, "attempts": 1,
+            "created_at": stored_now(),
+        } for a in answers]
+        with db.cursor() as cur:  # one statement; an answer stored before is kept as it is
+            store.insert_calls(cur, rows)
+        for row in rows:
+            run.results.setdefault(row["call_key"], row)
+        run.new_calls.extend(rows)
+        outputs = []
+        for job in plan.jobs:
+            if job.prompt_id in done:
+                continue
+            answered = _answered_turns(plan, job, run.results)
+            if answered is not None:
+                outputs.append(output_row(plan, job.prompt_id, answered))
+                done.add(job.prompt_id)
+        if outputs:
+            run.pairs_new += run._store_outputs(outputs)
+            run.outputs.extend(outputs)
+
+    async def execute() -> batches.BatchReport:
+        async with run.client_factory() as client:
+            runner = batches.BatchRunner(db, spec, BatchApi(client), land)
+            return await runner.run(lambda excluded: next_calls(excluded, client), max_cost)
+
+    started = time.monotonic()
+    status: RunStatus = "stopped"
+    message = "interrupted"
+    report = batches.BatchReport()
+    try:
+        land([])  # prompts whose every turn is cached get their output now
+        report = asyncio.run(execute())
+        run.budget.spent = report.cost_usd
+        run.failed = [(str(c.get("prompt_id")), f"turn {c.get('turn')}: {why}")
+                      for c, why in report.failed]
+        missing = len(plan.jobs) - len(run.outputs)
+        status = "done" if missing == 0 else "stopped"
+        message = "; ".join(x for x in (
+            report.stop_reason, *(b["message"] for b in report.batches)) if x)
+    except JudgeAppError as exc:
+        status, message = "failed", str(exc)
+        raise
+    finally:
+        message = redact(message, secrets)
+        _finish_run_row(db, run, status, message)
+    summary = _summarise(run, status, message, time.monotonic() - started, secrets)
+    summary.batches = report.batches
+    summary.batches_resumed = report.resumed
+    return summary
+
+
+def _answered_turns(plan: GenerationPlan, job: PromptJob, results: Mapping[str, Any],
+                    ) -> list[dict[str, Any]] | None:
+    """The job's answered turns in order, when every turn is answered."""
+    conversation: list[Message] = list(job.turns.head)
+    answered = []
+    for question in job.turns.questions:
+        conversation.append(question)
+        row = results.get(gen.call_key(plan.config_hash, conversation))
+        if row is None:
+            return None
+        answered.append(row)
+        conversation.append({"role": "assistant", "content": row["answer"]})
+    return answered

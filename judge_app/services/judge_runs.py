@@ -32,10 +32,11 @@ from judge_app.core.terminal import shown
 from judge_app.core.verdict_parsing import parse_answer
 from judge_app.core.vocabulary import RunStatus
 from judge_app.errors import JudgeAppError, ValidationError
+from judge_app.judges.batch_api import BatchApi
 from judge_app.judges.cache_key import call_key
 from judge_app.judges.client import JudgeCallError, JudgeClient
 from judge_app.judges.config import JudgeConfig
-from judge_app.judges.cost import Budget, BudgetGate, cost_usd
+from judge_app.judges.cost import Budget, BudgetGate, cost_usd, estimate_prompt_tokens
 from judge_app.judges.owner import current_owner
 from judge_app.judges.plan import (
     RAW_CHOICE_OF_SHOWN,
@@ -46,6 +47,7 @@ from judge_app.judges.plan import (
     shown_order,
 )
 from judge_app.judges.prompt import conversation_text
+from judge_app.services import batches
 from judge_app.services.queue import load_task_config
 from judge_app.services.verdicts import JudgeVerdict, record_judge_verdicts
 from judge_app.storage import judges as store
@@ -110,7 +112,8 @@ def verdict_for_pair(plan: Plan, pair: dict[str, Any], rows: Sequence[Mapping[st
         "input_tokens": sum(int(r["input_tokens"]) for r in rows),
         "output_tokens": sum(int(r["output_tokens"]) for r in rows),
         "cost_usd": sum(float(r["cost_usd"]) for r in rows),
-        "latency_ms": sum(float(r["latency_ms"]) for r in rows),
+        "latency_ms": (None if any(r["latency_ms"] is None for r in rows)  # Batch API
+                       else sum(float(r["latency_ms"]) for r in rows)),
         "raw_answer": "\n\n".join(
             f"--- shown first: {r['left_side']} ---\n{r['raw_answer']}" for r in rows),
         "raw_choice": raw_choice,
@@ -148,6 +151,9 @@ class RunSummary:
     elapsed_s: float = 0.0
     endpoint: str = ""  # credentials masked
     retries: dict[str, int] = field(default_factory=dict)  # kind of error -> retries
+    batches: list[dict[str, Any]] = field(default_factory=list)  # --batch: one per batch
+    batches_resumed: int = 0  # batches an earlier (killed) run had submitted
+    failures: list[str] = field(default_factory=list)  # why calls failed (first ones)
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -391,6 +397,7 @@ def run_plan(db: Database, plan: Plan, *, max_cost: float | None = None,
     secrets = cfg.secrets(environ)
     if plan.to_call:
         cfg.api_key(environ)  # a missing key fails before anything is recorded
+        batches.refuse_if_open(db, "judge", plan.task_id, plan.config_hash)
     run = _Run(db, plan, max_cost=max_cost, progress=progress, client_factory=client_factory)
     if client_factory is None:
         run.client_factory = lambda: JudgeClient.from_config(
@@ -454,7 +461,7 @@ def summarise(run: _Run, status: RunStatus, message: str, elapsed: float) -> Run
         if combined.consistent is not None:
             both += 1
             consistent += combined.consistent
-    latencies = [float(r["latency_ms"]) for r in run.new_rows]
+    latencies = [float(r["latency_ms"]) for r in run.new_rows if r["latency_ms"] is not None]
     answered = sum(1 for c in plan.calls if c.key in keys)
     return RunSummary(
         run_id=run.run_id, status=status, message=message, planned_calls=len(plan.calls),
@@ -467,3 +474,105 @@ def summarise(run: _Run, status: RunStatus, message: str, elapsed: float) -> Run
         latency_p50_ms=_percentile(latencies, 0.5), latency_p95_ms=_percentile(latencies, 0.95),
         skipped_no_reference=plan.skipped_no_reference, elapsed_s=elapsed,
     )
+
+
+# ---------------------------------------------------------------- through the Batch API
+
+def run_plan_batch(db: Database, plan: Plan, *, max_cost: float | None = None,
+                   poll_s: float = batches.DEFAULT_POLL_S, progress: bool = False,
+                   environ: Mapping[str, str] | None = None,
+                   client_factory: Callable[[], JudgeClient] | None = None) -> RunSummary:
+    """The plan's uncached calls through the Batch API (services/batches.py: resumable, never
+    submitting a call twice), at the batch price; answers and verdicts land exactly as an
+    online run's, with latency unknown (NULL)."""
+    cfg = plan.config
+    secrets = cfg.secrets(environ)
+    open_row = batches.open_batch(db, "judge", plan.task_id, plan.config_hash)
+    if plan.to_call or open_row is not None:
+        cfg.api_key(environ)  # a missing key fails before anything is recorded
+    run = _Run(db, plan, max_cost=max_cost, progress=False, client_factory=client_factory or (
+        lambda: JudgeClient.from_config(cfg, environ=environ, concurrency=1,
+                                        on_retry=run.notice_retry)))
+    pair_index = {p["pair_id"]: i for i, p in enumerate(plan.pairs)}
+    with db.transaction() as cur:
+        store.create_run(cur, {
+            "run_id": run.run_id, "task_id": plan.task_id, "rater_id": cfg.rater_id,
+            "config_hash": plan.config_hash, "config": cfg.describe(),
+            "total_calls": len(plan.calls), "cached_calls": len(plan.cached),
+            "max_cost_usd": max_cost, "endpoint": plan.endpoint, **current_owner(),
+        })
+    price_in, price_out = batches.batch_prices(cfg)
+    spec = batches.BatchSpec("judge", plan.task_id, plan.config_hash, run.run_id,
+                             plan.endpoint, cfg.max_tokens, price_in, price_out, poll_s,
+                             progress)
+
+    def next_calls(excluded: set[str], client: JudgeClient) -> list[batches.BatchCall]:
+        out = []
+        for call in plan.to_call:
+            if call.key in run.results or call.key in excluded:
+                continue
+            messages = plan.messages(call)
+            out.append(batches.BatchCall(
+                call.key, client.batch_body(messages),
+                {"pair_id": plan.pairs[call.pair]["pair_id"], "left_side": call.left_side},
+                sum(len(m["content"]) for m in messages), estimate_prompt_tokens(messages)))
+        return out
+
+    def land(answers: list[batches.Answer]) -> None:
+        rows = []
+        for a in answers:
+            result = a.result
+            parsed = parse_answer(result.text, cfg.format, result.logprobs)
+            rows.append({
+                "call_key": a.custom_id, "run_id": run.run_id,
+                "config_hash": plan.config_hash, "judge_model": cfg.model,
+                "judge_endpoint": plan.endpoint, "task_id": plan.task_id,
+                "pair_id": a.context["pair_id"], "left_side": a.context["left_side"],
+                "raw_answer": result.text, "raw_choice": RAW_CHOICE_OF_SHOWN[parsed.outcome],
+                "strength": parsed.strength, "probability": parsed.probability,
+                "parse_error": parsed.error, "input_tokens": result.input_tokens,
+                "output_tokens": result.output_tokens,
+                "usage_estimated": result.usage_estimated, "cost_usd": a.cost_usd,
+                "latency_ms": None, "attempts": 1, "finish_reason": result.finish_reason,
+                "created_at": stored_now(),
+            })
+        run._store_calls(rows)  # one statement; an answer stored before is kept as it is
+        for row in rows:
+            run.results.setdefault(row["call_key"], row)
+        run.new_rows.extend(rows)
+        pairs = sorted({pair_index[r["pair_id"]] for r in rows if r["pair_id"] in pair_index})
+        run._record_verdicts(pairs)
+
+    async def execute() -> batches.BatchReport:
+        async with run.client_factory() as client:
+            runner = batches.BatchRunner(db, spec, BatchApi(client), land)
+            return await runner.run(lambda excluded: next_calls(excluded, client), max_cost)
+
+    started = time.monotonic()
+    status: RunStatus = "stopped"
+    message = "interrupted"
+    report = batches.BatchReport()
+    try:
+        report = asyncio.run(execute())
+        run.budget.spent = report.cost_usd
+        run.failed = [f"pair {c.get('pair_id')} ({c.get('left_side')} shown first): {why}"
+                      for c, why in report.failed]
+        run._record_verdicts(sorted(run.calls_of_pair))  # cached pairs and any left behind
+        unanswered = sum(1 for c in plan.calls if c.key not in run.results)
+        status = "done" if unanswered == 0 else "stopped"
+        message = "; ".join(x for x in (
+            report.stop_reason, *(b["message"] for b in report.batches)) if x)
+    except JudgeAppError as exc:
+        status, message = "failed", str(exc)
+        raise
+    finally:
+        message = redact(message, secrets)
+        with db.transaction() as cur:
+            store.update_run(cur, run.run_id, status=status, message=message,
+                             done_calls=len(run.new_rows), failed_calls=len(run.failed),
+                             cost_usd=run.budget.spent, finished_at=stored_now())
+    summary = summarise(run, status, message, time.monotonic() - started)
+    summary.endpoint = plan.endpoint
+    summary.batches, summary.batches_resumed = report.batches, report.resumed
+    summary.failures = [redact(f, secrets) for f in run.failed]
+    return summary
