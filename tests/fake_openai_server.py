@@ -199,6 +199,7 @@ class FakeOpenAIServer:
         self.files_created = 0
         self.batches_created = 0
         self.batch_requests = 0  # lines answered inside batches
+        self.batch_polls = 0  # GET /v1/batches/{id}
         self.batch_step_s = 0.01  # between status changes and between lines
         self.batch_gate = threading.Event()  # cleared: batches wait in_progress
         self.batch_gate.set()
@@ -444,6 +445,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_bytes(200, data, {"Content-Type": "application/octet-stream"})
                 return
             elif parts[-2] == "batches" and parts[-1] in fake.batches:
+                fake.batch_polls += 1
                 payload, status = json.loads(json.dumps(fake.batches[parts[-1]])), 200
             else:
                 payload, status = {"error": {"message": f"no route {self.path}"}}, 404

@@ -273,7 +273,7 @@ class BatchRunner:
             self._update, row["batch_key"], state="done", remote_status=status,
             output_file_id=remote.get("output_file_id"),
             error_file_id=remote.get("error_file_id"), landed_calls=len(answers),
-            cost_usd=cost, errors=sorted(errors.items()), message=message,
+            cost_usd=cost, errors=[[k, errors[k]] for k in calls if k in errors], message=message,
             finished_at=stored_now())
         report.batches.append({"batch_key": row["batch_key"], "batch_id": batch_id,
                                "status": status, "calls": len(calls),
@@ -281,7 +281,7 @@ class BatchRunner:
                                "cost_usd": cost, "message": message})
         report.answered += len(answers)
         report.cost_usd += cost
-        report.failed += [(calls[k]["context"], v) for k, v in sorted(errors.items())]
+        report.failed += [(c["context"], errors[k]) for k, c in calls.items() if k in errors]
         return status
 
 
