@@ -229,3 +229,23 @@ def test_judge_batch_records_the_verdicts_an_online_run_records_at_half_the_pric
     assert [g["cost_usd"] for g in got] == pytest.approx([w["cost_usd"] / 2 for w in want])
     calls = rows(db, "SELECT count(*) AS n FROM judge_calls WHERE latency_ms IS NULL")
     assert calls == [{"n": 24}]
+
+
+def test_a_run_dying_after_the_upload_re_uses_the_uploaded_file(
+        task_db: Database, server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = batches.store.update_batch
+
+    def die_after_upload(cur: Any, key: str, **fields: Any) -> None:
+        if fields.get("state") == "uploaded":
+            raise KeyboardInterrupt  # as a kill between the upload and recording its id
+        real(cur, key, **fields)
+
+    monkeypatch.setattr(batches.store, "update_batch", die_after_upload)
+    with pytest.raises(KeyboardInterrupt):
+        batch_generate(task_db, model(server))
+    assert server.files_created == 1 and server.batches_created == 0
+    assert rows(task_db, "SELECT state FROM api_batches") == [{"state": "preparing"}]
+    monkeypatch.setattr(batches.store, "update_batch", real)
+    summary = batch_generate(task_db, model(server))
+    assert summary.status == "done" and summary.outputs_new == N
+    assert server.files_created == server.batches_created == 1
