@@ -249,3 +249,20 @@ def test_a_run_dying_after_the_upload_re_uses_the_uploaded_file(
     summary = batch_generate(task_db, model(server))
     assert summary.status == "done" and summary.outputs_new == N
     assert server.files_created == server.batches_created == 1
+
+
+def test_postgresql_a_second_process_cannot_run_the_same_batch_at_once(
+        task_db: Database, server: FakeOpenAIServer) -> None:
+    other = task_db.session_locks()
+    if other is None:
+        pytest.skip("DuckDB: one process owns the file")
+    cfg = model(server)
+    plan = plan_generation(task_db, "t1", cfg)
+    try:  # what another process running the same --batch command holds
+        assert other.try_lock(f"judge_app:batch:generate:t1:{plan.config_hash}")
+        with pytest.raises(ValidationError, match="another process is running a --batch"):
+            run_generation_batch(task_db, plan, poll_s=POLL)
+        assert server.files_created == 0
+    finally:
+        other.close()
+    assert batch_generate(task_db, cfg).status == "done"

@@ -138,6 +138,21 @@ class BatchRunner:
         """Resume the open batch, if any; then batch what `next_calls` gives (calls failed
         in this run excluded), round after round (a multi-turn prompt's next turn can only
         be sent once the turn before is answered)."""
+        locks = self.db.session_locks()  # PostgreSQL: other processes may run this too
+        name = f"judge_app:batch:{self.spec.kind}:{self.spec.task_id}:{self.spec.config_hash}"
+        if locks is not None and not await asyncio.to_thread(locks.try_lock, name):
+            locks.close()
+            raise ValidationError(
+                "another process is running a --batch run of this task and config now; "
+                "wait for it (it lands the same batch)", field="--batch")
+        try:
+            return await self._run(next_calls, max_cost)
+        finally:
+            if locks is not None:
+                locks.close()  # closing the session releases its locks
+
+    async def _run(self, next_calls: Callable[[set[str]], list[BatchCall]],
+                   max_cost: float | None) -> BatchReport:
         spec, report = self.spec, self.report
         sent: set[str] = set()
         while True:
