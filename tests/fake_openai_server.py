@@ -205,6 +205,7 @@ class FakeOpenAIServer:
         self.batch_gate.set()
         self.create_gate: threading.Event | None = None  # set: a create answers only once set
         self.expire_after: int | None = None  # lines answered before a batch expires
+        self.batch_api = True  # False: /v1/files and /v1/batches answer 404 (most local servers)
         self._httpd = _Server(("127.0.0.1", port), _Handler)
         self._httpd.fake = self
         self._thread: threading.Thread | None = None
@@ -417,7 +418,9 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, qs = self.path.partition("?")
         query = dict(urllib.parse.parse_qsl(qs))
         parts = path.rstrip("/").split("/")
-        if "files" in parts or "batches" in parts:
+        if ("files" in parts or "batches" in parts) and not fake.batch_api:
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+        elif "files" in parts or "batches" in parts:
             self._batch_get(parts, query)
         elif self.path.rstrip("/").endswith("/stats"):  # for runs in another process
             self._send(200, {"count": fake.count, "max_in_flight": fake.max_in_flight,
@@ -488,6 +491,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         parts = self.path.partition("?")[0].rstrip("/").split("/")
+        if ("files" in parts or "batches" in parts) and not self.server.fake.batch_api:
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+            return
         if "files" in parts or "batches" in parts:
             self._batch_post(parts, raw)
             return

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from judge_app.errors import ValidationError
+from judge_app.judges.client import JudgeCallError
 from judge_app.judges.config import parse_config
 from judge_app.judges.model_config import ModelConfig, parse_model_config
 from judge_app.services import batches
@@ -266,3 +267,18 @@ def test_postgresql_a_second_process_cannot_run_the_same_batch_at_once(
     finally:
         other.close()
     assert batch_generate(task_db, cfg).status == "done"
+
+
+def test_an_endpoint_without_the_batch_api_is_named_and_leaves_no_open_batch(
+        task_db: Database, server: FakeOpenAIServer) -> None:
+    server.batch_api = False  # as vLLM, Ollama or llama.cpp's server
+    cfg = model(server)
+    with pytest.raises(JudgeCallError, match="refused .*batch.*HTTP 404") as err:
+        batch_generate(task_db, cfg)
+    assert err.value.fatal and server.batches_created == 0
+    [batch] = rows(task_db, "SELECT state, message FROM api_batches")
+    assert batch["state"] == "done" and batch["message"].startswith("not submitted: ")
+    [run] = rows(task_db, "SELECT status, message FROM generation_runs")
+    assert run["status"] == "failed" and "HTTP 404" in run["message"]
+    online = run_generation(task_db, plan_generation(task_db, "t1", cfg))  # not refused
+    assert online.status == "done" and online.outputs_new == N

@@ -129,19 +129,31 @@ class BatchApi:
                     f"retrying after {reason} (attempt {attempt}, next in {delay:.1f} s)"))
             await client._sleep(delay)
 
-    async def find_file(self, name: str) -> str | None:
+    async def _find_file(self, name: str) -> str | None:
         """The id of an uploaded batch input file of this name (newest), if any."""
+        async for f in self.client.api.files.list(purpose="batch"):
+            if f.filename == name:
+                return str(f.id)
+        return None
 
-        async def find() -> str | None:
-            async for f in self.client.api.files.list(purpose="batch"):
-                if f.filename == name:
-                    return str(f.id)
-            return None
-
-        return await self._call("listing files", find)
+    async def _find(self, batch_key: str) -> dict[str, Any] | None:
+        seen = 0
+        async for b in self.client.api.batches.list(limit=LIST_PAGE):
+            if (b.metadata or {}).get(METADATA_KEY) == batch_key:
+                return b.model_dump()
+            seen += 1
+            if seen >= LIST_LIMIT:
+                break
+        return None
 
     async def upload(self, name: str, data: bytes) -> str:
+        """The file's id: the one uploaded under this name if there is one (a retry after a
+        timeout must not upload it twice), else a new upload."""
+
         async def upload() -> str:
+            found = await self._find_file(name)
+            if found is not None:
+                return found
             made = await self.client.api.files.create(file=(name, data, "application/jsonl"),
                                                       purpose="batch")
             return str(made.id)
@@ -149,7 +161,13 @@ class BatchApi:
         return await self._call("uploading the batch input file", upload)
 
     async def create(self, input_file_id: str, metadata: dict[str, str]) -> dict[str, Any]:
+        """The batch carrying metadata[METADATA_KEY]: the one the endpoint has already (a
+        create that timed out may have been made; every attempt looks first), else a new one."""
+
         async def create() -> dict[str, Any]:
+            found = await self._find(metadata[METADATA_KEY])
+            if found is not None:
+                return found
             made = await self.client.api.batches.create(
                 input_file_id=input_file_id, endpoint=ENDPOINT,
                 completion_window=COMPLETION_WINDOW, metadata=metadata)
@@ -162,22 +180,6 @@ class BatchApi:
             return (await self.client.api.batches.retrieve(batch_id)).model_dump()
 
         return await self._call("reading the batch's status", retrieve)
-
-    async def find(self, batch_key: str) -> dict[str, Any] | None:
-        """The batch created with our key in its metadata, if the endpoint has one: what a
-        run killed between creating a batch and recording its id left behind."""
-
-        async def find() -> dict[str, Any] | None:
-            seen = 0
-            async for b in self.client.api.batches.list(limit=LIST_PAGE):
-                if (b.metadata or {}).get(METADATA_KEY) == batch_key:
-                    return b.model_dump()
-                seen += 1
-                if seen >= LIST_LIMIT:
-                    break
-            return None
-
-        return await self._call("listing batches", find)
 
     async def content(self, file_id: str) -> str:
         async def content() -> str:

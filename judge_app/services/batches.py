@@ -39,7 +39,7 @@ from judge_app.judges.batch_api import (
     input_line,
     read_lines,
 )
-from judge_app.judges.client import CallResult
+from judge_app.judges.client import CallResult, JudgeCallError
 from judge_app.judges.cost import Budget, cost_usd
 from judge_app.storage import batches as store
 from judge_app.storage.db import Database
@@ -202,20 +202,28 @@ class BatchRunner:
         """Take one batch from wherever it stands to 'done'; returns the endpoint's status."""
         key, spec = row["batch_key"], self.spec
         file_id = row["input_file_id"]
-        if row["state"] == "preparing":
-            name = file_name(key)
-            file_id = await self.api.find_file(name)
-            if file_id is None:
-                file_id = await self.api.upload(name, row["input_jsonl"].encode())
-            await asyncio.to_thread(self._update, key, state="uploaded", input_file_id=file_id)
-            row["state"] = "uploaded"
-        batch_id = row["remote_batch_id"]
-        if row["state"] == "uploaded":
-            remote = await self.api.find(key)
-            if remote is None:
+        remote: dict[str, Any] | None = None
+        try:
+            if row["state"] == "preparing":  # uploaded already, if killed after the upload
+                file_id = await self.api.upload(file_name(key), row["input_jsonl"].encode())
+                await asyncio.to_thread(self._update, key, state="uploaded",
+                                        input_file_id=file_id)
+                row["state"] = "uploaded"
+            if row["state"] == "uploaded":  # created already, if killed before recording it
                 remote = await self.api.create(str(file_id), {
                     METADATA_KEY: key, "judge_app_kind": spec.kind,
                     "judge_app_task": spec.task_id[:500]})
+        except JudgeCallError as exc:
+            if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (
+                    408, 409, 429):
+                # refused outright (no Batch API there, a bad file): no batch was made, so
+                # it is closed and the calls are free to go online or in another batch
+                await asyncio.to_thread(self._update, key, state="done",
+                                        message=f"not submitted: {exc}",
+                                        finished_at=stored_now())
+            raise
+        batch_id = row["remote_batch_id"]
+        if remote is not None:
             batch_id = str(remote["id"])
             await asyncio.to_thread(self._update, key, state="submitted",
                                     remote_batch_id=batch_id, remote_status=remote["status"])
