@@ -229,6 +229,10 @@ VALID_ROWS = {
                       "prompt_id": "'q'", "left_model": "'a'", "right_model": "'b'",
                       "reserved_usd": "0", "created_at": "current_timestamp",
                       "status": "'answering'"},
+    "api_batches": {"batch_key": "'k'", "kind": "'judge'", "task_id": "'t'",  # migration 008
+                    "config_hash": "'h'", "run_id": "'r'", "endpoint": "'e'", "calls": "'[]'",
+                    "n_calls": "0", "input_jsonl": "''", "estimated_cost_usd": "0",
+                    "state": "'preparing'"},
 }
 BAD_VALUES = [
     ("pairs", "gold_outcome", "'A'"), ("raters", "source", "'robot'"),
@@ -239,6 +243,7 @@ BAD_VALUES = [
     ("judge_calls", "left_side", "'first'"), ("judge_calls", "raw_choice", "'a'"),
     ("judge_calls", "strength", "0"), ("escalations", "reason", "'bored'"),
     ("generation_runs", "status", "'interrupted'"), ("arena_battles", "status", "'pending'"),
+    ("api_batches", "kind", "'arena'"), ("api_batches", "state", "'landed'"),
 ]
 
 
@@ -273,6 +278,7 @@ CHECKED = {  # table.column -> the vocabulary it must allow, exactly
     "judge_calls.strength": vocab.STRENGTHS, "escalations.reason": vocab.ESCALATION_REASONS,
     "generation_runs.status": vocab.RUN_STATUSES,
     "arena_battles.status": vocab.ARENA_STATUSES,
+    "api_batches.kind": vocab.BATCH_KINDS, "api_batches.state": vocab.BATCH_STATES,
 }
 
 

@@ -78,6 +78,13 @@ RUN_STATUSES: tuple[RunStatus, ...] = ("running", "done", "stopped", "failed")
 ArenaStatus = Literal["answering", "answered", "failed", "voted"]
 ARENA_STATUSES: tuple[ArenaStatus, ...] = ("answering", "answered", "failed", "voted")
 
+# A Batch API batch (services/batches.py, migration 008): which run made it, and how far it
+# got: intent recorded, file uploaded, batch submitted, results landed (or not submitted).
+BatchKind = Literal["generate", "judge"]
+BATCH_KINDS: tuple[BatchKind, ...] = ("generate", "judge")
+BatchState = Literal["preparing", "uploaded", "submitted", "done"]
+BATCH_STATES: tuple[BatchState, ...] = ("preparing", "uploaded", "submitted", "done")
+
 EscalationReason = Literal["inconsistent", "unsure"]
 ESCALATION_REASONS: tuple[EscalationReason, ...] = ("inconsistent", "unsure")
 
