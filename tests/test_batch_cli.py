@@ -42,6 +42,10 @@ def test_sigkill_while_waiting_resumes_the_same_batch(tmp_path: Path) -> None:
         assert count(db, "SELECT count(*) FROM api_batches WHERE state = 'submitted' AND "
                          "remote_batch_id = 'batch_fake0001'") == 1
         assert count(db, "SELECT count(*) FROM generation_calls") == 0
+        listed = cli("runs", "--task", "t1", db=db).stdout
+        assert "batch batch_fake0001  generate on t1: submitted (in_progress), 0 of " \
+               f"{N} calls landed" in listed
+        assert "gen on t1: interrupted" in listed
         server.batch_gate.set()
         resumed = cli(*args, db=db)
         assert resumed.returncode == 0, resumed.stderr

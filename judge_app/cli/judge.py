@@ -211,10 +211,11 @@ def _print_summary(s: RunSummary) -> None:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from judge_app.services import generation, judges
+    from judge_app.services import batches, generation, judges
 
     runs = judges.list_runs(database(args), args.task)
     _print_generation_runs(generation.list_runs(database(args), args.task))
+    _print_batches(batches.list_batches(database(args), args.task))
     if not runs:
         print("no judge runs")
         return 0
@@ -243,6 +244,20 @@ def _print_generation_runs(runs: list[dict[str, Any]]) -> None:
               f"{run['failed_calls']} failed, ${run['cost_usd']:.4f}, started "
               f"{run['started_at']:%Y-%m-%d %H:%M:%S} UTC")
         _print_details(run)
+
+
+def _print_batches(rows: list[dict[str, Any]]) -> None:
+    """Batch API batches (--batch), before the judge runs too; an open one (not 'done') is
+    resumed by the same command run again."""
+    for b in rows:
+        remote = b["remote_batch_id"] or "(no batch id yet)"
+        where = b["remote_status"] or "not submitted"
+        print(f"batch {shown(remote)}  {b['kind']} on {shown(b['task_id'])}: {b['state']} "
+              f"({shown(where)}), {b['landed_calls']} of {b['n_calls']} calls landed, "
+              f"{b['failed_calls']} failed, ${b['cost_usd']:.4f}, created "
+              f"{b['created_at']:%Y-%m-%d %H:%M:%S} UTC")
+        if b["message"]:
+            print(f"    {shown(b['message'])}")
 
 
 def _judge_rater_id(args: argparse.Namespace) -> str:

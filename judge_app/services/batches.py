@@ -110,6 +110,12 @@ def open_batch(db: Database, kind: str, task_id: str, config_hash: str) -> dict[
     return rows[0] if rows else None
 
 
+def list_batches(db: Database, task_id: str | None = None) -> list[dict[str, Any]]:
+    """Batch API batches (of a task), newest first: `judge-app runs` lists them."""
+    with db.cursor() as cur:
+        return store.list_batches(cur, task_id)
+
+
 def refuse_if_open(db: Database, kind: str, task_id: str, config_hash: str) -> None:
     """An online run must not pay for calls an open batch is answering already."""
     row = open_batch(db, kind, task_id, config_hash)
