@@ -6,6 +6,7 @@ duplicating anything or submitting twice."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -83,6 +84,10 @@ def test_generation_lands_as_online_at_half_the_price_with_latency_unknown(
         assert out["cost_usd"] == pytest.approx(ref["cost_usd"] / 2)  # the batch price
         assert out["finish_reason"] == "stop" and out["latency_ms"] is None
         assert out["ttft_ms"] is None and ref["latency_ms"] is not None
+        meta = json.loads(out["metadata"])["generation"]
+        assert meta["batch_api"] is True and "batch_api" not in json.loads(
+            ref["metadata"])["generation"]
+        assert [t["latency_ms"] for t in meta["turns"]] == [None]
     assert summary.cost_usd == pytest.approx(online.cost_usd / 2)
     calls = rows(task_db, "SELECT latency_ms, ttft_ms, attempts FROM generation_calls "
                           "WHERE run_id = ?", [summary.run_id])
@@ -282,3 +287,12 @@ def test_an_endpoint_without_the_batch_api_is_named_and_leaves_no_open_batch(
     assert run["status"] == "failed" and "HTTP 404" in run["message"]
     online = run_generation(task_db, plan_generation(task_db, "t1", cfg))  # not refused
     assert online.status == "done" and online.outputs_new == N
+
+
+def test_more_calls_than_one_batch_holds_go_in_several_batches(
+        task_db: Database, server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batches, "MAX_BATCH_CALLS", 2)
+    summary = batch_generate(task_db, model(server))
+    assert summary.status == "done" and summary.outputs_new == N
+    assert [b["calls"] for b in summary.batches] == [2, 2, 1]
+    assert server.batches_created == 3 and server.batch_requests == N

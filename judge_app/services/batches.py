@@ -45,6 +45,10 @@ from judge_app.storage import batches as store
 from judge_app.storage.db import Database
 
 DEFAULT_POLL_S = 30.0
+# OpenAI's limits for one batch: 50,000 requests and a 200 MB input file. More calls go in
+# several batches, one after another.
+MAX_BATCH_CALLS = 50_000
+MAX_BATCH_BYTES = 190_000_000
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,8 @@ class BatchRunner:
             if row is not None:
                 report.resumed += row["run_id"] != spec.run_id
             else:
-                calls = [c for c in next_calls(set(sent)) if c.custom_id not in sent]
+                calls = _first_batch([c for c in next_calls(set(sent))
+                                      if c.custom_id not in sent])
                 if not calls:
                     return report
                 worst = self.worst_case(calls)
@@ -312,6 +317,16 @@ class BatchRunner:
         report.cost_usd += cost
         report.failed += [(c["context"], errors[k]) for k, c in calls.items() if k in errors]
         return status
+
+
+def _first_batch(calls: list[BatchCall]) -> list[BatchCall]:
+    """As many calls as one batch may hold (MAX_BATCH_CALLS lines, MAX_BATCH_BYTES)."""
+    size = 0
+    for n, call in enumerate(calls[:MAX_BATCH_CALLS]):
+        size += len(input_line(call.custom_id, call.body).encode()) + 1
+        if size > MAX_BATCH_BYTES and n:
+            return calls[:n]
+    return calls[:MAX_BATCH_CALLS]
 
 
 def _batch_errors(remote: dict[str, Any]) -> str:

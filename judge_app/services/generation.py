@@ -167,7 +167,8 @@ def output_row(plan: GenerationPlan, prompt_id: str, calls: list[dict[str, Any]]
                sum(int(c["input_tokens"]) for c in calls),
                sum(int(c["output_tokens"]) for c in calls))
     model_version = last["response_model"] or cfg.model
-    metadata = canonical_json({"generation": {
+    batch = {"batch_api": True} if latency is None else {}  # why latency is unknown
+    metadata = canonical_json({"generation": {**batch,
         "config_hash": plan.config_hash, "endpoint": plan.endpoint,
         "request": cfg.request_settings(), "response_model": last["response_model"],
         "system_fingerprint": last["system_fingerprint"], "flags": flags,
