@@ -7,6 +7,9 @@ duplicating anything or submitting twice."""
 from __future__ import annotations
 
 import json
+import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -296,3 +299,41 @@ def test_more_calls_than_one_batch_holds_go_in_several_batches(
     assert summary.status == "done" and summary.outputs_new == N
     assert [b["calls"] for b in summary.batches] == [2, 2, 1]
     assert server.batches_created == 3 and server.batch_requests == N
+
+
+def test_a_cancelled_batch_lands_what_it_answered_and_names_the_rest(
+        task_db: Database, server: FakeOpenAIServer) -> None:
+    server.batch_gate.clear()
+    done: list[Any] = []
+    worker = threading.Thread(target=lambda: done.append(batch_generate(task_db, model(server))))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while server.batch_polls < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    request = urllib.request.Request(f"{server.base_url}/batches/batch_fake0001/cancel",
+                                     data=b"{}", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:  # as the OpenAI console does
+        assert json.loads(answer.read())["status"] == "cancelling"
+    server.batch_gate.set()
+    worker.join(60)
+    [summary] = done
+    assert summary.status == "stopped" and "batch batch_fake0001 cancelled" in summary.message
+    assert summary.failed and all("batch_cancelled" in why for _, why in summary.failed)
+    assert summary.outputs_new + len(summary.failed) == N and server.batches_created == 1
+
+
+def test_judge_lines_that_failed_are_listed_with_their_pair_and_reason(db: Database) -> None:
+    import_bundle(db, make_bundle("t1", n_prompts=2))
+
+    def refuses_q1(req: Request) -> Reply | str:
+        return Reply(status=400, content="context too long") if "question 1" in req.text \
+            else longer_wins(req)
+
+    with FakeOpenAIServer(refuses_q1) as server:
+        server.batch_step_s = 0.002
+        plan = plan_run(db, "t1", judge_config(server, "batched"))
+        summary = run_plan_batch(db, plan, poll_s=POLL)
+    assert summary.status == "stopped" and summary.failed_calls == 6 == summary.new_calls
+    assert all(f.startswith("pair ") and "shown first): HTTP 400: context too long" in f
+               for f in summary.failures)
+    assert sum(summary.verdicts.values()) == 3  # the pairs of question 0
