@@ -111,6 +111,12 @@ def test_judge_batch_and_the_dry_run_print_the_batch_price(tmp_path: Path) -> No
         assert server.count == 0 and server.batches_created == 1
         bad = cli("judge", "--task", "t1", "--judge", config, "--poll-interval", "1", db=db)
         assert bad.returncode == 1 and "--poll-interval goes with --batch" in bad.stderr
+        bad = cli("judge", "--task", "t1", "--judge", config, "--batch", "--adaptive", db=db)
+        assert bad.returncode == 1 and "drop --batch" in bad.stderr
+        bad = cli("judge", "--task", "t1", "--judge", config, "--batch", "--concurrency", "2",
+                  db=db)
+        assert bad.returncode == 1 and "drop --concurrency" in bad.stderr
+        assert server.batches_created == 1
     assert count(db, "SELECT count(*) FROM active_verdicts WHERE rater_id = 'cli-judge' "
                      "AND latency_ms IS NULL") == 9
 
