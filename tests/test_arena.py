@@ -5,8 +5,14 @@ self-identification; the prompt, rate and budget limits; [arena] in task.toml.""
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -345,3 +351,169 @@ def test_a_follow_up_is_answered_by_each_model_with_its_own_earlier_answer(
     other = signed_in(db, "olga", tasks=["ar"])
     with pytest.raises(PermissionDenied):
         arena.follow_up(db, other, battle.battle_id, "Mine?")
+
+
+def age_turns(db: Database, battle_id: str, seconds: float) -> None:
+    """Make the battle's turns look `seconds` older (a server that died that long ago)."""
+    with db.transaction() as cur:
+        cur.execute("SELECT turn, created_at FROM arena_turns WHERE battle_id = ?", [battle_id])
+        for turn, at in cur.fetchall():
+            cur.execute("UPDATE arena_turns SET created_at = ? WHERE battle_id = ? AND turn = ?",
+                        [at - timedelta(seconds=seconds), battle_id, turn])
+
+
+def committed(db: Database, task_id: str) -> float:
+    from judge_app.storage import arena as store
+
+    with db.cursor() as cur:
+        return store.committed_usd(cur, task_id)
+
+
+def test_a_battle_whose_server_died_is_given_up_and_its_budget_released(
+        db: Database, server: FakeOpenAIServer) -> None:
+    """A battle left 'answering' (its process died before answering) holds its reservation
+    only until arena.abandon_after_s: then the next start or page gives it up, once."""
+    import_bundle(db, arena_bundle("ar", server.base_url, max_cost_usd=0.0012,
+                                   answer_timeout_s=30, abandon_after_s=45))
+    sid = signed_in(db, "rita", tasks=["ar"])
+    dead = arena.start_battle(db, sid, "ar", "Lost question")  # its server dies: no answer
+    assert committed(db, "ar") == pytest.approx(dead.reserved_usd) and dead.reserved_usd > 0
+    with pytest.raises(arena.ArenaLimit, match="budget"):  # the reservation holds the budget
+        arena.start_battle(db, sid, "ar", "Next question")
+    notice = arena.last_battle_notice(db, sid, "ar")
+    assert notice is not None and notice[0] == "info" and "still being answered" in notice[1]
+    age_turns(db, dead.battle_id, 40)  # not yet past abandon_after_s: still held
+    assert arena.give_up_abandoned(db, "ar") == 0
+    assert committed(db, "ar") == pytest.approx(dead.reserved_usd)
+    age_turns(db, dead.battle_id, 10)  # 50 s: past it
+    notice = arena.last_battle_notice(db, sid, "ar")  # the page, reloaded, gives it up
+    assert notice is not None and notice[0] == "warning"
+    assert "not answered" in notice[1] and "type it again" in notice[1]
+    [row] = rows(db, "SELECT status, message, cost_usd FROM arena_battles", [])
+    assert row["status"] == "failed" and row["message"].startswith("abandoned")
+    assert committed(db, "ar") == 0.0
+    assert arena.give_up_abandoned(db, "ar") == 0  # given up once
+    # The budget is free again: the next battle starts, is answered and voted on.
+    battle = arena.start_battle(db, sid, "ar", "Next question")
+    outcome = arena.answer_battle(db, battle)
+    assert outcome.assignment_id is not None
+    arena.vote(db, sid, battle.battle_id, VerdictInput(
+        assignment_id=outcome.assignment_id, choice="tie", verdict_id=None))
+    assert arena.last_battle_notice(db, sid, "ar") is None  # voted: nothing to say
+    assert len(rows(db, "SELECT * FROM verdicts WHERE source = 'human'", [])) == 1
+    assert rows(db, "SELECT count(*) AS n FROM prompts WHERE category = 'arena'",
+                [])[0]["n"] == 1  # the dead battle stored nothing
+    # A draw does not count the given-up battle.
+    with db.cursor() as cur:
+        from judge_app.storage import arena as store
+
+        per_model = store.battles_per_model(cur, "ar")
+    assert sum(per_model.values()) == 2
+
+
+def test_an_abandoned_follow_up_keeps_the_earlier_turn_and_its_vote(
+        db: Database, server: FakeOpenAIServer) -> None:
+    """A follow-up whose server died: the battle goes back to its answered first turn, which
+    the rater can still vote on; a late answer (a server that was only slow) then changes
+    nothing that was voted on, and stores no second verdict."""
+    import_bundle(db, arena_bundle("ar", server.base_url, answer_timeout_s=5))
+    sid = signed_in(db, "rita", tasks=["ar"])
+    battle = arena.start_battle(db, sid, "ar", "Name a colour.")
+    first = arena.answer_battle(db, battle)
+    follow = arena.follow_up(db, sid, battle.battle_id, "And a fruit?")
+    [row] = rows(db, "SELECT status, reserved_usd FROM arena_battles", [])
+    assert row["status"] == "answering" and committed(db, "ar") > row["reserved_usd"]
+    age_turns(db, battle.battle_id, 66)  # abandon_after_s: 5 + 60
+    notice = arena.last_battle_notice(db, sid, "ar")
+    assert notice is not None and "follow-up was not answered" in notice[1]
+    [row] = rows(db, "SELECT status, cost_usd, message FROM arena_battles", [])
+    assert row["status"] == "answered" and row["message"].startswith("abandoned")
+    assert committed(db, "ar") == pytest.approx(row["cost_usd"])  # the first turn's cost
+    assert first.assignment_id is not None
+    arena.vote(db, sid, battle.battle_id, VerdictInput(
+        assignment_id=first.assignment_id, choice="left", verdict_id=None))
+    late = arena.answer_battle(db, follow)  # the slow server finishes after all
+    assert late.assignment_id is None and "has a vote" in late.message
+    [prompt] = rows(db, "SELECT messages FROM prompts WHERE category = 'arena'", [])
+    assert len(json.loads(prompt["messages"])) == 1  # what was voted on
+    [verdict] = rows(db, "SELECT outcome FROM verdicts WHERE source = 'human'", [])
+    assert verdict["outcome"] in ("a", "b")
+
+
+def test_a_late_answer_after_the_battle_was_given_up_is_still_stored_once(
+        db: Database, server: FakeOpenAIServer) -> None:
+    """A server that was slow, not dead, answers after another gave its battle up: the
+    answers it paid for are stored (once), the battle can be voted on, the cost counts."""
+    import_bundle(db, arena_bundle("ar", server.base_url))
+    sid = signed_in(db, "rita", tasks=["ar"])
+    battle = arena.start_battle(db, sid, "ar", "Slow question")
+    age_turns(db, battle.battle_id, 400)
+    assert arena.give_up_abandoned(db, "ar") == 1
+    outcome = arena.answer_battle(db, battle)
+    assert outcome.assignment_id is not None
+    [row] = rows(db, "SELECT status, message, cost_usd FROM arena_battles", [])
+    assert row["status"] == "answered" and row["message"] is None and row["cost_usd"] > 0
+    assert committed(db, "ar") == pytest.approx(row["cost_usd"])
+    assert len(rows(db, "SELECT * FROM outputs WHERE prompt_id = ?", [battle.prompt_id])) == 2
+    assert arena.give_up_abandoned(db, "ar") == 0
+
+
+def test_a_live_server_gives_a_hanging_turn_up_after_answer_timeout_s(
+        db: Database) -> None:
+    """A stream that hangs: the server still alive ends the turn itself at
+    arena.answer_timeout_s (failed, reservation released) instead of waiting forever."""
+    with FakeOpenAIServer(answers, stream_interval_ms=400, chunk_tokens=1) as slow:
+        import_bundle(db, arena_bundle("ar", slow.base_url, answer_timeout_s=1))
+        sid = signed_in(db, "rita", tasks=["ar"])
+        battle = arena.start_battle(db, sid, "ar", "Take your time")
+        live = arena.LiveBattle()
+        outcome = arena.answer_battle(db, battle, live)
+    assert outcome.assignment_id is None and "answer_timeout_s" in outcome.message
+    assert any(live.texts())  # it was streaming when it was given up
+    [row] = rows(db, "SELECT status FROM arena_battles", [])
+    assert row["status"] == "failed" and committed(db, "ar") == 0.0
+
+
+def test_a_process_killed_mid_stream_leaves_a_battle_that_is_given_up(
+        db: Database) -> None:
+    """A real process answering a battle, SIGKILLed while both answers stream: its battle
+    holds the budget until abandon_after_s, then the next start gives it up and goes on."""
+    script = (
+        "import sys\n"
+        "from judge_app.services import arena\n"
+        "from judge_app.storage.schema import open_database\n"
+        "db = open_database(sys.argv[1])\n"
+        "battle = arena.start_battle(db, sys.argv[2], 'ar', 'Explain tides slowly')\n"
+        "print(battle.battle_id, flush=True)\n"
+        "arena.answer_battle(db, battle)\n"
+        "print('finished', flush=True)\n")
+    with FakeOpenAIServer(answers, stream_interval_ms=300, chunk_tokens=1) as slow:
+        import_bundle(db, arena_bundle("ar", slow.base_url, max_cost_usd=0.0012,
+                                       answer_timeout_s=3, abandon_after_s=4))
+        sid = signed_in(db, "rita", tasks=["ar"])
+        proc = subprocess.Popen([sys.executable, "-c", script, db.target, sid],
+                                cwd=Path(__file__).resolve().parents[1],
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            battle_id = proc.stdout.readline().strip()
+            deadline = time.monotonic() + 60
+            while len(slow.requests) < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.5)  # both answers are streaming (a piece every 0.3 s)
+            assert proc.poll() is None
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        [row] = rows(db, "SELECT battle_id, status FROM arena_battles", [])
+        assert row == {"battle_id": battle_id, "status": "answering"}
+        assert committed(db, "ar") > 0
+        with pytest.raises(arena.ArenaLimit, match="budget"):  # still held
+            arena.start_battle(db, sid, "ar", "Next question")
+        time.sleep(4.1)  # abandon_after_s
+        battle = arena.start_battle(db, sid, "ar", "Next question")  # fits: released
+        assert committed(db, "ar") == pytest.approx(battle.reserved_usd)
+    [dead] = rows(db, "SELECT status, message FROM arena_battles WHERE battle_id = ?",
+                  [battle_id])
+    assert dead["status"] == "failed" and dead["message"].startswith("abandoned")
+    assert rows(db, "SELECT * FROM prompts WHERE category = 'arena'", []) == []

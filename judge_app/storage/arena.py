@@ -48,6 +48,37 @@ def get_battle(cur: duckdb.DuckDBPyConnection, battle_id: str) -> dict[str, Any]
     return rows[0] if rows else None
 
 
+def abandon_stale(cur: duckdb.DuckDBPyConnection, task_id: str, before: datetime,
+                  message: str, now: datetime) -> int:
+    """Give up the task's battles still answering a turn that began before `before` (their
+    server died or hangs): a first turn becomes 'failed', a follow-up 'answered' (the earlier
+    turns stand). Either way its reservation stops counting. The status test in the UPDATE
+    makes this safe to run from many servers at once: each battle is given up once."""
+    cur.execute(
+        "UPDATE arena_battles SET status = CASE WHEN pair_id IS NULL THEN 'failed' "
+        "ELSE 'answered' END, message = ?, finished_at = ? WHERE task_id = ? "
+        "AND status = 'answering' AND (SELECT max(t.created_at) FROM arena_turns t "
+        "WHERE t.battle_id = arena_battles.battle_id) < ?", [message, now, task_id, before])
+    row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+def last_battle(cur: duckdb.DuckDBPyConnection, task_id: str, rater_id: str,
+                ) -> dict[str, Any] | None:
+    """The rater's latest battle in the task, with when its current turn began (`turn_at`)
+    and whether its pair has a verdict of theirs (`voted`)."""
+    cur.execute(
+        "SELECT b.battle_id, b.status, b.message, b.pair_id, b.created_at, "
+        "(SELECT max(t.created_at) FROM arena_turns t WHERE t.battle_id = b.battle_id) "
+        "AS turn_at, (b.status = 'voted' OR EXISTS (SELECT 1 FROM verdicts v "
+        "WHERE v.pair_id = b.pair_id AND v.rater_id = b.rater_id "
+        "AND v.outcome IS NOT NULL)) AS voted FROM arena_battles b "
+        "WHERE b.task_id = ? AND b.rater_id = ? ORDER BY b.created_at DESC, b.battle_id "
+        "LIMIT 1", [task_id, rater_id])
+    rows = all_rows(cur)
+    return rows[0] if rows else None
+
+
 def battles_per_model(cur: duckdb.DuckDBPyConnection, task_id: str) -> dict[str, int]:
     """Battles each model answered in (failed ones not counted)."""
     cur.execute(
