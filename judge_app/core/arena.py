@@ -136,7 +136,9 @@ def abandoned_before(settings: ArenaSettings, now: datetime) -> datetime:
 
 def draw_pair(settings: ArenaSettings, battles: Mapping[str, int], rng: random.Random,
               ) -> tuple[str, str]:
-    """Two different models, each drawn with chance weight / (1 + battles) ** balance."""
+    """Two different models, (left, right): one drawn with chance proportional to
+    weight / (1 + battles) ** balance, then the other among the rest by the same rule.
+    balance 0 with no weights draws uniformly."""
     names = settings.names
 
     def pick(pool: Sequence[str]) -> str:
@@ -146,7 +148,9 @@ def draw_pair(settings: ArenaSettings, battles: Mapping[str, int], rng: random.R
 
     first = pick(names)
     second = pick([n for n in names if n != first])
-    return first, second
+    # The favoured model is drawn first more often: which side shows it is a coin toss, or
+    # "A" would more often be the newest model, a hint before the vote.
+    return (first, second) if rng.random() < 0.5 else (second, first)
 
 
 def identity_words(config: Mapping[str, Any], extra: Sequence[str] = ()) -> list[str]:
