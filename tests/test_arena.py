@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from judge_app.core import arena as rules
+from judge_app.core.clock import stored_now
 from judge_app.errors import PermissionDenied, ValidationError
 from judge_app.ingest.task_format import parse_task_config
 from judge_app.services import arena
@@ -355,12 +356,17 @@ def test_a_follow_up_is_answered_by_each_model_with_its_own_earlier_answer(
 
 
 def age_turns(db: Database, battle_id: str, seconds: float) -> None:
-    """Make the battle's turns look `seconds` older (a server that died that long ago)."""
+    """Make the battle and its turns look `seconds` older (a server that died that long
+    ago)."""
     with db.transaction() as cur:
         cur.execute("SELECT turn, created_at FROM arena_turns WHERE battle_id = ?", [battle_id])
         for turn, at in cur.fetchall():
             cur.execute("UPDATE arena_turns SET created_at = ? WHERE battle_id = ? AND turn = ?",
                         [at - timedelta(seconds=seconds), battle_id, turn])
+        cur.execute("SELECT created_at FROM arena_battles WHERE battle_id = ?", [battle_id])
+        [(at,)] = cur.fetchall()
+        cur.execute("UPDATE arena_battles SET created_at = ? WHERE battle_id = ?",
+                    [at - timedelta(seconds=seconds), battle_id])
 
 
 def committed(db: Database, task_id: str) -> float:
@@ -424,6 +430,12 @@ def test_an_abandoned_follow_up_keeps_the_earlier_turn_and_its_vote(
     follow = arena.follow_up(db, sid, battle.battle_id, "And a fruit?")
     [row] = rows(db, "SELECT status, reserved_usd FROM arena_battles", [])
     assert row["status"] == "answering" and committed(db, "ar") > row["reserved_usd"]
+    # The battle and its first turn are old, the follow-up just sent: it is not given up.
+    old = stored_now() - timedelta(seconds=400)
+    with db.transaction() as cur:
+        cur.execute("UPDATE arena_battles SET created_at = ?", [old])
+        cur.execute("UPDATE arena_turns SET created_at = ? WHERE turn = 1", [old])
+    assert arena.give_up_abandoned(db, "ar") == 0
     age_turns(db, battle.battle_id, 66)  # abandon_after_s: 5 + 60
     notice = arena.last_battle_notice(db, sid, "ar")
     assert notice is not None and "follow-up was not answered" in notice[1]
