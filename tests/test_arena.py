@@ -628,3 +628,38 @@ def test_bad_draw_and_timeout_settings_name_the_file_and_key(tmp_path: Path) -> 
     assert settings.weights == {"small": 2} and settings.balance == 0
     default = rules.arena_settings(parse_task_config(base, str(task_file)).arena)
     assert default is not None and default.abandoned_after_s == 300 + rules.ABANDON_MARGIN_S
+
+
+def test_servers_giving_up_at_once_give_each_battle_up_once(
+        db: Database, server: FakeOpenAIServer) -> None:
+    """Four threads (each its own connection on PostgreSQL, as four app servers would) sweep
+    at the same moment: three dead battles, each given up exactly once."""
+    import threading
+
+    import_bundle(db, arena_bundle("ar", server.base_url))
+    sid = signed_in(db, "rita", tasks=["ar"])
+    dead = [arena.start_battle(db, sid, "ar", f"lost {n}") for n in range(3)]
+    alive = arena.start_battle(db, sid, "ar", "still answering")
+    for battle in dead:
+        age_turns(db, battle.battle_id, 400)
+    barrier = threading.Barrier(4)
+    counts: list[int] = []
+    errors: list[BaseException] = []
+
+    def sweep() -> None:
+        barrier.wait()
+        try:
+            counts.append(arena.give_up_abandoned(db, "ar"))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sweep) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and sum(counts) == 3
+    statuses = {r["battle_id"]: r["status"] for r in rows(
+        db, "SELECT battle_id, status FROM arena_battles", [])}
+    assert statuses == {**{b.battle_id: "failed" for b in dead}, alive.battle_id: "answering"}
+    assert committed(db, "ar") == pytest.approx(alive.reserved_usd)

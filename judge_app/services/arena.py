@@ -46,7 +46,7 @@ from judge_app.judges.model_config import ModelConfig, parse_model_config
 from judge_app.services import generation, sessions, verdicts
 from judge_app.services.queue import load_task_config
 from judge_app.storage import arena as store
-from judge_app.storage.db import Database
+from judge_app.storage.db import WRITE_CONFLICTS, Database
 from judge_app.storage.dialect import dialect_of
 
 _start_lock = threading.Lock()  # budget and rate checks and the battle row: one at a time
@@ -134,11 +134,11 @@ def start_battle(db: Database, session_id: str, task_id: str, prompt: str, *,
         raise NotFoundError(f"task '{task_id}' has no arena (add [arena] to its task.toml)")
     text = rules.check_prompt(prompt, settings)
     rng = rng or random.Random()
+    give_up_abandoned(db, task_id, settings)  # before: their reservations are free again
     with _start_lock, db.transaction() as cur:
         rater_id = str(sessions.check(cur, session_id, task_id)["rater_id"])
         _lock_arena(cur, task_id)
         now = stored_now()
-        _give_up_abandoned(cur, settings, task_id)
         _check_rate(cur, settings, task_id, rater_id)
         left_name, right_name = rules.draw_pair(settings, store.battles_per_model(cur, task_id),
                                                 rng)
@@ -173,13 +173,21 @@ def _give_up_abandoned(cur: Any, settings: rules.ArenaSettings, task_id: str) ->
         "released", now)
 
 
-def give_up_abandoned(db: Database, task_id: str) -> int:
-    """The same, on its own (tests, and a page that only reads)."""
-    settings = settings_for(db, task_id)
+def give_up_abandoned(db: Database, task_id: str,
+                      settings: rules.ArenaSettings | None = None) -> int:
+    """The same in a transaction of its own, so that two servers (or two pages of one)
+    giving the same battle up at once cannot fail a rater's start: the one that loses the
+    race (DuckDB: a write conflict) looks again and finds it given up."""
+    settings = settings or settings_for(db, task_id)
     if settings is None:
         return 0
-    with db.transaction() as cur:
-        return _give_up_abandoned(cur, settings, task_id)
+    for _ in range(5):
+        try:
+            with db.transaction() as cur:
+                return _give_up_abandoned(cur, settings, task_id)
+        except WRITE_CONFLICTS:
+            continue
+    return 0  # others kept giving battles up meanwhile: the next read looks again
 
 
 def last_battle_notice(db: Database, session_id: str, task_id: str) -> tuple[str, str] | None:
@@ -189,9 +197,10 @@ def last_battle_notice(db: Database, session_id: str, task_id: str) -> tuple[str
     settings = settings_for(db, task_id)
     if settings is None:
         return None
-    with db.transaction() as cur:
+    with db.cursor() as cur:
         rater_id = str(sessions.check(cur, session_id, task_id)["rater_id"])
-        _give_up_abandoned(cur, settings, task_id)
+    give_up_abandoned(db, task_id, settings)
+    with db.cursor() as cur:
         row = store.last_battle(cur, task_id, rater_id)
     if row is None or row["voted"]:
         return None
@@ -422,10 +431,10 @@ def follow_up(db: Database, session_id: str, battle_id: str, prompt: str) -> Bat
     if settings is None:
         raise NotFoundError(f"task '{task_id}' has no arena")
     text = rules.check_prompt(prompt, settings)
+    give_up_abandoned(db, task_id, settings)
     with _start_lock, db.transaction() as cur:
         rater_id = str(sessions.check(cur, session_id, task_id)["rater_id"])
         _lock_arena(cur, task_id)
-        _give_up_abandoned(cur, settings, task_id)
         row = store.get_battle(cur, battle_id)
         if row is None or row["rater_id"] != rater_id:
             raise PermissionDenied("this battle does not belong to you")
