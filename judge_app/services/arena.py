@@ -197,10 +197,9 @@ def last_battle_notice(db: Database, session_id: str, task_id: str) -> tuple[str
     settings = settings_for(db, task_id)
     if settings is None:
         return None
-    with db.cursor() as cur:
-        rater_id = str(sessions.check(cur, session_id, task_id)["rater_id"])
     give_up_abandoned(db, task_id, settings)
     with db.cursor() as cur:
+        rater_id = str(sessions.check(cur, session_id, task_id)["rater_id"])
         row = store.last_battle(cur, task_id, rater_id)
     if row is None or row["voted"]:
         return None

@@ -73,8 +73,8 @@ def abandon_stale(cur: duckdb.DuckDBPyConnection, task_id: str, before: datetime
 
 def last_battle(cur: duckdb.DuckDBPyConnection, task_id: str, rater_id: str,
                 ) -> dict[str, Any] | None:
-    """The rater's latest battle in the task, with when its current turn began (`turn_at`)
-    and whether it has a vote of theirs (`voted`)."""
+    """The rater's latest battle in the task, with when its current turn began (`turn_at`,
+    for one still answering) and whether it has a vote of theirs (`voted`)."""
     cur.execute("SELECT battle_id, status, message, pair_id FROM arena_battles "
                 "WHERE task_id = ? AND rater_id = ? ORDER BY created_at DESC, battle_id "
                 "LIMIT 1", [task_id, rater_id])
@@ -82,10 +82,12 @@ def last_battle(cur: duckdb.DuckDBPyConnection, task_id: str, rater_id: str,
     if not rows:
         return None
     row = rows[0]
-    cur.execute("SELECT max(created_at) FROM arena_turns WHERE battle_id = ?",
-                [row["battle_id"]])
-    found = cur.fetchone()
-    row["turn_at"] = found[0] if found else None
+    row["turn_at"] = None
+    if row["status"] == "answering":  # one query more, only for a battle not ended
+        cur.execute("SELECT max(created_at) FROM arena_turns WHERE battle_id = ?",
+                    [row["battle_id"]])
+        found = cur.fetchone()
+        row["turn_at"] = found[0] if found else None
     row["voted"] = row["status"] == "voted"
     if not row["voted"] and row["pair_id"] is not None:
         cur.execute("SELECT count(*) FROM verdicts WHERE pair_id = ? AND rater_id = ? "
