@@ -6,8 +6,13 @@ names a model."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +21,7 @@ from judge_app.services import raters
 from judge_app.services.imports import import_bundle
 from judge_app.storage.schema import open_database
 from tests.arena_helpers import ARENA_MODELS, arena_bundle
-from tests.browser_helpers import Server, expect, serving, wait_idle
+from tests.browser_helpers import ROOT, Server, expect, serving, wait_idle
 from tests.fake_openai_server import SYSTEM_FINGERPRINT, FakeOpenAIServer, answers
 
 pytestmark = pytest.mark.browser
@@ -142,3 +147,69 @@ def test_type_a_prompt_see_two_streamed_answers_vote_by_keyboard_see_names(
     [(status, battle_left)] = server.rows(
         "SELECT status, left_model FROM arena_battles WHERE prompt_id = ?", [prompt_id])
     assert status == "voted" and battle_left == left
+
+
+def test_the_server_killed_mid_answer_then_a_reload_says_so_and_frees_the_budget(
+        tmp_path: Path, page: Any) -> None:
+    """`judge-app serve` SIGKILLed while both answers stream: after a restart the reloaded page
+    tells the rater their prompt was not answered (not a page stuck on a spinner), still
+    names no model, and the next prompt fits in a budget that holds one battle at a time."""
+    from tests.browser_helpers import _free_port, _wait_healthy
+
+    def serve() -> tuple[subprocess.Popen[bytes], str]:
+        port = _free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "judge_app.cli", "serve", "--db", str(path), "--port",
+             str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, proc)
+        return proc, url
+
+    path = tmp_path / "judge.duckdb"
+    db = open_database(path)  # this process owns the file: the servers come and go
+    with FakeOpenAIServer(answers, stream_interval_ms=250, chunk_tokens=1) as slow:
+        import_bundle(db, arena_bundle("ar", slow.base_url, max_cost_usd=0.0012,
+                                       answer_timeout_s=4, abandon_after_s=5))
+        token = raters.add_rater(db, "ana", tasks=["ar"]).token
+        proc, url = serve()
+        try:
+            page.goto(f"{url}/arena?token={token}")
+            box = page.get_by_label("Your prompt")
+            expect(box).to_be_visible(timeout=60_000)
+            wait_idle(page)
+            box.fill(PROMPT)
+            page.get_by_role("button", name="Send to two anonymous models").click()
+            expect(page.get_by_text("Answer to turn 1").first).to_be_visible(timeout=30_000)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)  # mid-stream: both answers are partial
+            proc.wait(timeout=30)
+        with db.cursor() as cur:
+            assert cur.execute("SELECT status FROM arena_battles").fetchall() == [
+                ("answering",)]
+        time.sleep(5.5)  # abandon_after_s
+        proc, url = serve()
+        try:
+            frames = _frames(page)
+            page.goto(f"{url}/arena?token={token}")
+            notice = page.get_by_text("Your last prompt was not answered")
+            expect(notice).to_be_visible(timeout=60_000)
+            wait_idle(page)
+            html, sent = page.content(), b"".join(frames)
+            for secret in SECRETS:
+                assert secret not in html and secret.encode() not in sent, secret
+            slow.stream_interval_s = 0.02  # the endpoint is quick again
+            page.get_by_label("Your prompt").fill("Once more, please")
+            page.get_by_role("button", name="Send to two anonymous models").click()
+            expect(page.get_by_role("button", name="A is better")).to_be_visible(
+                timeout=60_000)
+            expect(page.get_by_text("budget")).to_have_count(0)
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        with db.cursor() as cur:
+            assert cur.execute("SELECT status, coalesce(message, '') LIKE 'abandoned%' FROM "
+                               "arena_battles "
+                               "ORDER BY created_at").fetchall() == [
+                ("failed", True), ("answered", False)]
+    db.close()

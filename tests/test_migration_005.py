@@ -155,6 +155,8 @@ def test_figures_are_the_same_after_the_upgrade(
         # keys added since the release (with their default values) are not figures
         if got.get("rating_model") == "bradley-terry":
             del got["rating_model"]
+        if got.get("self_identified") == {"votes": 0, "battles": 0, "counted": False}:
+            del got["self_identified"]  # no arena battles in the release's database
         want = expected[f"{command} {source}"]
         for name, row in got.get("models", {}).items():  # speed figures: none stored here
             for key in set(row) - set(want["models"].get(name, row)):

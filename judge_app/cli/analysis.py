@@ -135,7 +135,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _leaderboard(args: argparse.Namespace) -> int:
     from judge_app.core.scale import parse_anchor
-    from judge_app.services.leaderboard import LeaderboardQuery, output_speed, run_leaderboard
+    from judge_app.services.leaderboard import (
+        LeaderboardQuery,
+        output_speed,
+        run_leaderboard,
+        self_identified,
+    )
 
     q = LeaderboardQuery(
         task_id=args.task, source=args.source, ci=args.ci, rounds=args.rounds, seed=args.seed,
@@ -145,6 +150,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
         include_self_identified=args.include_self_identified,
     )
     table = run_leaderboard(database(args), q)
+    flagged = self_identified(database(args), q)
     raters = table.attrs.get("raters")
     if args.format == "json":
         speed = output_speed(database(args), args.task)
@@ -157,7 +163,10 @@ def _leaderboard(args: argparse.Namespace) -> int:
             row.update(found.figures() if found is not None else dict.fromkeys(
                 ("latency_p50_ms", "latency_p95_ms", "ttft_p50_ms", "cost_per_answer_usd")))
         out: dict[str, Any] = {"task": args.task, "source": args.source, "ci": args.ci,
-                               "rating_model": args.rating_model, "models": models}
+                               "rating_model": args.rating_model, "models": models,
+                               "self_identified": {"votes": flagged.votes,
+                                                   "battles": flagged.battles,
+                                                   "counted": flagged.counted}}
         if raters is not None:
             out["raters"] = [{k: _clean(v) for k, v in r.items()} for r in raters]
         json.dump(out, sys.stdout, indent=2)
@@ -166,6 +175,9 @@ def _leaderboard(args: argparse.Namespace) -> int:
         _write_csv(table)
     else:
         print(_format_table(table))
+        if flagged.votes:
+            print(flagged.sentence() + ("" if flagged.counted else
+                                        " --include-self-identified counts them."))
         if raters is not None:
             print(_raters_text(raters))
         from judge_app.services.adaptive import adaptive_line

@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     default="bradley-terry",
                     help="reliability: ratings from the rater-reliability model, and each "
                     "rater's reliability and position bias in the rater quality table")
+    rp.add_argument("--include-self-identified", action="store_true",
+                    help="also rate arena votes on battles where an answer named its own "
+                    "model or vendor (left out by default, docs/arena.md)")
     add_db_option(rp)
     rp.set_defaults(func=_report)
 
@@ -44,7 +47,8 @@ def _report(args: argparse.Namespace) -> int:
     q = LeaderboardQuery(task_id=args.task, source=args.source, ci=args.ci,
                          anchor=parse_anchor(args.anchor) if args.anchor else None,
                          baseline=args.baseline, style_control=args.style_control,
-                         rating_model=args.rating_model)
+                         rating_model=args.rating_model,
+                         include_self_identified=args.include_self_identified)
     source = None if args.agreement_source == "all" else args.agreement_source
     out = write_report(database(args), q, args.out, source)
     print(f"wrote {out}")

@@ -74,7 +74,8 @@ RunStatus = Literal["running", "done", "stopped", "failed"]
 RUN_STATUSES: tuple[RunStatus, ...] = ("running", "done", "stopped", "failed")
 
 # A live-arena battle (services/arena.py, migration 007): answering, answered (open for the
-# vote), failed (a call failed: nothing to vote on) or voted.
+# vote), failed (a call failed, or the battle was given up as abandoned: message
+# 'abandoned: ...'; nothing to vote on) or voted.
 ArenaStatus = Literal["answering", "answered", "failed", "voted"]
 ARENA_STATUSES: tuple[ArenaStatus, ...] = ("answering", "answered", "failed", "voted")
 

@@ -54,6 +54,7 @@ class ReportData:
     everyone: AgreementReport  # all raters and judges: judges against people, bias
     generated_at: datetime
     rating_model: str = "bradley-terry"
+    self_identified: str = ""  # how many self-identified arena votes are left out or counted
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;
@@ -137,7 +138,8 @@ def _fmt(value: float | None) -> str:
 def _leaderboard_sections(data: ReportData) -> list[str]:
     if data.ratings is None:
         return ["<h2>Leaderboard</h2>",
-                _p(f"No verdicts from source '{data.source}' yet: nothing to rate.")]
+                _p(f"No verdicts from source '{data.source}' yet: nothing to rate."),
+                *([_p(data.self_identified)] if data.self_identified else [])]
     table = data.ratings.table
     shown = table.copy()
     shown["rating"] = shown["rating"].where(shown["rated"])
@@ -159,6 +161,8 @@ def _leaderboard_sections(data: ReportData) -> list[str]:
                    {"rating": 1, "lower": 1, "upper": 1, "raw_rating": 1, "win_rate": 2,
                     "win_rate_se": 2}),
     ]
+    if data.self_identified:
+        parts.append(_p(data.self_identified))
     if not rated.empty:
         parts.append(svg(charts.interval_chart(table)))
     order = table["model"].tolist()[:HEATMAP_MODELS]

@@ -12,6 +12,12 @@ only the arena needs: the models drawn, the money reserved and paid, self-identi
 Limits, checked before any call: the prompt length, the rater's calls in the last hour and
 the task's arena budget (judges/cost.Budget's rule: both calls' worst case must fit).
 
+A server that dies (or hangs) while answering cannot finish its battle, so nothing it holds
+may depend on it: a live server gives a turn up after arena.answer_timeout_s, and any server
+that starts a battle or shows the page gives up, in the database, battles still answering a
+while after that (arena.abandon_after_s), which releases their reservation. No thread runs
+in the background: this works the same with one app server or many on PostgreSQL.
+
 Blinding: the page only ever gets the two texts (LiveBattle.texts); which model is on which
 side stays in this module and the database until the vote.
 """
@@ -40,7 +46,8 @@ from judge_app.judges.model_config import ModelConfig, parse_model_config
 from judge_app.services import generation, sessions, verdicts
 from judge_app.services.queue import load_task_config
 from judge_app.storage import arena as store
-from judge_app.storage.db import Database
+from judge_app.storage.db import WRITE_CONFLICTS, Database
+from judge_app.storage.dialect import dialect_of
 
 _start_lock = threading.Lock()  # budget and rate checks and the battle row: one at a time
 
@@ -66,6 +73,7 @@ class Battle:
     earlier_prompts: tuple[str, ...] = ()
     earlier_calls: tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]] = ((), ())
     earlier_cost: float = 0.0
+    answer_timeout_s: float = 300.0  # the task's arena.answer_timeout_s
 
 
 @dataclass
@@ -126,8 +134,10 @@ def start_battle(db: Database, session_id: str, task_id: str, prompt: str, *,
         raise NotFoundError(f"task '{task_id}' has no arena (add [arena] to its task.toml)")
     text = rules.check_prompt(prompt, settings)
     rng = rng or random.Random()
+    give_up_abandoned(db, task_id, settings)  # before: their reservations are free again
     with _start_lock, db.transaction() as cur:
         rater_id = str(sessions.check(cur, session_id, task_id)["rater_id"])
+        _lock_arena(cur, task_id)
         now = stored_now()
         _check_rate(cur, settings, task_id, rater_id)
         left_name, right_name = rules.draw_pair(settings, store.battles_per_model(cur, task_id),
@@ -135,13 +145,81 @@ def start_battle(db: Database, session_id: str, task_id: str, prompt: str, *,
         configs = {m["name"]: model_config(m) for m in settings.models}
         left, right = configs[left_name], configs[right_name]
         reserved = _reserve(cur, settings, task_id, (left, right), len(text))
-        battle = Battle(uuid.uuid4().hex, task_id, rater_id, "", text, left, right, reserved)
+        battle = Battle(uuid.uuid4().hex, task_id, rater_id, "", text, left, right, reserved,
+                        answer_timeout_s=settings.answer_timeout_s)
         battle = dataclasses.replace(battle, prompt_id=f"arena-{battle.battle_id[:16]}")
         store.insert_battle(cur, {
             "battle_id": battle.battle_id, "task_id": task_id, "rater_id": rater_id,
             "prompt_id": battle.prompt_id, "left_model": left.name, "right_model": right.name,
             "reserved_usd": reserved, "created_at": now})
     return battle
+
+
+def _lock_arena(cur: Any, task_id: str) -> None:
+    """One battle start or follow-up of the task at a time, across app servers (PostgreSQL;
+    DuckDB has one owner process and _start_lock): the budget check and the reservation
+    it makes must not interleave with another's."""
+    dialect_of(cur).lock(cur, f"judge_app:arena:{task_id}")
+
+
+def _give_up_abandoned(cur: Any, settings: rules.ArenaSettings, task_id: str) -> int:
+    """Give up the task's battles whose server died or hangs (see the module's docstring);
+    their reservations stop counting against the budget at once."""
+    now = stored_now()
+    return store.abandon_stale(
+        cur, task_id, rules.abandoned_before(settings, now),
+        f"{rules.ABANDONED}: no answer {settings.abandoned_after_s:g} s after it was sent "
+        "(the server answering it stopped); nothing was stored and its reservation is "
+        "released", now)
+
+
+def give_up_abandoned(db: Database, task_id: str,
+                      settings: rules.ArenaSettings | None = None) -> int:
+    """The same in a transaction of its own, so that two servers (or two pages of one)
+    giving the same battle up at once cannot fail a rater's start: the one that loses the
+    race (DuckDB: a write conflict) looks again and finds it given up."""
+    settings = settings or settings_for(db, task_id)
+    if settings is None:
+        return 0
+    for _ in range(5):
+        try:
+            with db.transaction() as cur:
+                return _give_up_abandoned(cur, settings, task_id)
+        except WRITE_CONFLICTS:
+            continue
+    return 0  # others kept giving battles up meanwhile: the next read looks again
+
+
+def last_battle_notice(db: Database, session_id: str, task_id: str) -> tuple[str, str] | None:
+    """What the rater should know about their latest battle when the page opens afresh (a
+    reload, or a server that died mid-answer): ("warning" | "info", text), or None. Gives up
+    abandoned battles first, so the answer is never a battle that will not finish."""
+    settings = settings_for(db, task_id)
+    if settings is None:
+        return None
+    give_up_abandoned(db, task_id, settings)
+    with db.cursor() as cur:
+        rater_id = str(sessions.check(cur, session_id, task_id)["rater_id"])
+        row = store.last_battle(cur, task_id, rater_id)
+    if row is None or row["voted"]:
+        return None
+    status, message = str(row["status"]), str(row["message"] or "")
+    if status == "answering":
+        waited = (stored_now() - row["turn_at"]).total_seconds()
+        left = max(0.0, settings.abandoned_after_s - waited)
+        return ("info", f"Your last prompt (sent {waited:.0f} s ago) is still being answered "
+                "by another window or server. If that stopped, it is given up "
+                f"{left:.0f} s from now and its budget released; you may type a new prompt.")
+    if message.startswith(rules.ABANDONED):
+        what = ("Your last follow-up" if row["pair_id"] else "Your last prompt")
+        rest = (" The earlier turns stand: vote on them on the pair page."
+                if row["pair_id"] else " Please type it again.")
+        return ("warning", f"{what} was not answered: the server answering it stopped "
+                f"before the end, so nothing of it was stored.{rest}")
+    if status == "answered" and row["pair_id"]:
+        return ("info", "Your last battle was answered and waits for your vote: it is "
+                "offered to you on the pair page (Rate pairs).")
+    return None
 
 
 def _check_rate(cur: Any, settings: rules.ArenaSettings, task_id: str, rater_id: str) -> None:
@@ -192,11 +270,15 @@ async def _answer_both(battle: Battle, live: LiveBattle, environ: Mapping[str, s
                        ) -> list[CallResult | str]:
     async def one(side: int, config: ModelConfig) -> CallResult | str:
         try:
-            async with ChatClient.for_model(config, environ=environ, concurrency=1) as client:
+            async with asyncio.timeout(battle.answer_timeout_s), \
+                    ChatClient.for_model(config, environ=environ, concurrency=1) as client:
                 return await client.complete(_conversation(battle, side),
                                              on_delta=lambda piece: live.add(side, piece))
         except JudgeCallError as exc:
             return str(exc)
+        except TimeoutError:  # past this, another server may give the battle up
+            return (f"no answer within {battle.answer_timeout_s:g} s "
+                    "(the task's arena.answer_timeout_s)")
 
     return list(await asyncio.gather(one(0, battle.left), one(1, battle.right)))
 
@@ -276,6 +358,13 @@ def _store(db: Database, battle: Battle, results: list[CallResult | str],
                   "self_identified": sorted(set(named))}}),
               "content_hash": text_hash(messages)}
     with db.transaction() as cur:
+        if battle.earlier_prompts and store.has_verdict(cur, pid):
+            # Given up as abandoned meanwhile and voted on as it stood: the vote's texts stay.
+            message = "the follow-up came too late: the battle has a vote already"
+            store.update_battle(cur, battle.battle_id, message=message,
+                                cost_usd=battle.earlier_cost + paid)
+            return BattleOutcome(battle.battle_id, None, answered[0].text, answered[1].text,
+                                 [], message)
         if battle.earlier_prompts:  # a follow-up: the same rows, one more turn
             store.update_battle_rows(cur, prompt, outputs)
         else:
@@ -341,8 +430,10 @@ def follow_up(db: Database, session_id: str, battle_id: str, prompt: str) -> Bat
     if settings is None:
         raise NotFoundError(f"task '{task_id}' has no arena")
     text = rules.check_prompt(prompt, settings)
+    give_up_abandoned(db, task_id, settings)
     with _start_lock, db.transaction() as cur:
         rater_id = str(sessions.check(cur, session_id, task_id)["rater_id"])
+        _lock_arena(cur, task_id)
         row = store.get_battle(cur, battle_id)
         if row is None or row["rater_id"] != rater_id:
             raise PermissionDenied("this battle does not belong to you")
@@ -360,7 +451,8 @@ def follow_up(db: Database, session_id: str, battle_id: str, prompt: str) -> Bat
         store.update_battle(cur, battle_id, status="answering", reserved_usd=reserved)
         store.insert_turn(cur, battle_id, len(earlier) + 1, task_id, rater_id, stored_now())
     return Battle(battle_id, task_id, rater_id, str(row["prompt_id"]), text, left, right,
-                  reserved, tuple(earlier), calls, float(row["cost_usd"] or 0.0))
+                  reserved, tuple(earlier), calls, float(row["cost_usd"] or 0.0),
+                  settings.answer_timeout_s)
 
 
 def vote(db: Database, session_id: str, battle_id: str, v: verdicts.VerdictInput,

@@ -47,6 +47,33 @@ class LeaderboardQuery:
 
 
 @dataclass(frozen=True)
+class SelfIdentified:
+    """Arena votes of a slice on battles where an answer named its own model or vendor:
+    left out of the ratings by default (as Chatbot Arena does), or counted."""
+
+    votes: int
+    battles: int
+    counted: bool
+
+    def sentence(self) -> str:
+        """One line for the Leaderboard page, the CLI table and the report."""
+        what = (f"{self.votes} arena vote{'s' if self.votes != 1 else ''} on "
+                f"{self.battles} battle{'s' if self.battles != 1 else ''} where an answer "
+                "named its own model or vendor")
+        if self.counted:
+            return f"{what} {'are' if self.votes != 1 else 'is'} counted."
+        return (f"{what} {'are' if self.votes != 1 else 'is'} left out of these figures, as "
+                "Chatbot Arena does.")
+
+
+def self_identified(db: Database, q: LeaderboardQuery) -> SelfIdentified:
+    """How many votes of the query's slice include_self_identified decides on."""
+    with db.cursor() as cur:
+        votes, battles = analytics.self_identified_votes(cur, q.slice())
+    return SelfIdentified(votes, battles, q.include_self_identified)
+
+
+@dataclass(frozen=True)
 class SliceOptions:
     """The choices that make sense for one task's filters."""
 

@@ -13,6 +13,7 @@ from judge_app.services.leaderboard import (
     agreement,
     quality_vs_cost,
     run_leaderboard,
+    self_identified,
     win_rate_matrices,
 )
 from judge_app.storage.db import Database
@@ -29,6 +30,7 @@ def gather_report(db: Database, q: LeaderboardQuery, agreement_source: str | Non
         from judge_app.services.reliability import agreement_with_reliability
 
         everyone = agreement_with_reliability(db, q.task_id, None)
+    flagged = self_identified(db, q)
     ratings: Ratings | None
     try:
         table = run_leaderboard(db, q)
@@ -41,7 +43,8 @@ def gather_report(db: Database, q: LeaderboardQuery, agreement_source: str | Non
     return ReportData(task_id=q.task_id, title=title or q.task_id, source=q.source, ci=q.ci,
                       agreement_source=agreement_source, ratings=ratings, agreement=report,
                       everyone=everyone, generated_at=utc_now(),
-                      rating_model=q.rating_model)
+                      rating_model=q.rating_model,
+                      self_identified=flagged.sentence() if flagged.votes else "")
 
 
 def build_report(db: Database, q: LeaderboardQuery, agreement_source: str | None = "human",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +61,21 @@ def _where(s: Slice) -> tuple[str, dict[str, Any]]:
             "AND ab.prompt_id = v.prompt_id AND ab.self_identified IS NOT NULL)"
         )
     return " AND ".join(clauses), params
+
+
+def self_identified_votes(cur: duckdb.DuckDBPyConnection, s: Slice) -> tuple[int, int]:
+    """(verdicts, battles) of the slice on arena battles where an answer named its own model
+    or vendor: what the slice leaves out, or counts with include_self_identified."""
+    where, params = _where(replace(s, include_self_identified=True))
+    row = cur.execute(
+        f"""
+        SELECT count(*), count(DISTINCT v.prompt_id) FROM active_verdicts v
+        WHERE {where} AND EXISTS (SELECT 1 FROM arena_battles ab WHERE ab.task_id = v.task_id
+              AND ab.prompt_id = v.prompt_id AND ab.self_identified IS NOT NULL)
+        """,  # noqa: S608 - built from fixed fragments; values are parameters
+        params,
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 def _models(s: Slice) -> tuple[str, str, str]:

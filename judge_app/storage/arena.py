@@ -48,6 +48,55 @@ def get_battle(cur: duckdb.DuckDBPyConnection, battle_id: str) -> dict[str, Any]
     return rows[0] if rows else None
 
 
+def abandon_stale(cur: duckdb.DuckDBPyConnection, task_id: str, before: datetime,
+                  message: str, now: datetime) -> int:
+    """Give up the task's battles still answering a turn that began before `before` (their
+    server died or hangs): a first turn becomes 'failed', a follow-up 'answered' (the earlier
+    turns stand). Either way its reservation stops counting. The status test in the UPDATE
+    makes this safe to run from many servers at once: each battle is given up once."""
+    # Cheap first (every Arena page view runs this): a battle begun after `before` has no
+    # turn before it, and there is usually none left answering at all.
+    cur.execute("SELECT battle_id FROM arena_battles WHERE task_id = ? "
+                "AND status = 'answering' AND created_at < ?", [task_id, before])
+    candidates = [str(r[0]) for r in cur.fetchall()]
+    given_up = 0
+    for battle_id in candidates:
+        cur.execute(
+            "UPDATE arena_battles SET status = CASE WHEN pair_id IS NULL THEN 'failed' "
+            "ELSE 'answered' END, message = ?, finished_at = ? WHERE battle_id = ? "
+            "AND status = 'answering' AND (SELECT max(t.created_at) FROM arena_turns t "
+            "WHERE t.battle_id = ?) < ?", [message, now, battle_id, battle_id, before])
+        row = cur.fetchone()
+        given_up += int(row[0]) if row else 0
+    return given_up
+
+
+def last_battle(cur: duckdb.DuckDBPyConnection, task_id: str, rater_id: str,
+                ) -> dict[str, Any] | None:
+    """The rater's latest battle in the task, with when its current turn began (`turn_at`,
+    for one still answering) and whether it has a vote of theirs (`voted`)."""
+    cur.execute("SELECT battle_id, status, message, pair_id FROM arena_battles "
+                "WHERE task_id = ? AND rater_id = ? ORDER BY created_at DESC, battle_id "
+                "LIMIT 1", [task_id, rater_id])
+    rows = all_rows(cur)
+    if not rows:
+        return None
+    row = rows[0]
+    row["turn_at"] = None
+    if row["status"] == "answering":  # one query more, only for a battle not ended
+        cur.execute("SELECT max(created_at) FROM arena_turns WHERE battle_id = ?",
+                    [row["battle_id"]])
+        found = cur.fetchone()
+        row["turn_at"] = found[0] if found else None
+    row["voted"] = row["status"] == "voted"
+    if not row["voted"] and row["pair_id"] is not None:
+        cur.execute("SELECT count(*) FROM verdicts WHERE pair_id = ? AND rater_id = ? "
+                    "AND outcome IS NOT NULL", [row["pair_id"], rater_id])
+        found = cur.fetchone()
+        row["voted"] = bool(found and found[0])
+    return row
+
+
 def battles_per_model(cur: duckdb.DuckDBPyConnection, task_id: str) -> dict[str, int]:
     """Battles each model answered in (failed ones not counted)."""
     cur.execute(

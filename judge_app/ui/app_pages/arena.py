@@ -112,6 +112,11 @@ with st.form("arena_prompt_form", clear_on_submit=True):
                           max_chars=settings.max_prompt_chars, height=110)
     sent = st.form_submit_button("Send to two anonymous models", type="primary")
 show_messages()
+if not sent and state.get("arena_outcome") is None:
+    # A fresh page (a reload, or the server that answered died): say where the last battle is.
+    notice = arena.last_battle_notice(db, sid, task_id)
+    if notice is not None:
+        (st.warning if notice[0] == "warning" else st.info)(notice[1])
 if sent:
     try:
         battle = arena.start_battle(db, sid, task_id, prompt)

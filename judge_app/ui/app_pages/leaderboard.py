@@ -20,7 +20,12 @@ from judge_app.services.leaderboard import (
     run_leaderboard,
     win_rate_matrices,
 )
-from judge_app.ui.components.analysis import pick_task, run_or_stop, slice_filters
+from judge_app.ui.components.analysis import (
+    pick_task,
+    run_or_stop,
+    self_identified_switch,
+    slice_filters,
+)
 from judge_app.ui.session import database, require_admin
 
 require_admin()
@@ -28,6 +33,7 @@ db = database()
 st.title("Leaderboard")
 task_id = pick_task(db)
 slice_ = slice_filters(db, task_id)
+slice_["include_self_identified"] = self_identified_switch(db, task_id, slice_)
 cols = st.columns(5)
 ci = cols[0].selectbox("Intervals", ["sandwich", "bootstrap"],
                        help="sandwich: analytic, fast; bootstrap: 1,000 seeded count-space "

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from typing import Any, TypeVar
 
 import streamlit as st
 
+from judge_app.core.arena import ARENA_CATEGORY
 from judge_app.errors import JudgeAppError
 from judge_app.services.database import Database
-from judge_app.services.leaderboard import slice_options, task_ids
+from judge_app.services.leaderboard import (
+    LeaderboardQuery,
+    self_identified,
+    slice_options,
+    task_ids,
+)
 from judge_app.services.overview import first_task_with_verdicts
 
 T = TypeVar("T")
@@ -50,6 +57,21 @@ def slice_filters(db: Database, task_id: str) -> dict[str, object]:
                                   disabled=not opts.has_versions)
     return {"source": source, "category": None if category == "all" else category,
             "since": since, "until": until, "by_version": by_version}
+
+
+def self_identified_switch(db: Database, task_id: str, slice_: dict[str, object]) -> bool:
+    """Whether to count arena votes on battles where an answer named its own model or vendor
+    (left out by default); the switch shows for a task with arena battles, with how many
+    votes it decides on in the slice. False without a switch."""
+    found = run_or_stop(self_identified, db, LeaderboardQuery(task_id, **slice_))  # type: ignore[arg-type]
+    if not found.votes and ARENA_CATEGORY not in slice_options(db, task_id).categories:
+        return False
+    counted = st.toggle("Count self-identified arena votes", key=f"selfid_{task_id}",
+                        help="An arena answer that names its own model or vendor tells the "
+                             "rater which side is which; such votes are kept but left out "
+                             "of ratings by default (docs/arena.md)")
+    st.caption(replace(found, counted=counted).sentence())
+    return counted
 
 
 def run_or_stop(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
