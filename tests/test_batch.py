@@ -24,8 +24,10 @@ from judge_app.services.generation import plan_generation, run_generation, run_g
 from judge_app.services.imports import import_bundle
 from judge_app.services.judge_runs import plan_run, run_plan, run_plan_batch
 from judge_app.storage.db import Database
+from judge_app.storage.schema import open_database
 from tests.conftest import make_bundle
 from tests.fake_openai_server import FakeOpenAIServer, Reply, Request, answers, longer_wins
+from tests.pg_server import PgServer
 from tests.test_generation import multi_turn_db
 
 N = 5
@@ -261,10 +263,12 @@ def test_a_run_dying_after_the_upload_re_uses_the_uploaded_file(
 
 
 def test_postgresql_a_second_process_cannot_run_the_same_batch_at_once(
-        task_db: Database, server: FakeOpenAIServer) -> None:
+        pg_server: PgServer, server: FakeOpenAIServer) -> None:
+    """PostgreSQL only: on DuckDB one process owns the file, so no second process can run."""
+    task_db = open_database(pg_server.new_database())
+    import_bundle(task_db, make_bundle("t1", models=("m1", "m2")))
     other = task_db.session_locks()
-    if other is None:
-        pytest.skip("DuckDB: one process owns the file")
+    assert other is not None
     cfg = model(server)
     plan = plan_generation(task_db, "t1", cfg)
     try:  # what another process running the same --batch command holds
@@ -275,6 +279,7 @@ def test_postgresql_a_second_process_cannot_run_the_same_batch_at_once(
     finally:
         other.close()
     assert batch_generate(task_db, cfg).status == "done"
+    task_db.close()
 
 
 def test_an_endpoint_without_the_batch_api_is_named_and_leaves_no_open_batch(
