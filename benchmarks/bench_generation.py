@@ -129,8 +129,9 @@ def write_section(rows: list[str]) -> None:
         "Bound = concurrency / latency. CPU = client process CPU time / calls. Added TTFT = "
         "time to first token measured by judge_app minus the server's own "
         f"({LATENCY_MS:g} ms), p50 / p95. The generation row is `judge-app generate`'s whole "
-        "path: plan, streamed calls, outputs, pairs, group-committed DuckDB writes, each "
-        "worker waiting for its answer's commit before its next call (the SIGKILL bound). "
+        "path: plan, streamed calls, outputs, pairs, group-committed DuckDB writes (one "
+        "writer; workers go on without waiting, at most 2 x concurrency calls paid and not "
+        "stored: the SIGKILL bound, judges/group_commit.py). "
         "Best of 3 runs by rate; load avg = the machine's 1-minute load when the row "
         "started (2 cores, shared; best of 2 at concurrency 16). Targets: >= 90% of the "
         "bound, < 2 ms CPU per call, < 20 ms added TTFT.",

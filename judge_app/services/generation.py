@@ -49,7 +49,9 @@ from judge_app.storage import generation as store
 from judge_app.storage.db import Database, SessionLocks
 
 PROGRESS_INTERVAL_S = 1.0
-OUTPUT_INTERVAL_S = 0.5  # finished outputs (and their pairs) are written this often
+# finished outputs (and their pairs) are written this often; fewer, larger groups cost less
+# CPU per output (measured: every 0.5 s 0.40 ms, every 2 s 0.26 ms)
+OUTPUT_INTERVAL_S = 1.0
 NOTICE_INTERVAL_S = 10.0  # "retrying because ..." at most this often per kind of error
 
 
