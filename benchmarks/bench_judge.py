@@ -29,6 +29,8 @@ import openai
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+if os.environ.get("JUDGE_APP_CODE"):  # measure another checkout's judge_app (a reference)
+    sys.path.insert(0, os.environ["JUDGE_APP_CODE"])
 
 from judge_app.core.verdict_parsing import parse_answer  # noqa: E402
 from judge_app.judges.client import JudgeClient  # noqa: E402
