@@ -274,6 +274,9 @@ class _Run:
                 key = gen.call_key(self.plan.config_hash, conversation)
                 row = self.results.get(key) or self.answered.get(key)
                 if row is None:
+                    # The next turn may be sent before this answer is stored: the writer
+                    # stores in arrival order (one statement a group), so a stored turn
+                    # always has its earlier turns stored, and a resume never re-asks them.
                     row = await self.call_once(client, job.prompt_id, n, conversation, key)
                 if row is None:
                     break
