@@ -29,6 +29,8 @@ import openai
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+if os.environ.get("JUDGE_APP_CODE"):  # measure another checkout's judge_app (a reference)
+    sys.path.insert(0, os.environ["JUDGE_APP_CODE"])
 
 from judge_app.core.verdict_parsing import parse_answer  # noqa: E402
 from judge_app.judges.client import JudgeClient  # noqa: E402
@@ -176,9 +178,10 @@ def write_section(rows: list[str]) -> None:
         "640 calls/s need most of a core for one event loop: when other jobs load this shared "
         "machine the loop loses the CPU for tens of milliseconds at a time (loop lag p95 ~20 "
         "ms at load 7) and the rate drops (488 calls/s, 76%, at load 6.7). The runner row "
-        "adds prompt rendering, parsing, DuckDB writes and verdicts, "
-        "and each worker waits for its answer's group commit before its next call (what "
-        "bounds a SIGKILL's loss to the calls in flight).", "",
+        "adds prompt rendering, parsing, DuckDB writes and verdicts; the answers are stored "
+        "by one group-commit writer that workers do not wait for, with at most 2 x "
+        "concurrency calls paid and not stored (what a SIGKILL can re-pay, "
+        "judges/group_commit.py).", "",
     ])
     text = README.read_text() if README.exists() else "# Benchmarks\n"
     pattern = re.compile(r"## Judges\n.*?(?=\n## |\Z)", re.DOTALL)

@@ -188,6 +188,9 @@ class FakeOpenAIServer:
         self.retry_after, self.error_rate = retry_after, error_rate
         self.record = record
         self.requests: list[Request] = []
+        # streamed answers: the last user message's first 40 characters -> ms from the
+        # request's arrival to its first content chunk written (the server's own TTFT)
+        self.first_token_ms: dict[str, float] = {}
         self.count = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -426,6 +429,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"count": fake.count, "max_in_flight": fake.max_in_flight,
                              "files_created": fake.files_created,
                              "batches_created": fake.batches_created})
+        elif self.path.rstrip("/").endswith("/first_token_ms"):  # for benchmarks/
+            self._send(200, dict(fake.first_token_ms))
         elif self.path.rstrip("/").endswith("/models"):
             self._send(200, {"object": "list", "data": [{"id": "fake-judge", "object": "model"}]})
         else:
@@ -547,6 +552,11 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(interval_s)
             event([{"index": 0, "delta": {"content": "".join(pieces[start:start + size])},
                     "finish_reason": None}])
+            if not start:
+                self.wfile.flush()
+                user = [m for m in req.messages if m.get("role") == "user"]
+                key = str(user[-1].get("content", ""))[:40] if user else ""
+                self.server.fake.first_token_ms[key] = (time.monotonic() - req.received_at) * 1000
         event([{"index": 0, "delta": {}, "finish_reason": finish}])
         options = req.body.get("stream_options") or {}
         if options.get("include_usage") and reply.usage:

@@ -3,9 +3,10 @@ verdicts. The CLI (`judge-app judge`) and the admin page (through services/judge
 here; judges/ holds the parts that know no database (config, prompt, client, plan, cost).
 
 Safety rules, in order of importance:
-- every answered call is stored (group commit) before it counts, and a worker starts its next
-  call only once its last answer is stored: a SIGKILL loses at most `concurrency` paid calls;
-  a re-run re-uses everything stored;
+- every answered call is stored (group commit, judges/group_commit.py) before it counts; a
+  worker hands its answer to the writer and goes on, and a call holds a slot from before it
+  is sent until its answer is stored, so a SIGKILL re-pays at most `concurrency + backlog`
+  calls (backlog = concurrency: 2 x concurrency); a re-run re-uses everything stored;
 - a call starts only if the budget holds even if it and every call in flight cost their worst
   case (see judges/cost.py);
 - verdict ids are derived from the judge and the call keys, so re-running never duplicates a
@@ -37,6 +38,7 @@ from judge_app.judges.cache_key import call_key
 from judge_app.judges.client import JudgeCallError, JudgeClient
 from judge_app.judges.config import JudgeConfig
 from judge_app.judges.cost import Budget, BudgetGate, cost_usd, estimate_prompt_tokens
+from judge_app.judges.group_commit import GroupCommit, Row
 from judge_app.judges.owner import current_owner
 from judge_app.judges.plan import (
     RAW_CHOICE_OF_SHOWN,
@@ -178,9 +180,7 @@ class _Run:
         self.calls_of_pair: dict[int, list[PlannedCall]] = {}
         for c in plan.calls:
             self.calls_of_pair.setdefault(c.pair, []).append(c)
-        self.pending: list[dict[str, Any]] = []
-        self.stored: asyncio.Future[None] | None = None  # resolves when `pending` is stored
-        self.wake = asyncio.Event()
+        self.writer: GroupCommit | None = None  # made in execute(), in the event loop
         self.gate = BudgetGate(self.budget)  # one admission rule for judges and generation
         self.finished_workers = False
         self.stop_reason = ""
@@ -227,19 +227,27 @@ class _Run:
             await asyncio.to_thread(self.claims.unlock, CLAIM_PREFIX + call.key)
 
     # Workers ---------------------------------------------------------------
-    async def work(self, client: JudgeClient, calls: Any) -> None:
+    async def work(self, client: JudgeClient, calls: Any, writer: GroupCommit) -> None:
         for call in calls:
             if self.stop_reason:
                 return
-            if not await self._claim(call):
-                continue
+            await writer.acquire()  # held until the answer is stored (the SIGKILL bound)
+            handed = False
             try:
-                await self._pay(client, call)
+                if not await self._claim(call):
+                    continue
+                try:
+                    handed = await self._pay(client, call, writer)
+                finally:
+                    if not handed:
+                        await self._release(call)
             finally:
-                await self._release(call)
+                if not handed:
+                    writer.release()
 
-    async def _pay(self, client: JudgeClient, call: PlannedCall) -> None:
-        """Make one call within the budget and wait until its answer is stored."""
+    async def _pay(self, client: JudgeClient, call: PlannedCall, writer: GroupCommit) -> bool:
+        """Make one call within the budget and hand its answer to the writer (True), which
+        then holds the call's slot and claim until the answer is stored."""
         cfg = self.plan.config
         messages = self.plan.messages(call)
         chars = sum(len(m["content"]) for m in messages)
@@ -247,7 +255,7 @@ class _Run:
         if reserved is None:
             self.stop_reason = self.stop_reason or (
                 f"stopped before the call that could exceed --max-cost ${self.max_cost:g}")
-            return
+            return False
         try:
             result = await client.complete(messages)
         except JudgeCallError as exc:
@@ -256,12 +264,12 @@ class _Run:
             if exc.fatal and not self.fatal:
                 self.fatal = True
                 self.stop_reason = f"stopped: {exc}"
-            return
+            return False
         cost = cost_usd(result.input_tokens, result.output_tokens,
                         cfg.input_price_per_million, cfg.output_price_per_million)
         self.gate.settle(reserved, cost, prompt_chars=chars, input_tokens=result.input_tokens)
         parsed = parse_answer(result.text, cfg.format, result.logprobs)
-        self.pending.append({
+        writer.put({
             "call_key": call.key, "run_id": self.run_id, "config_hash": self.plan.config_hash,
             "judge_model": cfg.model, "judge_endpoint": self.plan.endpoint,
             "task_id": self.plan.task_id, "pair_id": self.plan.pairs[call.pair]["pair_id"],
@@ -274,13 +282,7 @@ class _Run:
             "finish_reason": result.finish_reason, "created_at": stored_now(),
             "_pair": call.pair,
         })
-        if self.stored is None:
-            self.stored = asyncio.get_running_loop().create_future()
-        stored = self.stored
-        self.wake.set()
-        # A worker's next call waits until this answer is stored: so at any moment at
-        # most `concurrency` calls are paid for but not yet kept (what a SIGKILL can lose).
-        await stored
+        return True
 
     def notice_retry(self, kind: str, message: str) -> None:
         """Say that calls are being retried and why, without flooding the terminal."""
@@ -295,35 +297,25 @@ class _Run:
         tqdm.write(shown(f"judge: {message}{extra}", one_line=True), file=sys.stderr)
 
     # Writers --------------------------------------------------------------
-    async def write(self) -> None:
-        """Group commit: whatever answered while the last write ran goes in the next one."""
-        while True:
-            await self.wake.wait()
-            self.wake.clear()
-            batch, self.pending = self.pending, []
-            stored, self.stored = self.stored, None
-            if batch and stored is not None:
-                rows = [{k: v for k, v in r.items() if k != "_pair"} for r in batch]
-                try:
-                    await asyncio.to_thread(self._store_calls, rows)
-                except BaseException as exc:
-                    if not stored.done():  # Ctrl-C cancels the workers awaiting it
-                        stored.set_exception(exc)
-                    raise
-                if not stored.done():
-                    stored.set_result(None)
-                for row in rows:  # counted only now that they are stored
-                    self.results[row["call_key"]] = row
-                self.new_rows.extend(rows)
-                self.completed_pairs.update(r["_pair"] for r in batch)
-                self.bar.update(len(batch))
-                self.bar.set_postfix_str(f"${self.budget.spent:.4f}", refresh=False)
-            if self.finished_workers and not self.pending:
-                return
-
-    def _store_calls(self, rows: list[dict[str, Any]]) -> None:
-        with self.db.cursor() as cur:  # one statement: atomic without BEGIN/COMMIT round trips
+    def _store_calls(self, batch: list[Row]) -> None:
+        """One group of answers (the writer's thread): one statement, atomic without
+        BEGIN/COMMIT round trips; then the calls' claims go (PostgreSQL), never before."""
+        rows = [{k: v for k, v in r.items() if k != "_pair"} for r in batch]
+        with self.db.cursor() as cur:
             store.append_calls(cur, rows)
+        if self.claims is not None:
+            for row in rows:
+                self.claims.unlock(CLAIM_PREFIX + row["call_key"])
+
+    def _stored(self, batch: list[Row]) -> None:
+        """Counted only now that they are stored."""
+        for row in batch:
+            pair = row.pop("_pair")
+            self.results[row["call_key"]] = row
+            self.completed_pairs.add(pair)
+        self.new_rows.extend(batch)
+        self.bar.update(len(batch))
+        self.bar.set_postfix_str(f"${self.budget.spent:.4f}", refresh=False)
 
     async def record_periodically(self) -> None:
         """Verdicts and the run's progress follow the stored calls about once a second, off
@@ -370,22 +362,26 @@ class _Run:
     # Driver ----------------------------------------------------------------
     async def execute(self) -> None:
         calls = iter(self.plan.to_call)
-        writer = asyncio.create_task(self.write())
         recorder = asyncio.create_task(self.record_periodically())
         async with self.client_factory() as client:
-            workers = [asyncio.create_task(self.work(client, calls))
+            writer = self.writer = GroupCommit(self._store_calls, on_stored=self._stored,
+                                               concurrency=client.concurrency)
+            writing = asyncio.create_task(writer.run())
+            workers = [asyncio.create_task(self.work(client, calls, writer))
                        for _ in range(max(1, client.concurrency))]
             try:
                 await asyncio.gather(*workers)
             finally:
                 for w in workers:
                     w.cancel()
-                self.finished_workers = True
-                self.wake.set()
-                await writer
-                recorder.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await recorder
+                writer.close()
+                try:
+                    await writing
+                finally:
+                    self.finished_workers = True
+                    recorder.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await recorder
 
 
 def run_plan(db: Database, plan: Plan, *, max_cost: float | None = None,
