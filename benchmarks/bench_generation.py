@@ -156,8 +156,8 @@ def write_section(rows: list[str]) -> None:
         f"{LATENCY_MS:g} ms (it also counts the loaded server's own lag). The generation "
         "row is `judge-app generate`'s whole "
         "path: plan, streamed calls, outputs, pairs, group-committed DuckDB writes (one "
-        "writer; workers go on without waiting, at most 2 x concurrency calls paid and not "
-        "stored: the SIGKILL bound, judges/group_commit.py). "
+        "writer shared by all workers, at most concurrency calls paid and not stored: the "
+        "SIGKILL bound, judges/group_commit.py). "
         "Best of 3 runs by rate; load avg = the machine's 1-minute load when the row "
         "started (2 cores, shared; best of 2 at concurrency 16). Targets: >= 90% of the "
         "bound, < 2 ms CPU per call, < 20 ms added TTFT.",

@@ -1,5 +1,5 @@
 """The shared group commit of judge runs and generation runs (judges/group_commit.py): workers
-do not wait for their answers' commits, and yet no more than `unstored_limit(concurrency)`
+share one commit rather than queueing one each, and no more than `unstored_limit(concurrency)`
 calls are ever paid for and not stored (what a SIGKILL can re-pay). Checked on the writer
 alone and on both runners against the real fake server, DuckDB and PostgreSQL."""
 
@@ -37,7 +37,7 @@ def test_workers_go_on_while_a_commit_runs_up_to_the_bound_and_nothing_is_lost()
         stored.extend(r["n"] for r in rows)
 
     async def go() -> tuple[int, int, int]:
-        writer = GroupCommit(store, concurrency=4, interval_s=0)
+        writer = GroupCommit(store, concurrency=4)
         writing = asyncio.create_task(writer.run())
         sent = 0
 
@@ -60,9 +60,8 @@ def test_workers_go_on_while_a_commit_runs_up_to_the_bound_and_nothing_is_lost()
         return stalled, writer.max_unstored, writer.unstored
 
     stalled, most, left = asyncio.run(go())
-    assert unstored_limit(4) == 8
-    # the old rule (wait for your own commit) would stop at 4 here
-    assert stalled == 8 and most == 8 and left == 0
+    assert unstored_limit(4) == 4  # the calls in flight: what a SIGKILL can re-pay
+    assert stalled == 4 and most == 4 and left == 0
     assert sorted(stored) == list(range(40)) and len(stored) == 40
 
 
@@ -71,7 +70,7 @@ def test_a_failed_commit_stops_every_worker_with_its_error() -> None:
         raise OSError("disk full")
 
     async def go() -> None:
-        writer = GroupCommit(store, concurrency=2, interval_s=0)
+        writer = GroupCommit(store, concurrency=2)
         writing = asyncio.create_task(writer.run())
 
         async def worker() -> None:
@@ -124,7 +123,7 @@ def test_generation_never_has_more_than_the_bound_paid_and_not_stored(
                                   "concurrency": 3})
         summary = run_generation(db, plan_generation(db, "t1", cfg))
         assert summary.status == "done" and summary.calls_new == 40 == server.count
-    assert max(unstored) == unstored_limit(3) == 6  # reached while the first commit stalled
+    assert max(unstored) == unstored_limit(3) == 3  # reached while the first commit stalled
 
 
 def test_a_judge_run_never_has_more_than_the_bound_paid_and_not_stored(
@@ -136,4 +135,4 @@ def test_a_judge_run_never_has_more_than_the_bound_paid_and_not_stored(
                             "base_url": server.base_url, "concurrency": 3})
         summary = run_plan(db, plan_run(db, "t1", cfg))
         assert summary.status == "done" and summary.new_calls == 60 == server.count
-    assert max(unstored) == unstored_limit(3) == 6
+    assert max(unstored) == unstored_limit(3) == 3

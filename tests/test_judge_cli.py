@@ -105,7 +105,7 @@ def test_sigkill_midway_then_resume_pays_only_what_is_missing(tmp_path: Path) ->
         stored = count(db, "SELECT count(*) FROM judge_calls")
         assert 0 < stored < total
         # lost: only calls in flight (sent, or answered and not yet stored) at the kill:
-        # at most concurrency + backlog of them (judges/group_commit.py)
+        # at most concurrency of them (judges/group_commit.py)
         assert paid_before_kill - stored <= unstored_limit(concurrency)
 
         resumed = cli(*args, db=db)

@@ -6,13 +6,13 @@ Why: a worker that waits for its own answer's commit before its next call spends
 time (a DuckDB statement plus the disk's flush, 5-30 ms on a busy machine) with no request
 open, so a run reached only 60-70% of concurrency / latency (benchmarks/README.md).
 
-What a SIGKILL can cost now, exactly: a call takes a slot before it is sent (before it can be
+What a SIGKILL can cost, exactly: a call takes a slot before it is sent (before it can be
 paid for) and gives it back only when its answer is stored, or when it ended without an
-answer. There are ``concurrency + backlog`` slots, so at any moment at most that many calls
-are paid for and not stored: at most ``concurrency`` requests open at the endpoint (the
-client's own limit) and the rest answered and waiting for the writer. ``backlog`` defaults
-to ``concurrency``, so a kill re-pays at most ``2 * concurrency`` calls, and in a steady run
-about ``concurrency`` plus the answers of one commit interval.
+answer. There are ``concurrency`` slots, so a kill re-pays at most ``concurrency`` calls,
+the calls in flight, as before the group commit. What the writer
+saves is the queue of one commit per worker: answers that arrive while a commit runs are
+stored together by the next one, so a worker waits for one shared commit, not for the
+commits of every worker ahead of it.
 """
 
 from __future__ import annotations
@@ -22,13 +22,11 @@ from collections.abc import Callable
 from typing import Any
 
 Row = dict[str, Any]
-COMMIT_INTERVAL_S = 0.03  # gather answers this long before a commit (less CPU per call) ...
 
 
-def unstored_limit(concurrency: int, backlog: int | None = None) -> int:
+def unstored_limit(concurrency: int) -> int:
     """The most calls a run can have paid for and not stored: what a SIGKILL can re-pay."""
-    concurrency = max(1, concurrency)
-    return concurrency + (concurrency if backlog is None else max(1, backlog))
+    return max(1, concurrency)
 
 
 class GroupCommit:
@@ -39,19 +37,15 @@ class GroupCommit:
     group's slots given back."""
 
     def __init__(self, store: Callable[[list[Row]], None], *, concurrency: int,
-                 backlog: int | None = None,
-                 on_stored: Callable[[list[Row]], None] | None = None,
-                 interval_s: float = COMMIT_INTERVAL_S) -> None:
-        self.limit = unstored_limit(concurrency, backlog)  # paid for and not stored, at most
-        self.backlog = self.limit - max(1, concurrency)
+                 on_stored: Callable[[list[Row]], None] | None = None) -> None:
+        self.limit = unstored_limit(concurrency)  # paid for and not stored, at most
         self.unstored = 0
         self.max_unstored = 0
         self.commits = 0
-        self._store, self._on_stored, self._interval = store, on_stored, interval_s
+        self._store, self._on_stored = store, on_stored
         self._slots = asyncio.Semaphore(self.limit)
         self._pending: list[Row] = []
         self._wake = asyncio.Event()
-        self._full = asyncio.Event()  # ... or until half the backlog is waiting
         self._closing = False
         self.error: BaseException | None = None
 
@@ -75,26 +69,12 @@ class GroupCommit:
         """Hand an answered call (holding a slot) to the writer; returns at once."""
         self._pending.append(row)
         self._wake.set()
-        if len(self._pending) >= max(1, self.backlog // 2):
-            self._full.set()
 
     async def run(self) -> None:
         """The writer: until `close`, store whatever arrived, one group at a time."""
-        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
-            if not self._closing and self._interval > 0:
-                started = loop.time()
-                while not self._full.is_set() and not self._closing:
-                    left = self._interval - (loop.time() - started)
-                    if left <= 0:
-                        break
-                    try:
-                        await asyncio.wait_for(self._full.wait(), left)
-                    except TimeoutError:
-                        break
             self._wake.clear()
-            self._full.clear()
             batch, self._pending = self._pending, []
             if batch:
                 try:

@@ -6,10 +6,11 @@ The CLI (`judge-app generate`) comes in here; judges/ holds the parts that know 
 
 The guarantees of judge runs (services/judge_runs.py), for the same reasons:
 - every answered call is stored (group commit, judges/group_commit.py) before it counts; a
-  worker hands its answer to the writer and goes on, and a call holds a slot from before it
-  is sent until its answer is stored, so a SIGKILL re-pays at most `concurrency + backlog`
-  calls (backlog = concurrency: 2 x concurrency); a re-run re-uses every stored answer (the
-  cache key is the config hash and the exact messages sent, core/generation.call_key);
+  worker hands its answer to the writer (one commit shared by every answer that arrived
+  meanwhile), and a call holds one of `concurrency` slots from before it is sent until its
+  answer is stored, so a SIGKILL re-pays at most `concurrency` calls; a re-run re-uses
+  every stored answer (the cache key is the config hash and the exact messages sent,
+  core/generation.call_key);
 - a call starts only if the budget holds even if it and every call in flight cost their worst
   case (judges/cost.Budget);
 - output ids are derived from task, prompt and model (core/ids.output_id) and pair ids from

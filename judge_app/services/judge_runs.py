@@ -4,9 +4,10 @@ here; judges/ holds the parts that know no database (config, prompt, client, pla
 
 Safety rules, in order of importance:
 - every answered call is stored (group commit, judges/group_commit.py) before it counts; a
-  worker hands its answer to the writer and goes on, and a call holds a slot from before it
-  is sent until its answer is stored, so a SIGKILL re-pays at most `concurrency + backlog`
-  calls (backlog = concurrency: 2 x concurrency); a re-run re-uses everything stored;
+  worker hands its answer to the writer (one commit shared by every answer that arrived
+  meanwhile), and a call holds one of `concurrency` slots from before it is sent until its
+  answer is stored, so a SIGKILL re-pays at most `concurrency` calls; a re-run
+  re-uses everything stored;
 - a call starts only if the budget holds even if it and every call in flight cost their worst
   case (see judges/cost.py);
 - verdict ids are derived from the judge and the call keys, so re-running never duplicates a
