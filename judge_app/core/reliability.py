@@ -32,8 +32,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 from statistics import NormalDist
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,7 @@ from scipy.linalg import cho_factor, cho_solve
 from scipy.sparse import csc_matrix
 from scipy.special import expit, logit
 
-from judge_app.core.bradley_terry import fit_bradley_terry, rated_models
+from judge_app.core.bradley_terry import fit_bradley_terry
 from judge_app.core.counts import FloatArray, IntArray, PairCounts, counts_and_weights
 from judge_app.core.leaderboard import LEADERBOARD_COLUMNS, NO_SPREAD, identification_notes
 from judge_app.core.scale import RATING_SCALE, anchor_shift, interval_ranks, to_rating
@@ -288,7 +288,7 @@ class _Problem:
         if not len(values):
             return np.zeros(self.n_raters)
         return np.bincount(self.segment_rater, np.add.reduceat(values, self.starts),
-                           self.n_raters)
+                           self.n_raters).astype(np.float64)
 
     @classmethod
     def of(cls, counts: RaterCounts, rated: np.ndarray) -> _Problem:
@@ -334,7 +334,8 @@ class _Problem:
         q_cell = 0.5 + self.sign * (np.repeat(lam_r, 3) - 0.5)
         p, eta, q = p_pair[self.pair], eta_r[self.r], q_cell[self.cell]
         p_minus_q = p - q
-        big_p = q + eta * p_minus_q
+        big_p = np.multiply(eta, p_minus_q, out=p)
+        big_p += q
         np.clip(big_p, _EPS, 1 - _EPS, out=big_p)
         return big_p, p_minus_q, eta, p_pair, eta_r, lam_r
 
@@ -371,40 +372,45 @@ def _information(pb: _Problem, x: FloatArray, observed: bool = False) -> _State:
     k, nr = pb.k, pb.n_raters
     theta, a, b = x[:k], x[k:k + nr], x[k + nr:]
     big_p, pmq, eta, p_pair, eta_r, lam_r = pb.rows(x)
+    # (row arrays are reused in place: each new one costs its allocation and page faults)
     g = pb.c / big_p
-    w = g / big_p if observed else g / (1 - big_p)
-    w_eta = w * eta
-    dp_pair = p_pair * (1 - p_pair)
-    dp = dp_pair[pb.pair]
+    tmp = np.subtract(1, big_p) if not observed else np.empty_like(g)
+    w = g / (big_p if observed else tmp)
     ea_r = eta_r * (1 - eta_r)  # d eta / d a
     ll_r = lam_r * (1 - lam_r)  # d lambda / d b
     jb_r = (1 - eta_r) * ll_r  # dP/db = jb_r * o
-    g_eta = np.bincount(pb.pair, g * eta, k * k)
-    per_pair = dp_pair**2 * np.bincount(pb.pair, w_eta * eta, k * k)
+    dp_pair = p_pair * (1 - p_pair)
+    g_eta = np.bincount(pb.pair, np.multiply(g, eta, out=tmp), k * k)
+    w_eta = w * eta
+    per_pair = dp_pair**2 * np.bincount(pb.pair, np.multiply(w_eta, eta, out=tmp), k * k)
     if observed:
         per_pair -= dp_pair * (1 - 2 * p_pair) * g_eta
     gd = (dp_pair * g_eta).reshape(k, k)
     grad = np.empty_like(x)
     grad[:k] = gd.sum(1) - gd.sum(0) - THETA_PRIOR * theta
-    g_pmq = pb.per_rater(g * pmq)
-    g_o = pb.per_rater(g * pb.o)
+    g_pmq = pb.per_rater(np.multiply(g, pmq, out=tmp))
+    g_o = pb.per_rater(np.multiply(g, pb.o, out=tmp))
     grad[k:k + nr] = ea_r * g_pmq - (a - pb.mu_a) / RELIABILITY_PRIOR_SD**2
     grad[k + nr:] = jb_r * g_o - b / BIAS_PRIOR_SD**2
     pairs = per_pair.reshape(k, k)
     a_block = -(pairs + pairs.T)
     a_block[np.diag_indices(k)] = -a_block.sum(1) + THETA_PRIOR
     w_pmq = w * pmq
-    da_row = w_eta * pmq  # times dp, then ea_r per rater
+    aa = pb.per_rater(np.multiply(w_pmq, pmq, out=tmp)) * ea_r**2
+    ab = pb.per_rater(np.multiply(w_pmq, pb.o, out=tmp)) * ea_r * jb_r
+    bb = pb.per_rater(np.multiply(w, pb.oo, out=tmp)) * jb_r**2
+    dp = np.take(dp_pair, pb.pair, out=tmp)
+    da_row = np.multiply(w_eta, pmq, out=w_eta)  # times dp, then ea_r per rater
     if observed:
         da_row -= g
+    da_row *= dp
+    db_row = np.multiply(w, pb.o, out=w)
+    db_row *= dp
     cross = np.empty((k, nr, 2))
-    for slot, v in enumerate((dp * da_row, dp * w * pb.o)):
+    for slot, v in enumerate((da_row, db_row)):
         cross[:, :, slot] = (pb.to_cross @ v).reshape(k, nr)
     cross[:, :, 0] *= ea_r
     cross[:, :, 1] *= eta_r * jb_r
-    aa = pb.per_rater(w_pmq * pmq) * ea_r**2
-    ab = pb.per_rater(w_pmq * pb.o) * ea_r * jb_r
-    bb = pb.per_rater(w * pb.oo) * jb_r**2
     if observed:
         aa -= ea_r * (1 - 2 * eta_r) * g_pmq
         ab += ea_r * ll_r * g_o
@@ -424,6 +430,15 @@ def _times_blocks(cross: FloatArray, blocks: FloatArray) -> FloatArray:
     return out
 
 
+def _inverse_2x2(blocks: FloatArray) -> FloatArray:
+    """Each rater's 2 x 2 block inverted (in closed form: a batched LAPACK call costs more)."""
+    det = blocks[:, 0, 0] * blocks[:, 1, 1] - blocks[:, 0, 1] * blocks[:, 1, 0]
+    out = np.empty_like(blocks)
+    out[:, 0, 0], out[:, 1, 1] = blocks[:, 1, 1] / det, blocks[:, 0, 0] / det
+    out[:, 0, 1], out[:, 1, 0] = -blocks[:, 0, 1] / det, -blocks[:, 1, 0] / det
+    return out
+
+
 class _Eliminated(NamedTuple):
     """The rater blocks eliminated: D^-1, B, B D^-1, the Schur complement S = A - B D^-1 B^T
     and the right-hand side of theta's system."""
@@ -437,7 +452,7 @@ class _Eliminated(NamedTuple):
 
 def _eliminate(state: _State, k: int) -> _Eliminated:
     nr = state.d_block.shape[0]
-    d_inv = np.asarray(np.linalg.inv(state.d_block), dtype=np.float64)
+    d_inv = _inverse_2x2(state.d_block)
     bd = _times_blocks(state.cross, d_inv)  # B D^-1
     flat_b, flat_bd = state.cross.reshape(k, 2 * nr), bd.reshape(k, 2 * nr)
     schur = state.a_block - flat_bd @ flat_b.T
@@ -507,6 +522,19 @@ def _rater_guess(pb: _Problem, x: FloatArray) -> FloatArray:
     return np.concatenate([x[:k], logit(eta), logit(lam)])
 
 
+def _rater_blocks(pb: _Problem, w: FloatArray, pmq: FloatArray, tmp: FloatArray,
+                  ea_r: FloatArray, jb_r: FloatArray) -> FloatArray:
+    """The raters' 2 x 2 information blocks from row weights w (the terms in w J J^T and
+    the priors; `tmp` is scratch space of the rows' length)."""
+    w_pmq = w * pmq
+    out = np.empty((pb.n_raters, 2, 2))
+    out[:, 0, 0] = (pb.per_rater(np.multiply(w_pmq, pmq, out=tmp)) * ea_r**2
+                    + 1 / RELIABILITY_PRIOR_SD**2)
+    out[:, 0, 1] = pb.per_rater(np.multiply(w_pmq, pb.o, out=tmp)) * ea_r * jb_r
+    out[:, 1, 1] = pb.per_rater(np.multiply(w, pb.oo, out=tmp)) * jb_r**2 + 1 / BIAS_PRIOR_SD**2
+    return out
+
+
 def _rater_climb(pb: _Problem, x: FloatArray, *, tol: float, max_iter: int) -> FloatArray:
     """Every rater's two parameters towards their optimum given theta: 2 x 2 Newton steps
     per rater (Fisher's where the observed block is not positive definite), each rater's
@@ -520,27 +548,22 @@ def _rater_climb(pb: _Problem, x: FloatArray, *, tol: float, max_iter: int) -> F
         ea_r, ll_r = eta_r * (1 - eta_r), lam_r * (1 - lam_r)
         jb_r = (1 - eta_r) * ll_r
         g = pb.c / big_p
-        g_pmq, g_o = pb.per_rater(g * pmq), pb.per_rater(g * pb.o)
+        tmp = np.empty_like(g)
+        g_pmq = pb.per_rater(np.multiply(g, pmq, out=tmp))
+        g_o = pb.per_rater(np.multiply(g, pb.o, out=tmp))
         grad = np.stack([ea_r * g_pmq - (a - pb.mu_a) / RELIABILITY_PRIOR_SD**2,
                          jb_r * g_o - b / BIAS_PRIOR_SD**2], axis=1)
-        blocks = []
-        for w in (g / big_p, g / (1 - big_p)):  # observed, then Fisher's
-            w_pmq = w * pmq
-            block = np.empty((nr, 2, 2))
-            block[:, 0, 0] = pb.per_rater(w_pmq * pmq) * ea_r**2 + 1 / RELIABILITY_PRIOR_SD**2
-            block[:, 0, 1] = pb.per_rater(w_pmq * pb.o) * ea_r * jb_r
-            block[:, 1, 1] = pb.per_rater(w * pb.oo) * jb_r**2 + 1 / BIAS_PRIOR_SD**2
-            blocks.append(block)
-        observed, fisher = blocks
-        observed[:, 0, 0] -= ea_r * (1 - 2 * eta_r) * g_pmq
-        observed[:, 0, 1] += ea_r * ll_r * g_o
-        observed[:, 1, 1] -= jb_r * (1 - 2 * lam_r) * g_o
-        for block in blocks:
-            block[:, 1, 0] = block[:, 0, 1]
-        d = observed
+
+        d = _rater_blocks(pb, g / big_p, pmq, tmp, ea_r, jb_r)  # observed
+        d[:, 0, 0] -= ea_r * (1 - 2 * eta_r) * g_pmq
+        d[:, 0, 1] += ea_r * ll_r * g_o
+        d[:, 1, 1] -= jb_r * (1 - 2 * lam_r) * g_o
         good = (d[:, 0, 0] > 0) & (d[:, 0, 0] * d[:, 1, 1] - d[:, 0, 1] ** 2 > 0)
-        d = np.where(good[:, None, None], observed, fisher)
-        step = np.linalg.solve(d, grad[:, :, None])[:, :, 0]
+        if not good.all():  # Fisher's for those raters
+            fisher = _rater_blocks(pb, g / np.subtract(1, big_p), pmq, tmp, ea_r, jb_r)
+            d = np.where(good[:, None, None], d, fisher)
+        d[:, 1, 0] = d[:, 0, 1]
+        step = (_inverse_2x2(d) * grad[:, None, :]).sum(2)
         if float((grad * step).sum()) / 2 < tol:
             break
         step /= np.maximum(np.abs(step).max(1), 1.0)[:, None]
