@@ -271,13 +271,16 @@ class _Problem:
         self.o = side.astype(np.float64)  # +1 winner shown left, -1 right, 0 unknown
         self.oo = np.abs(self.o)
         # The cross block's (model, rater) cells: +1 for the winner's, -1 for the loser's.
-        cells = np.empty((len(c), 2), dtype=np.int64)
-        np.multiply(win, n_raters, out=cells[:, 0])
-        np.multiply(lose, n_raters, out=cells[:, 1])
-        cells += r[:, None]
+        # (32-bit indices when they fit, as scipy would make them: then it takes them as
+        # they are, without a checking copy)
+        index = np.int32 if 2 * len(c) < 2**31 and k * n_raters < 2**31 else np.int64
+        cells = np.empty((len(c), 2), dtype=index)
+        np.multiply(win, n_raters, out=cells[:, 0], casting="unsafe")
+        np.multiply(lose, n_raters, out=cells[:, 1], casting="unsafe")
+        cells += r.astype(index)[:, None]
         self.to_cross = csc_matrix(
-            (np.tile([1.0, -1.0], len(c)), cells.ravel(), np.arange(0, 2 * len(c) + 1, 2)),
-            shape=(k * n_raters, len(c)))
+            (np.tile([1.0, -1.0], len(c)), cells.ravel(),
+             np.arange(0, 2 * len(c) + 1, 2, dtype=index)), shape=(k * n_raters, len(c)))
         self.mu_a = float(logit(RELIABILITY_PRIOR_MEAN))
         self.sign = np.tile([-1.0, 0.0, 1.0], n_raters)  # side per (rater, side) cell
         self.starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]]) if len(r) else r
