@@ -522,7 +522,11 @@ def _rater_guess(pb: _Problem, x: FloatArray) -> FloatArray:
     beta = np.where(sided, (spp * yo - spo * yp) / det, 0.0)
     eta = np.clip(eta, 0.02, 0.98)
     lam = np.clip(0.5 + beta / (1 - eta), 0.02, 0.98)
-    return np.concatenate([x[:k], logit(eta), logit(lam)])
+    out = np.concatenate([x[:k], logit(eta), logit(lam)])
+    nr = pb.n_raters
+    out[k:k + nr] = np.where(spp > 0, out[k:k + nr], x[k:k + nr])  # no votes: as they were
+    out[k + nr:] = np.where(sided, out[k + nr:], x[k + nr:])
+    return out
 
 
 def _rater_blocks(pb: _Problem, w: FloatArray, pmq: FloatArray, tmp: FloatArray,
@@ -572,6 +576,17 @@ def _rater_climb(pb: _Problem, x: FloatArray, *, tol: float, max_iter: int) -> F
         step /= np.maximum(np.abs(step).max(1), 1.0)[:, None]
         x = np.concatenate([x[:k], a + step[:, 0], b + step[:, 1]])
     return x
+
+
+def _raters_given_theta(pb: _Problem, x: FloatArray) -> FloatArray:
+    """The raters' parameters improved with theta held: from the least-squares guess, their
+    own Newton steps; each rater keeps whichever of that and their values in x fits their
+    votes better (given theta the raters' terms are separate, so the whole never falls)."""
+    k = pb.k
+    before = _rater_values(pb, x)
+    after = _rater_climb(pb, _rater_guess(pb, x), tol=RATER_TOL, max_iter=10)
+    better = np.tile(_rater_values(pb, after) > before, 2)
+    return np.concatenate([x[:k], np.where(better, after[k:], x[k:])])
 
 
 def _climb(pb: _Problem, x: FloatArray, *, tol: float,
@@ -631,14 +646,11 @@ def fit_reliability(
     start = plain.theta[rated]
     x = np.concatenate([start, np.full(nr, pb.mu_a), np.zeros(nr)])
     # Warm start on every 9th row (or the like; when there are many): the raters' Newton
-    # steps alone, then the joint steps; then the same on all rows, where the joint steps
-    # start a few steps from the optimum.
+    # steps alone, then the joint steps; then the raters' steps on all rows, where the joint
+    # steps start a few steps from the optimum.
     share = 3 ** int(np.log(max(len(pb.c) / WARM_START_ROWS, 1)) / np.log(3) - 1)
     for part in ((pb.every(share), pb) if share > 1 else (pb,)):
-        start = _rater_climb(part, _rater_guess(part, x), tol=RATER_TOL, max_iter=10)
-        before = part.value(x)
-        if part.value(start) >= before:  # (and its rows stay cached for the climb)
-            x = start
+        x = _raters_given_theta(part, x)
         if part is not pb:
             x = _climb(part, x, tol=1.0, max_iter=max_iter)[0]
     x, value, iterations, converged, state = _climb(pb, x, tol=tol, max_iter=max_iter)
