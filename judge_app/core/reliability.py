@@ -17,11 +17,18 @@ what weighs human and judge votes when both are rated together.
 Count first, as for plain Bradley-Terry: verdicts become rows keyed by (rater, model_a,
 model_b, shown order) with the votes for each side (a tie is half a vote for each, as the
 default Bradley-Terry fit counts it), so a fit costs the same for any number of verdicts per
-row. The fit is Fisher scoring on the penalised marginal likelihood, with the rater
-parameters (two per rater, in logit space) eliminated by a Schur complement: each step
-solves one models x models system.
+row. The fit maximises the penalised likelihood by Newton's method (Fisher scoring where the
+observed information is not positive definite), with the rater parameters (two per rater,
+in logit space) eliminated by a Schur complement: each step solves one models x models
+system. Its cost is passes over the rows, so it takes few: each row counts as the votes for
+its winner (one logarithm a row), the cross block of theta and the raters is one sparse
+product, and the joint steps start near the optimum: on large inputs a fit on every 9th row
+first, and before the joint steps each time the raters' own 2 x 2 Newton steps with theta
+held (from a least-squares guess), which need per-rater sums only. On 1M verdicts that
+leaves 4 joint steps on all rows (benchmarks/README.md, "Rater reliability");
+tests/test_reliability_reference.py checks it reaches the optimum scipy finds.
 
-Priors keep degenerate data honest: logit(eta) ~ N(logit 0.8, 1.5^2) and logit(lambda) ~
+Priors keep degenerate data honest: logit(eta) ~ N(logit 0.95, 2^2) and logit(lambda) ~
 N(0, 1.5^2), so a rater with a handful of votes gets the prior's reliability with a wide
 interval, not 0 or 1; a faint ridge on theta keeps the fit finite. Models get ratings only
 where plain Bradley-Terry identifies them (bradley_terry.rated_models), so the identification
