@@ -65,12 +65,12 @@ def _reference(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray,
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize("warm_start_rows", [rel.WARM_START_ROWS, 100])
+@pytest.mark.parametrize("warm_start_rows", [rel.WARM_START_ROWS, 30])
 def test_fit_reaches_the_reference_optimum(
     seed: int, warm_start_rows: int, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Default tolerance: the same maximum to 1e-6 relative; tight tolerance: the same
-    parameters to 1e-5. With 100 warm-start rows the fit goes through its warm start on a
+    parameters to 1e-5. With 30 warm-start rows the fit goes through its warm start on a
     share of the rows (every 3rd) first."""
     monkeypatch.setattr(rel, "WARM_START_ROWS", warm_start_rows)
     frame = _crowd(seed)
