@@ -1,12 +1,15 @@
 """The rater-reliability model: speed at full size, ranking recovery, PandaLM held-out fit.
 
     python benchmarks/bench_reliability.py [--verdicts 1000000] [--models 200] [--raters 500]
-        [--seeds 50] [--skip-db]
+        [--seeds 50] [--skip-db] [--compare OLD_CHECKOUT [--rounds 9]]
 
 1. Speed. 1M verdicts among 200 models by 500 raters (20% click at random, 10% always pick
    the left side, the rest follow Bradley-Terry) in a DuckDB file. Timed, best of 3: the GROUP
    BY read, counting, the reliability fit; and plain Bradley-Terry (its own GROUP BY, counts,
    Newton fit) on the same verdicts in the same run. Wall and CPU time, with the load average.
+   With --compare, the fit of another checkout's judge_app/core/reliability.py on the same
+   counts, interleaved with ours (alternating which goes first) for --rounds rounds: medians,
+   and how far apart the two optima are.
 2. Ranking. Kendall tau against the true strengths, reliability model against plain
    Bradley-Terry on the same verdicts: the 1M set, and `--seeds` small crowds (20 models,
    2,000 verdicts, 40 raters: the test's setting, where the gain shows; with 1M verdicts both
@@ -18,6 +21,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import tempfile
@@ -53,6 +57,40 @@ def timed(work: Callable[[], object], rounds: int = 3) -> tuple[float, float, ob
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
     return min(walls), min(cpus), result
+
+
+def compare(counts: object, old_checkout: Path, rounds: int) -> None:
+    """Our fit against another checkout's, interleaved on the same counts."""
+    spec = importlib.util.spec_from_file_location(
+        "old_reliability", old_checkout / "judge_app" / "core" / "reliability.py")
+    assert spec is not None and spec.loader is not None
+    old = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = old  # (its dataclasses look their module up)
+    spec.loader.exec_module(old)
+    walls: dict[str, list[float]] = {"this": [], "old": []}
+    cpus: dict[str, list[float]] = {"this": [], "old": []}
+    fits: dict[str, object] = {}
+    loads = [os.getloadavg()[0]]
+    for i in range(rounds):
+        order = [("this", fit_reliability), ("old", old.fit_reliability)]
+        for name, fit in order if i % 2 == 0 else order[::-1]:
+            wall, cpu = time.perf_counter(), time.process_time()
+            fits[name] = fit(counts)
+            walls[name].append(time.perf_counter() - wall)
+            cpus[name].append(time.process_time() - cpu)
+        loads.append(os.getloadavg()[0])
+    print(f"\nfit, {rounds} rounds interleaved (load average {min(loads):.1f}-{max(loads):.1f}):")
+    for name in ("this", "old"):
+        print(f"  {name:5} median {np.median(walls[name]):.3f} s wall / "
+              f"{np.median(cpus[name]):.3f} s CPU (best {min(walls[name]):.3f} s)")
+    this, other = fits["this"], fits["old"]
+    both = this.rated & other.rated  # type: ignore[attr-defined]
+    print(f"  log-likelihood {this.loglik:.6f} against {other.loglik:.6f} "  # type: ignore[attr-defined]
+          f"(relative difference {abs(this.loglik / other.loglik - 1):.1e}); "  # type: ignore[attr-defined]
+          "largest strength difference "
+          f"{np.abs(this.theta - other.theta)[both].max():.1e} "  # type: ignore[attr-defined]
+          f"(smallest standard error {this.se[both].min():.3f}); steps on all rows "  # type: ignore[attr-defined]
+          f"{this.iterations} against {other.iterations}")  # type: ignore[attr-defined]
 
 
 def verdict_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -114,6 +152,8 @@ def speed(args: argparse.Namespace) -> None:
     plain_theta = pd.Series(plain_fit.theta, plain_fit.models).reindex(order).to_numpy()  # type: ignore[attr-defined]
     print(f"Kendall tau at full size: reliability {tau(truth, ours_theta):.4f}, "
           f"plain BT {tau(truth, plain_theta):.4f}")
+    if args.compare:
+        compare(counts, Path(args.compare), args.rounds)
 
 
 def ranking(seeds: int) -> None:
@@ -153,6 +193,9 @@ def main() -> None:
     parser.add_argument("--raters", type=int, default=500)
     parser.add_argument("--seeds", type=int, default=50)
     parser.add_argument("--skip-db", action="store_true", help="only the accuracy parts")
+    parser.add_argument("--compare", metavar="OLD_CHECKOUT",
+                        help="also time that checkout's fit, interleaved with ours")
+    parser.add_argument("--rounds", type=int, default=9, help="rounds for --compare")
     args = parser.parse_args()
     if not args.skip_db:
         speed(args)

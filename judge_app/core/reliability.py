@@ -17,11 +17,18 @@ what weighs human and judge votes when both are rated together.
 Count first, as for plain Bradley-Terry: verdicts become rows keyed by (rater, model_a,
 model_b, shown order) with the votes for each side (a tie is half a vote for each, as the
 default Bradley-Terry fit counts it), so a fit costs the same for any number of verdicts per
-row. The fit is Fisher scoring on the penalised marginal likelihood, with the rater
-parameters (two per rater, in logit space) eliminated by a Schur complement: each step
-solves one models x models system.
+row. The fit maximises the penalised likelihood by Newton's method (Fisher scoring where the
+observed information is not positive definite), with the rater parameters (two per rater,
+in logit space) eliminated by a Schur complement: each step solves one models x models
+system. Its cost is passes over the rows, so it takes few: each row counts as the votes for
+its winner (one logarithm a row), the cross block of theta and the raters is one sparse
+product, and the joint steps start near the optimum: on large inputs a fit on every 9th row
+first, and before the joint steps each time the raters' own 2 x 2 Newton steps with theta
+held (from a least-squares guess), which need per-rater sums only. On 1M verdicts that
+leaves 4 joint steps on all rows (benchmarks/README.md, "Rater reliability");
+tests/test_reliability_reference.py checks it reaches the optimum scipy finds.
 
-Priors keep degenerate data honest: logit(eta) ~ N(logit 0.8, 1.5^2) and logit(lambda) ~
+Priors keep degenerate data honest: logit(eta) ~ N(logit 0.95, 2^2) and logit(lambda) ~
 N(0, 1.5^2), so a rater with a handful of votes gets the prior's reliability with a wide
 interval, not 0 or 1; a faint ridge on theta keeps the fit finite. Models get ratings only
 where plain Bradley-Terry identifies them (bradley_terry.rated_models), so the identification
@@ -33,12 +40,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import cho_factor, cho_solve
+from scipy.sparse import csc_matrix
 from scipy.special import expit, logit
 
-from judge_app.core.bradley_terry import fit_bradley_terry, rated_models
+from judge_app.core.bradley_terry import fit_bradley_terry
 from judge_app.core.counts import FloatArray, IntArray, PairCounts, counts_and_weights
 from judge_app.core.leaderboard import LEADERBOARD_COLUMNS, NO_SPREAD, identification_notes
 from judge_app.core.scale import RATING_SCALE, anchor_shift, interval_ranks, to_rating
@@ -49,7 +59,8 @@ RELIABILITY_PRIOR_MEAN = 0.95  # a rater counts fully until their votes show oth
 RELIABILITY_PRIOR_SD = 2.0  # in logit units: wide, so some 50 votes can overrule it
 BIAS_PRIOR_SD = 1.5  # logit(lambda), centred on no bias
 THETA_PRIOR = 0.01  # ridge precision on theta: a sd of 10 (about 1,700 rating points)
-WARM_START_ROWS = 30_000  # beyond 3x this many rows, start from fits on shares of them
+WARM_START_ROWS = 30_000  # from 9x this many rows, start from a fit on a share of them
+RATER_TOL = 1.0  # the raters' own steps stop when the next would gain less (log-lik)
 _EPS = 1e-12
 _ORDER = {"a": 1, "b": -1}
 _SHARE_A = {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}  # a tie is half a vote each way
@@ -244,55 +255,81 @@ class ReliabilityFit:
 
 
 class _Problem:
-    """The rows among rated models, with indices into the fitted parameter vector.
+    """The rows among rated models as votes for their winner, with indices into the fitted
+    parameter vector.
 
-    Everything that depends on theta alone is computed per pair and everything that depends
-    on a rater alone per rater (or per rater and shown order), then gathered to the rows: a
-    row costs a few multiplications and the sums below, whatever the number of models.
+    A row (rater, model_a, model_b, shown order, s, f) becomes up to two rows: s votes won by
+    model_a and f won by model_b. Each then has one probability, P = q + eta (p - q) with p
+    = sigmoid(theta_winner - theta_loser) and q the chance a guess picks the winner's side,
+    and the log-likelihood is sum c log P: one logarithm a row instead of two, and every
+    derivative below a single term. Everything that depends on theta alone is computed on
+    the dense models x models table of pairs and everything that depends on a rater alone
+    per rater (or per rater and side), then gathered to the rows; per-rater sums are
+    segment sums (the rows stay in rater order in each of the two halves), the others
+    bincounts on indices made once here.
     """
 
-    def __init__(self, k: int, n_raters: int, ia: IntArray, ib: IntArray, r: IntArray,
-                 order: IntArray, s: FloatArray, f: FloatArray) -> None:
+    def __init__(self, k: int, n_raters: int, win: IntArray, lose: IntArray, r: IntArray,
+                 side: IntArray, c: FloatArray) -> None:
         self.k, self.n_raters = k, n_raters
-        self.ia, self.ib, self.r, self.order = ia, ib, r, order
-        self.ro = r * 3 + order + 1  # (rater, order) cell
-        self.s, self.f = s, f
-        self.n = s + f
-        pairs, self.pair_of = np.unique(ia * k + ib, return_inverse=True)
-        self.pa, self.pb = pairs // k, pairs % k
-        self.n_pairs = len(pairs)
-        self.ma = ia * n_raters + r  # (model, rater) cells for the cross block
-        self.mb = ib * n_raters + r
+        self.win, self.lose, self.r, self.side, self.c = win, lose, r, side, c
+        self.pair = win * k + lose  # into the dense k x k pair table
+        self.cell = r * 3 + side + 1  # (rater, side of the winner): q's table
+        self.o = side.astype(np.float64)  # +1 winner shown left, -1 right, 0 unknown
+        self.oo = np.abs(self.o)
+        # The cross block's (model, rater) cells: +1 for the winner's, -1 for the loser's.
+        # (32-bit indices when they fit, as scipy would make them: then it takes them as
+        # they are, without a checking copy)
+        index = np.int32 if 2 * len(c) < 2**31 and k * n_raters < 2**31 else np.int64
+        cells = np.empty((len(c), 2), dtype=index)
+        np.multiply(win, n_raters, out=cells[:, 0], casting="unsafe")
+        np.multiply(lose, n_raters, out=cells[:, 1], casting="unsafe")
+        cells += r.astype(index)[:, None]
+        self.to_cross = csc_matrix(
+            (np.tile([1.0, -1.0], len(c)), cells.ravel(),
+             np.arange(0, 2 * len(c) + 1, 2, dtype=index)), shape=(k * n_raters, len(c)))
         self.mu_a = float(logit(RELIABILITY_PRIOR_MEAN))
-        self.sign = np.tile([-1.0, 0.0, 1.0], self.n_raters)  # order per (rater, order) cell
-        # Rows come in rater order: per-rater sums are segment sums (faster than bincount).
-        self.present, self.starts = np.unique(r, return_index=True)
+        self.sign = np.tile([-1.0, 0.0, 1.0], n_raters)  # side per (rater, side) cell
+        self.starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]]) if len(r) else r
+        self.segment_rater = r[self.starts]
         self._cache: tuple[FloatArray, tuple[FloatArray, ...]] | None = None
 
     def per_rater(self, values: FloatArray) -> FloatArray:
-        out = np.zeros(self.n_raters)
-        if len(values):
-            out[self.present] = np.add.reduceat(values, self.starts)
-        return out
+        if not len(values):
+            return np.zeros(self.n_raters)
+        return np.bincount(self.segment_rater, np.add.reduceat(values, self.starts),
+                           self.n_raters).astype(np.float64)
 
     @classmethod
     def of(cls, counts: RaterCounts, rated: np.ndarray) -> _Problem:
         position = np.full(len(counts.models), -1)
         position[rated] = np.arange(int(rated.sum()))
         ia, ib = position[counts.model_a], position[counts.model_b]
-        keep = (ia >= 0) & (ib >= 0) & (counts.s + counts.f > 0)
-        return cls(int(rated.sum()), len(counts.raters), ia[keep], ib[keep],
-                   counts.rater[keep], counts.order[keep], counts.s[keep], counts.f[keep])
+        r, order, s, f = counts.rater, counts.order, counts.s, counts.f
+        if not ((ia >= 0) & (ib >= 0)).all():
+            keep = (ia >= 0) & (ib >= 0)
+            ia, ib, r, order, s, f = ia[keep], ib[keep], r[keep], order[keep], s[keep], f[keep]
+        # One row per counts row for the side with votes (model_a's when both have), then
+        # the rows that have votes both ways again for model_b's.
+        won_a = s > 0
+        win, lose = np.where(won_a, ia, ib), np.where(won_a, ib, ia)
+        side, c = np.where(won_a, order, -order), np.where(won_a, s, f)
+        both = np.flatnonzero(won_a & (f > 0))
+        if len(both):
+            win, lose = np.concatenate([win, ib[both]]), np.concatenate([lose, ia[both]])
+            r = np.concatenate([r, r[both]])
+            side, c = np.concatenate([side, -order[both]]), np.concatenate([c, f[both]])
+        return cls(int(rated.sum()), len(counts.raters), win, lose, r, side, c)
 
     def every(self, step: int) -> _Problem:
         """Every step-th row (rows are in rater order, so every rater keeps its share)."""
         pick = slice(None, None, step)
-        return _Problem(self.k, self.n_raters, self.ia[pick], self.ib[pick], self.r[pick],
-                        self.order[pick], self.s[pick], self.f[pick])
+        return _Problem(self.k, self.n_raters, self.win[pick], self.lose[pick],
+                        self.r[pick], self.side[pick], self.c[pick])
 
     def rows(self, x: FloatArray) -> tuple[FloatArray, ...]:
-        """Per-row P(vote for a), with the pair, rater and cell tables it came from (kept
-        for the last x: the line search's accepted point is where the next step starts)."""
+        """Per-row P(the vote as cast), with the tables it came from (kept for the last x:
+        the line search's accepted point is where the next step starts)."""
         if self._cache is not None and np.array_equal(self._cache[0], x):
             return self._cache[1]
         out = self._rows(x)
@@ -303,18 +340,20 @@ class _Problem:
         k, nr = self.k, self.n_raters
         theta = x[:k]
         eta_r, lam_r = expit(x[k:k + nr]), expit(x[k + nr:])
-        p_pair = expit(theta[self.pa] - theta[self.pb])
+        p_pair = expit(theta[:, None] - theta[None, :]).ravel()
         q_cell = 0.5 + self.sign * (np.repeat(lam_r, 3) - 0.5)
-        p, eta, q = p_pair[self.pair_of], eta_r[self.r], q_cell[self.ro]
+        p, eta, q = p_pair[self.pair], eta_r[self.r], q_cell[self.cell]
         p_minus_q = p - q
-        big_p = np.clip(q + eta * p_minus_q, _EPS, 1 - _EPS)
+        big_p = np.multiply(eta, p_minus_q, out=p)
+        big_p += q
+        np.clip(big_p, _EPS, 1 - _EPS, out=big_p)
         return big_p, p_minus_q, eta, p_pair, eta_r, lam_r
 
     def value(self, x: FloatArray) -> float:
         big_p = self.rows(x)[0]
         k, nr = self.k, self.n_raters
         theta, a, b = x[:k], x[k:k + nr], x[k + nr:]
-        return (float(self.s @ np.log(big_p) + self.f @ np.log1p(-big_p))
+        return (float(self.c @ np.log(big_p))
                 - THETA_PRIOR / 2 * float(theta @ theta)
                 - float(((a - self.mu_a) ** 2).sum()) / (2 * RELIABILITY_PRIOR_SD**2)
                 - float((b**2).sum()) / (2 * BIAS_PRIOR_SD**2))
@@ -334,57 +373,58 @@ def _information(pb: _Problem, x: FloatArray, observed: bool = False) -> _State:
     few steps, where Fisher steps crawl along the ridge between theta's spread and the
     raters' reliabilities).
 
-    Per row, with J the derivatives of P: dP/dd = eta p(1-p), dP/da = eta(1-eta)(p-q),
-    dP/db = (1-eta) o lambda(1-lambda); the information is w J J^T (Fisher: w = n/(P(1-P));
-    observed: s/P^2 + f/(1-P)^2) minus g times the second derivatives of P (observed only),
-    g = s/P - f/(1-P) the score in P. Row factors that belong to a pair or a rater are
-    multiplied in after the sums."""
+    Per row, with J the derivatives of P: dP/dd = eta p(1-p) (d = theta_winner -
+    theta_loser), dP/da = eta(1-eta)(p-q), dP/db = (1-eta) o lambda(1-lambda); the
+    information is w J J^T (Fisher: w = c/(P(1-P)), which summed over a row's two halves is
+    the binomial's n/(P(1-P)); observed: c/P^2) minus g times the second derivatives of P
+    (observed only), g = c/P the score in P. Row factors that belong to a pair or a rater
+    are multiplied in after the sums."""
     k, nr = pb.k, pb.n_raters
     theta, a, b = x[:k], x[k:k + nr], x[k + nr:]
     big_p, pmq, eta, p_pair, eta_r, lam_r = pb.rows(x)
-    inv_p, inv_q = 1 / big_p, 1 / (1 - big_p)
-    s_p, f_q = pb.s * inv_p, pb.f * inv_q
-    g = s_p - f_q
-    w = s_p * inv_p + f_q * inv_q if observed else pb.n * inv_p * inv_q
-    dp_pair = p_pair * (1 - p_pair)
-    dp = dp_pair[pb.pair_of]
+    # (row arrays are reused in place: each new one costs its allocation and page faults)
+    g = pb.c / big_p
+    tmp = np.subtract(1, big_p) if not observed else np.empty_like(g)
+    w = g / (big_p if observed else tmp)
     ea_r = eta_r * (1 - eta_r)  # d eta / d a
-    # per (rater, order) cell: dP/db = (1 - eta) o lambda (1 - lambda)
-    jb_cell = np.repeat((1 - eta_r) * lam_r * (1 - lam_r), 3) * pb.sign
-    j_b = jb_cell[pb.ro]
+    ll_r = lam_r * (1 - lam_r)  # d lambda / d b
+    jb_r = (1 - eta_r) * ll_r  # dP/db = jb_r * o
+    dp_pair = p_pair * (1 - p_pair)
+    g_eta = np.bincount(pb.pair, np.multiply(g, eta, out=tmp), k * k)
     w_eta = w * eta
-    g_eta_pair = np.bincount(pb.pair_of, g * eta, pb.n_pairs)
-    grad = np.empty_like(x)
-    gd_pair = dp_pair * g_eta_pair
-    grad[:k] = np.bincount(pb.pa, gd_pair, k) - np.bincount(pb.pb, gd_pair, k) \
-        - THETA_PRIOR * theta
-    g_pmq = pb.per_rater(g * pmq)
-    grad[k:k + nr] = ea_r * g_pmq - (a - pb.mu_a) / RELIABILITY_PRIOR_SD**2
-    g_cell = np.bincount(pb.ro, g, 3 * nr)
-    grad[k + nr:] = (g_cell * jb_cell).reshape(nr, 3).sum(1) - b / BIAS_PRIOR_SD**2
-    per_pair = dp_pair**2 * np.bincount(pb.pair_of, w_eta * eta, pb.n_pairs)
-    w_pmq = w * pmq
-    da_row = w_eta * pmq  # times dp, then ea_r per rater
+    per_pair = dp_pair**2 * np.bincount(pb.pair, np.multiply(w_eta, eta, out=tmp), k * k)
     if observed:
-        per_pair -= dp_pair * (1 - 2 * p_pair) * g_eta_pair
-        da_row -= g
-    a_block = np.zeros((k, k))
-    np.add.at(a_block, (pb.pa, pb.pb), -per_pair)
-    a_block += a_block.T
+        per_pair -= dp_pair * (1 - 2 * p_pair) * g_eta
+    gd = (dp_pair * g_eta).reshape(k, k)
+    grad = np.empty_like(x)
+    grad[:k] = gd.sum(1) - gd.sum(0) - THETA_PRIOR * theta
+    g_pmq = pb.per_rater(np.multiply(g, pmq, out=tmp))
+    g_o = pb.per_rater(np.multiply(g, pb.o, out=tmp))
+    grad[k:k + nr] = ea_r * g_pmq - (a - pb.mu_a) / RELIABILITY_PRIOR_SD**2
+    grad[k + nr:] = jb_r * g_o - b / BIAS_PRIOR_SD**2
+    pairs = per_pair.reshape(k, k)
+    a_block = -(pairs + pairs.T)
     a_block[np.diag_indices(k)] = -a_block.sum(1) + THETA_PRIOR
+    w_pmq = w * pmq
+    aa = pb.per_rater(np.multiply(w_pmq, pmq, out=tmp)) * ea_r**2
+    ab = pb.per_rater(np.multiply(w_pmq, pb.o, out=tmp)) * ea_r * jb_r
+    bb = pb.per_rater(np.multiply(w, pb.oo, out=tmp)) * jb_r**2
+    dp = np.take(dp_pair, pb.pair, out=tmp)
+    da_row = np.multiply(w_eta, pmq, out=w_eta)  # times dp, then ea_r per rater
+    if observed:
+        da_row -= g
+    da_row *= dp
+    db_row = np.multiply(w, pb.o, out=w)
+    db_row *= dp
     cross = np.empty((k, nr, 2))
-    for slot, v in enumerate((dp * da_row, dp * w_eta * j_b)):
-        cross[:, :, slot] = (np.bincount(pb.ma, v, k * nr)
-                             - np.bincount(pb.mb, v, k * nr)).reshape(k, nr)
+    for slot, v in enumerate((da_row, db_row)):
+        cross[:, :, slot] = (pb.to_cross @ v).reshape(k, nr)
     cross[:, :, 0] *= ea_r
-    aa = pb.per_rater(w_pmq * pmq) * ea_r**2
-    ab = pb.per_rater(w_pmq * j_b) * ea_r
-    bb = pb.per_rater(w * j_b * j_b)
+    cross[:, :, 1] *= eta_r * jb_r
     if observed:
         aa -= ea_r * (1 - 2 * eta_r) * g_pmq
-        lam_d = (np.repeat(lam_r * (1 - lam_r), 3) * g_cell * pb.sign).reshape(nr, 3).sum(1)
-        ab += ea_r * lam_d
-        bb -= (1 - eta_r) * (1 - 2 * lam_r) * lam_d
+        ab += ea_r * ll_r * g_o
+        bb -= jb_r * (1 - 2 * lam_r) * g_o
     d_block = np.empty((nr, 2, 2))
     d_block[:, 0, 0] = aa + 1 / RELIABILITY_PRIOR_SD**2
     d_block[:, 1, 1] = bb + 1 / BIAS_PRIOR_SD**2
@@ -400,41 +440,160 @@ def _times_blocks(cross: FloatArray, blocks: FloatArray) -> FloatArray:
     return out
 
 
-def _solve(pb: _State, k: int,
+def _inverse_2x2(blocks: FloatArray) -> FloatArray:
+    """Each rater's 2 x 2 block inverted (in closed form: a batched LAPACK call costs more)."""
+    det = blocks[:, 0, 0] * blocks[:, 1, 1] - blocks[:, 0, 1] * blocks[:, 1, 0]
+    out = np.empty_like(blocks)
+    out[:, 0, 0], out[:, 1, 1] = blocks[:, 1, 1] / det, blocks[:, 0, 0] / det
+    out[:, 0, 1], out[:, 1, 0] = -blocks[:, 0, 1] / det, -blocks[:, 1, 0] / det
+    return out
+
+
+class _Eliminated(NamedTuple):
+    """The rater blocks eliminated: D^-1, B, B D^-1, the Schur complement S = A - B D^-1 B^T
+    and the right-hand side of theta's system."""
+
+    d_inv: FloatArray
+    flat_b: FloatArray
+    flat_bd: FloatArray
+    schur: FloatArray
+    rhs: FloatArray
+
+
+def _eliminate(state: _State, k: int) -> _Eliminated:
+    nr = state.d_block.shape[0]
+    d_inv = _inverse_2x2(state.d_block)
+    bd = _times_blocks(state.cross, d_inv)  # B D^-1
+    flat_b, flat_bd = state.cross.reshape(k, 2 * nr), bd.reshape(k, 2 * nr)
+    schur = state.a_block - flat_bd @ flat_b.T
+    rhs = state.grad[:k] - flat_bd @ state.grad[k:].reshape(2, nr).T.reshape(-1)
+    return _Eliminated(d_inv, flat_b, flat_bd, schur, rhs)
+
+
+def _back(state: _State, parts: _Eliminated, step_t: FloatArray) -> FloatArray:
+    """The whole step from theta's: each rater's 2 x 2 system given theta's step."""
+    nr = state.d_block.shape[0]
+    rest = state.grad[len(step_t):].reshape(2, nr).T - (step_t @ parts.flat_b).reshape(nr, 2)
+    step_r = (parts.d_inv * rest[:, None, :]).sum(2)
+    return np.concatenate([step_t, step_r[:, 0], step_r[:, 1]]).astype(np.float64)
+
+
+def _solve(state: _State, k: int,
            pin: bool = False) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Newton step by the Schur complement; also the pinned inverse of the theta block and
     D^-1 B^T (for the rater variances)."""
-    nr = pb.d_block.shape[0]
-    d_inv = np.asarray(np.linalg.inv(pb.d_block), dtype=np.float64)
-    bd = _times_blocks(pb.cross, d_inv)  # B D^-1
-    flat_b, flat_bd = pb.cross.reshape(k, 2 * nr), bd.reshape(k, 2 * nr)
-    schur = pb.a_block - flat_bd @ flat_b.T
+    parts = _eliminate(state, k)
+    schur = parts.schur
     if pin:  # for the covariance: the free shift of theta pinned (mean-zero direction v v^T)
-        schur += 1.0 / k
-    g_t, g_r = pb.grad[:k], pb.grad[k:].reshape(2, nr).T  # rater grads as (r, 2)
-    rhs = g_t - flat_bd @ g_r.reshape(-1)
+        schur = schur + 1.0 / k
     schur_inv = np.asarray(np.linalg.inv(schur), dtype=np.float64)
-    step_t = schur_inv @ rhs
-    rest = g_r - (step_t @ flat_b).reshape(nr, 2)
-    step_r = (d_inv * rest[:, None, :]).sum(2)
-    step = np.concatenate([step_t, step_r[:, 0], step_r[:, 1]]).astype(np.float64)
-    return step, schur_inv, bd
+    step = _back(state, parts, schur_inv @ parts.rhs)
+    return step, schur_inv, parts.flat_bd.reshape(state.cross.shape)
 
 
-def _positive_definite(state: _State, k: int) -> bool:
-    """Whether the information is positive definite (so Newton's step goes uphill): every
-    rater block, and the Schur complement of the theta block."""
+def _newton_step(state: _State, k: int) -> FloatArray | None:
+    """The step, or None where the information is not positive definite (so the step
+    might not go uphill): some rater block, or the Schur complement of the theta block."""
     d = state.d_block
     if not ((d[:, 0, 0] > 0) & (d[:, 0, 0] * d[:, 1, 1] - d[:, 0, 1] ** 2 > 0)).all():
-        return False
-    bd = _times_blocks(state.cross, np.asarray(np.linalg.inv(d), dtype=np.float64))
-    bd = bd.reshape(k, -1)
-    schur = state.a_block - bd @ state.cross.reshape(k, -1).T
+        return None
+    parts = _eliminate(state, k)
     try:
-        np.linalg.cholesky(schur)
+        factor = cho_factor(parts.schur)
     except np.linalg.LinAlgError:
-        return False
-    return True
+        return None
+    return _back(state, parts, np.asarray(cho_solve(factor, parts.rhs), dtype=np.float64))
+
+
+def _rater_values(pb: _Problem, x: FloatArray) -> FloatArray:
+    """Each rater's share of the penalised log-likelihood (their votes and their priors)."""
+    k, nr = pb.k, pb.n_raters
+    a, b = x[k:k + nr], x[k + nr:]
+    return (pb.per_rater(pb.c * np.log(pb.rows(x)[0]))
+            - (a - pb.mu_a) ** 2 / (2 * RELIABILITY_PRIOR_SD**2) - b**2 / (2 * BIAS_PRIOR_SD**2))
+
+
+def _rater_guess(pb: _Problem, x: FloatArray) -> FloatArray:
+    """Each rater's reliability and position bias by least squares given theta, a start
+    for their Newton steps: a vote for the winner is 1/2 + eta (p - 1/2) + beta o on
+    average, linear in eta and beta = (1 - eta)(lambda - 1/2)."""
+    k = pb.k
+    p = pb.rows(x)[3][pb.pair] - 0.5
+    cp = pb.c * p
+    spp, spo, soo = pb.per_rater(cp * p), pb.per_rater(cp * pb.o), pb.per_rater(pb.c * pb.oo)
+    yp, yo = pb.per_rater(cp) / 2, pb.per_rater(pb.c * pb.o) / 2
+    det = spp * soo - spo**2
+    sided = (soo > 0) & (det > 0)
+    det = np.where(sided, det, 1.0)
+    eta = np.where(sided, (yp * soo - yo * spo) / det, yp / np.maximum(spp, _EPS))
+    beta = np.where(sided, (spp * yo - spo * yp) / det, 0.0)
+    eta = np.clip(eta, 0.02, 0.98)
+    lam = np.clip(0.5 + beta / (1 - eta), 0.02, 0.98)
+    out = np.concatenate([x[:k], logit(eta), logit(lam)])
+    nr = pb.n_raters
+    out[k:k + nr] = np.where(spp > 0, out[k:k + nr], x[k:k + nr])  # no votes: as they were
+    out[k + nr:] = np.where(sided, out[k + nr:], x[k + nr:])
+    return out
+
+
+def _rater_blocks(pb: _Problem, w: FloatArray, pmq: FloatArray, tmp: FloatArray,
+                  ea_r: FloatArray, jb_r: FloatArray) -> FloatArray:
+    """The raters' 2 x 2 information blocks from row weights w (the terms in w J J^T and
+    the priors; `tmp` is scratch space of the rows' length)."""
+    w_pmq = w * pmq
+    out = np.empty((pb.n_raters, 2, 2))
+    out[:, 0, 0] = (pb.per_rater(np.multiply(w_pmq, pmq, out=tmp)) * ea_r**2
+                    + 1 / RELIABILITY_PRIOR_SD**2)
+    out[:, 0, 1] = pb.per_rater(np.multiply(w_pmq, pb.o, out=tmp)) * ea_r * jb_r
+    out[:, 1, 1] = pb.per_rater(np.multiply(w, pb.oo, out=tmp)) * jb_r**2 + 1 / BIAS_PRIOR_SD**2
+    return out
+
+
+def _rater_climb(pb: _Problem, x: FloatArray, *, tol: float, max_iter: int) -> FloatArray:
+    """Every rater's two parameters towards their optimum given theta: 2 x 2 Newton steps
+    per rater (Fisher's where the observed block is not positive definite), each rater's
+    step shortened to at most one logit unit. Costs per-rater sums only (no pair or
+    cross-block sums, no logarithms), so it is a cheap start for the joint steps, which
+    check every step they take; this start is kept only if it raised the likelihood."""
+    k, nr = pb.k, pb.n_raters
+    for _ in range(max_iter):
+        big_p, pmq, _, _, eta_r, lam_r = pb.rows(x)
+        a, b = x[k:k + nr], x[k + nr:]
+        ea_r, ll_r = eta_r * (1 - eta_r), lam_r * (1 - lam_r)
+        jb_r = (1 - eta_r) * ll_r
+        g = pb.c / big_p
+        tmp = np.empty_like(g)
+        g_pmq = pb.per_rater(np.multiply(g, pmq, out=tmp))
+        g_o = pb.per_rater(np.multiply(g, pb.o, out=tmp))
+        grad = np.stack([ea_r * g_pmq - (a - pb.mu_a) / RELIABILITY_PRIOR_SD**2,
+                         jb_r * g_o - b / BIAS_PRIOR_SD**2], axis=1)
+
+        d = _rater_blocks(pb, g / big_p, pmq, tmp, ea_r, jb_r)  # observed
+        d[:, 0, 0] -= ea_r * (1 - 2 * eta_r) * g_pmq
+        d[:, 0, 1] += ea_r * ll_r * g_o
+        d[:, 1, 1] -= jb_r * (1 - 2 * lam_r) * g_o
+        good = (d[:, 0, 0] > 0) & (d[:, 0, 0] * d[:, 1, 1] - d[:, 0, 1] ** 2 > 0)
+        if not good.all():  # Fisher's for those raters
+            fisher = _rater_blocks(pb, g / np.subtract(1, big_p), pmq, tmp, ea_r, jb_r)
+            d = np.where(good[:, None, None], d, fisher)
+        d[:, 1, 0] = d[:, 0, 1]
+        step = (_inverse_2x2(d) * grad[:, None, :]).sum(2)
+        if float((grad * step).sum()) / 2 < tol:
+            break
+        step /= np.maximum(np.abs(step).max(1), 1.0)[:, None]
+        x = np.concatenate([x[:k], a + step[:, 0], b + step[:, 1]])
+    return x
+
+
+def _raters_given_theta(pb: _Problem, x: FloatArray) -> FloatArray:
+    """The raters' parameters improved with theta held: from the least-squares guess, their
+    own Newton steps; each rater keeps whichever of that and their values in x fits their
+    votes better (given theta the raters' terms are separate, so the whole never falls)."""
+    k = pb.k
+    before = _rater_values(pb, x)
+    after = _rater_climb(pb, _rater_guess(pb, x), tol=RATER_TOL, max_iter=10)
+    better = np.tile(_rater_values(pb, after) > before, 2)
+    return np.concatenate([x[:k], np.where(better, after[k:], x[k:])])
 
 
 def _climb(pb: _Problem, x: FloatArray, *, tol: float,
@@ -448,13 +607,15 @@ def _climb(pb: _Problem, x: FloatArray, *, tol: float,
     converged, iterations, try_newton = False, 0, True
     state: _State | None = None
     for iterations in range(1, max_iter + 1):  # noqa: B007 - reported
-        newton = _information(pb, x, observed=True) if try_newton else None
-        if newton is not None and _positive_definite(newton, pb.k):
-            state = newton
-        else:
+        step = None
+        if try_newton:
+            state = _information(pb, x, observed=True)
+            step = _newton_step(state, pb.k)
+        if step is None:
             state = _information(pb, x)
+            step = _solve(state, pb.k)[0]
             try_newton = False  # far from the optimum: Fisher until a step goes through whole
-        step = _solve(state, pb.k)[0]
+        assert state is not None
         if float(state.grad @ step) / 2 < tol:
             converged = True
             break
@@ -478,7 +639,8 @@ def fit_reliability(
     if max_iter < 1 or tol <= 0:
         raise ValidationError("max_iter must be at least 1 and tol positive", field="max_iter")
     m, nr = len(counts.models), len(counts.raters)
-    rated = rated_models(counts.pairs)
+    plain = fit_bradley_terry(counts.pairs)  # the start, and which models are rated
+    rated = plain.rated
     pb = _Problem.of(counts, rated)
     k = pb.k
     nan_models = np.full(m, np.nan)
@@ -488,14 +650,16 @@ def fit_reliability(
             counts.raters, counts.sources, np.full(nr, RELIABILITY_PRIOR_MEAN),
             np.full(nr, RELIABILITY_PRIOR_SD), np.full(nr, 0.5), np.full(nr, BIAS_PRIOR_SD),
             _rater_votes(counts), _sided(counts), float("nan"), 0, False)
-    start = fit_bradley_terry(counts.pairs).theta[rated]
+    start = plain.theta[rated]
     x = np.concatenate([start, np.full(nr, pb.mu_a), np.zeros(nr)])
-    # Warm starts on every 27th, 9th, 3rd row (as many as the rows allow): each share's fit
-    # is a few Newton steps from the next one's, and a share costs only its rows.
-    step = 3 ** int(np.log(max(len(pb.s) / WARM_START_ROWS, 1)) / np.log(3))
-    while step > 1:
-        x = _climb(pb.every(step), x, tol=1.0, max_iter=max_iter)[0]
-        step //= 3
+    # Warm start on every 9th row (or the like; when there are many): the raters' Newton
+    # steps alone, then the joint steps; then the raters' steps on all rows, where the joint
+    # steps start a few steps from the optimum.
+    share = 3 ** int(np.log(max(len(pb.c) / WARM_START_ROWS, 1)) / np.log(3) - 1)
+    for part in ((pb.every(share), pb) if share > 1 else (pb,)):
+        x = _raters_given_theta(part, x)
+        if part is not pb:
+            x = _climb(part, x, tol=1.0, max_iter=max_iter)[0]
     x, value, iterations, converged, state = _climb(pb, x, tol=tol, max_iter=max_iter)
     if not converged:
         state = _information(pb, x)
