@@ -15,6 +15,7 @@ from judge_app.ui.components.verdict_controls import (
     JUST_VOTED,
     START_AT_TOP,
     TOUCH_CSS,
+    keyboard_hints,
     mark_shown,
     show_controls,
     show_messages,
@@ -73,7 +74,7 @@ def pair_area(db: Database, sid: str, task_id: str) -> None:
         show_response("A", pair.left, scroll)
     with right:
         show_response("B", pair.right, scroll)
-    show_controls(db, sid, config, pair.assignment_id)
+    show_controls(db, sid, config, pair.assignment_id, hints=False)
 
 
 config = task_settings(db, task_id)
@@ -84,3 +85,5 @@ if config.instructions.strip():
     with st.expander("Instructions", expanded=done_count(db, rater["rater_id"], task_id) == 0):
         show_text(config.instructions)
 pair_area(db, sid, task_id)
+if getattr(st.session_state.get(shown_key(task_id)), "pair", None) is not None:
+    keyboard_hints(config)  # the same for every pair: drawn once, under the pair area

@@ -191,10 +191,13 @@ def _criterion(c: Criterion, assignment_id: str) -> None:
 
 
 def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_id: str,
-                  on_vote: OnVote | None = None, skip_and_undo: bool = True) -> None:
+                  on_vote: OnVote | None = None, skip_and_undo: bool = True,
+                  hints: bool = True) -> None:
     """The controls of one assignment. ``on_vote`` records the vote instead of the pair
     page's queue; ``skip_and_undo`` False leaves out Skip and Undo (the arena: a battle
-    is left by typing the next prompt, and its names are already shown after the vote)."""
+    is left by typing the next prompt, and its names are already shown after the vote);
+    ``hints`` False leaves the keyboard line to the caller (the pair page draws it once,
+    outside the part a vote reruns)."""
     aid = assignment_id
     chosen = st.session_state.get(f"choice_{aid}")
     with st.container(horizontal=True):
@@ -231,6 +234,11 @@ def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_
             st.button("Skip", key=f"skip_{aid}", shortcut=SKIP_KEY,
                       on_click=_skip, args=(db, session_id, aid))
             undo_button(db, session_id, config.name)
+    if hints:
+        keyboard_hints(config, skip_and_undo)
+
+
+def keyboard_hints(config: TaskConfig, skip_and_undo: bool = True) -> None:
     with st.container(key="keyboard_hints"):  # hidden on touch screens (TOUCH_CSS)
         st.caption(shortcut_help(config, skip_and_undo))
 
