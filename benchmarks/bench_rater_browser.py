@@ -2,9 +2,10 @@
 
 A real `judge-app serve` on the demo database (optionally with N judge verdicts added), one
 rater in Debian's headless chromium voting with the keyboard. Timed per vote, in the page: from
-just before Enter is pressed to the animation frame after the next pair's last element (the
-keyboard line under its Submit button) is in place, with no stale element left and the script
-run finished.
+just before Enter is pressed to the animation frame after the next pair is in place (its Submit
+button, the last widget drawn, carries the next assignment id), with no stale element left,
+the script run finished and the keyboard line shown (drawn under the pair area; since
+2026-12-02 once per page, outside the part a vote reruns).
 
 ``--before DIR`` also measures another checkout of the project (the code before a change, e.g.
 ``git archive <commit> | tar -x -C DIR``) in the same run; each checkout builds its own database

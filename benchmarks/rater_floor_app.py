@@ -2,8 +2,9 @@
 
 Draws what the rater's pair area draws (progress, prompt, two answers in boxes, outcome and
 strength buttons with their shortcuts, two criteria, the rationale box, flag, Submit / Skip /
-Undo, the keyboard line) inside a fragment, from texts in memory ($BENCH_FLOOR_TEXTS, a JSON
-list of [prompt, left, right] taken from the demo database). Enter moves to the next texts.
+Undo) inside a fragment, with the keyboard line under it as the page draws it (once, outside
+the fragment), from texts in memory ($BENCH_FLOOR_TEXTS, a JSON list of [prompt, left, right]
+taken from the demo database). Enter moves to the next texts.
 What a vote costs here is Streamlit's fragment run, the websocket and the browser's drawing:
 no service call, no query. Run by ``bench_rater_browser.py --floor``; not part of the app.
 """
@@ -40,8 +41,7 @@ def pair_area() -> None:
     prompt, left, right = TEXTS[n % len(TEXTS)]
     aid = f"{n:032x}"
     st.progress((n % 100) / 100, text=f"{n} / 100 done")
-    st.markdown("#### Prompt")
-    show_prompt([{"role": "user", "content": prompt}])
+    show_prompt([{"role": "user", "content": prompt}], heading="#### Prompt")
     a, b = ([{"role": "assistant", "content": t}] for t in (left, right))
     scroll = is_long(a) or is_long(b)
     col_a, col_b = st.columns(2)
@@ -56,8 +56,8 @@ def pair_area() -> None:
                       type="primary" if chosen == label else "secondary",
                       on_click=_choose, args=(aid, label))
         st.button("Much better", key=f"much_btn_{aid}", shortcut="M", type="tertiary")
-    for column, name in zip(st.columns(4), ("accuracy", "clarity"), strict=False):
-        with column:
+    with st.container(horizontal=True, gap="large"):
+        for name in ("accuracy", "clarity"):
             st.radio(name, ["A", "B", "Tie"], index=None, horizontal=True,
                      key=f"crit_{name}_{aid}")
     st.text_area("Why? (optional; if given, at least 20 characters)", key=f"rationale_{aid}",
@@ -68,8 +68,8 @@ def pair_area() -> None:
                   on_click=_next)
         st.button("Skip", key=f"skip_{aid}", shortcut="S", on_click=_next)
         st.button("Undo last verdict", key="undo_floor", shortcut="U")
-    with st.container(key="keyboard_hints"):
-        st.caption("Keyboard: " + " · ".join(f"`{k}` {label}" for label, k in KEYS.items()))
 
 
 pair_area()
+with st.container(key="keyboard_hints"):  # outside the fragment, as on the pair page
+    st.caption("Keyboard: " + " · ".join(f"`{k}` {label}" for label, k in KEYS.items()))

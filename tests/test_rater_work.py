@@ -148,3 +148,20 @@ def test_a_repeated_submit_stores_one_verdict_and_takes_one_next_pair(db: Databa
     assert stored == (1,) and held == (2,)
     # The next pair's models stay hidden: the view carries texts only.
     assert not {"model_a", "model_b", "pair_id"} & set(vars(after.pair))
+
+
+def test_the_tab_forgets_the_choices_of_pairs_it_closed(page: tuple[AppTest, Database]) -> None:
+    """A rater votes thousands of times in one tab: what the page keeps per assignment (the
+    outcome chosen, when it was shown) must not pile up in the tab's session state."""
+    at, _ = page
+    voted = []
+    for _ in range(5):
+        voted.append(str(_button(at, "out_left_").key).removeprefix("out_left_"))
+        _button(at, "out_left_").click().run()
+        _button(at, "submit_").click().run()
+        assert not at.exception
+    for aid in voted[:-1]:  # the pair just closed is kept: a second Enter repeats its vote
+        assert f"choice_{aid}" not in at.session_state
+        assert aid not in at.session_state["shown_at"]
+    assert f"choice_{voted[-1]}" in at.session_state
+    assert len(at.session_state["shown_at"]) <= 2  # that one and the pair now shown

@@ -13,12 +13,13 @@ from judge_app.ui.components.conversation import is_long, show_prompt, show_resp
 from judge_app.ui.components.verdict_controls import (
     AFTER_VOTE,
     JUST_VOTED,
+    START_AT_TOP,
     TOUCH_CSS,
+    keyboard_hints,
     mark_shown,
     show_controls,
     show_messages,
     shown_key,
-    start_at_top,
     undo_button,
 )
 from judge_app.ui.session import current_rater, database, run_in_browser, session_id
@@ -63,8 +64,7 @@ def pair_area(db: Database, sid: str, task_id: str) -> None:
         undo_button(db, sid, task_id)
         return
     mark_shown(pair.assignment_id)
-    st.markdown("#### Prompt")
-    show_prompt(pair.prompt)
+    show_prompt(pair.prompt, heading="#### Prompt")
     if pair.reference:
         with st.expander("Reference answer", expanded=True):
             show_text(pair.reference)
@@ -74,14 +74,16 @@ def pair_area(db: Database, sid: str, task_id: str) -> None:
         show_response("A", pair.left, scroll)
     with right:
         show_response("B", pair.right, scroll)
-    show_controls(db, sid, config, pair.assignment_id)
-    run_in_browser(start_at_top(pair.assignment_id))  # a new pair starts at its top (phones)
+    show_controls(db, sid, config, pair.assignment_id, hints=False)
 
 
 config = task_settings(db, task_id)
 st.html(TOUCH_CSS)
+run_in_browser(START_AT_TOP)  # a new pair starts at its top (phones); once, not per vote
 st.subheader(inert_markdown(config.title or task_id))
 if config.instructions.strip():
     with st.expander("Instructions", expanded=done_count(db, rater["rater_id"], task_id) == 0):
         show_text(config.instructions)
 pair_area(db, sid, task_id)
+if getattr(st.session_state.get(shown_key(task_id)), "pair", None) is not None:
+    keyboard_hints(config)  # the same for every pair: drawn once, under the pair area

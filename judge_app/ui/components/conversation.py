@@ -32,11 +32,21 @@ def _content(message: dict[str, Any]) -> str:
     return content if isinstance(content, str) else str(content)
 
 
-def show_prompt(messages: list[dict[str, Any]]) -> None:
-    """A single question as plain markdown; a conversation as chat bubbles."""
+def show_prompt(messages: list[dict[str, Any]], heading: str = "") -> None:
+    """A single question as plain markdown; a conversation as chat bubbles. ``heading`` (our
+    own markdown, never data) goes in the same element as a single question: one element
+    fewer to send and draw on every pair."""
     if len(messages) == 1:
-        show_text(_content(messages[0]))
+        text = _content(messages[0])
+        if heading and too_costly_to_format(text) is None:
+            st.markdown(f"{heading}\n\n{inert_markdown(text)}")
+            return
+        if heading:
+            st.markdown(heading)
+        show_text(text)
         return
+    if heading:
+        st.markdown(heading)
     for message in messages:
         role = str(message.get("role", "user"))
         with st.chat_message(role if role in ("user", "assistant") else "ai",

@@ -61,12 +61,27 @@ TOUCH_CSS = """<style>
 </style>"""
 
 
-def start_at_top(assignment_id: str) -> str:
-    """A script that scrolls the page to its top; it runs once per pair, because the element
-    changes (and is mounted again) only when the assignment does."""
-    return (f"/* pair {assignment_id} */ var main = document.querySelector("
-            "'[data-testid=\"stMain\"]'); if (main) { main.scrollTo(0, 0); } "
-            "window.scrollTo(0, 0);")
+# Installed once per page (outside the pair area's fragment, so a vote does not send it
+# again): a new pair, seen as another assignment id in the Submit button's key, starts at its
+# top. The flag keeps a second copy (a full rerun that mounts it again) from watching too.
+START_AT_TOP = """(function () {
+  if (window.__judgeAppStartAtTop) return;
+  window.__judgeAppStartAtTop = true;
+  var shown = null;
+  var check = function () {
+    var submit = document.querySelector('[class*="st-key-submit_"]');
+    var found = submit && submit.className.match(/st-key-submit_([0-9A-Za-z]+)/);
+    if (!found || found[1] === shown) return;
+    shown = found[1];
+    var main = document.querySelector('[data-testid="stMain"]');
+    if (main) { main.scrollTo(0, 0); }
+    window.scrollTo(0, 0);
+  };
+  new MutationObserver(check).observe(document.body, {subtree: true, childList: true,
+                                                      attributes: true,
+                                                      attributeFilter: ["class"]});
+  check();
+})();"""
 
 
 def mark_shown(assignment_id: str) -> None:
@@ -77,6 +92,18 @@ def mark_shown(assignment_id: str) -> None:
 def _duration_ms(assignment_id: str) -> int | None:
     shown = st.session_state.get("shown_at", {}).get(assignment_id)
     return None if shown is None else int((time.monotonic() - shown) * 1000)
+
+
+def _forget(assignment_id: str) -> None:
+    """Drop what this tab kept about the assignment closed before this one: the widgets' own
+    keys go with the widgets, these are ours, and a rater votes thousands of times in one
+    tab. The one just closed is kept, so a second Enter on it repeats the same vote."""
+    state = st.session_state
+    if (old := state.get("closed")) and old != assignment_id:
+        for key in (f"choice_{old}", f"much_{old}"):
+            state.pop(key, None)
+        state.get("shown_at", {}).pop(old, None)
+    state["closed"] = assignment_id
 
 
 def _choose(assignment_id: str, choice: RawChoice) -> None:
@@ -124,6 +151,7 @@ def _submit(db: Database, session_id: str, config: TaskConfig, assignment_id: st
         state["rate_error"] = str(exc)
         return
     state[JUST_VOTED] = True
+    _forget(assignment_id)
 
 
 def _skip(db: Database, session_id: str, assignment_id: str) -> None:
@@ -134,6 +162,7 @@ def _skip(db: Database, session_id: str, assignment_id: str) -> None:
         st.session_state["rate_error"] = str(exc)
         return
     st.session_state[AFTER_VOTE] = True
+    _forget(assignment_id)
 
 
 def _undo(db: Database, session_id: str, task_id: str) -> None:
@@ -162,10 +191,13 @@ def _criterion(c: Criterion, assignment_id: str) -> None:
 
 
 def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_id: str,
-                  on_vote: OnVote | None = None, skip_and_undo: bool = True) -> None:
+                  on_vote: OnVote | None = None, skip_and_undo: bool = True,
+                  hints: bool = True) -> None:
     """The controls of one assignment. ``on_vote`` records the vote instead of the pair
     page's queue; ``skip_and_undo`` False leaves out Skip and Undo (the arena: a battle
-    is left by typing the next prompt, and its names are already shown after the vote)."""
+    is left by typing the next prompt, and its names are already shown after the vote);
+    ``hints`` False leaves the keyboard line to the caller (the pair page draws it once,
+    outside the part a vote reruns)."""
     aid = assignment_id
     chosen = st.session_state.get(f"choice_{aid}")
     with st.container(horizontal=True):
@@ -181,9 +213,9 @@ def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_
                       shortcut=MUCH_KEY, type="primary" if much else "tertiary",
                       on_click=_toggle_much, args=(aid,),
                       help="Press again to take it back. Counts only when A or B wins.")
-    for row in range(0, len(config.criteria), 4):  # up to four criteria side by side
-        for column, criterion in zip(st.columns(4), config.criteria[row:row + 4], strict=False):
-            with column:
+    if config.criteria:  # side by side, wrapping: one block, not a row of columns per four
+        with st.container(horizontal=True, gap="large"):
+            for criterion in config.criteria:
                 _criterion(criterion, aid)
     if config.rationale != "off":
         need = max(1, config.rationale_min_length)
@@ -202,6 +234,11 @@ def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_
             st.button("Skip", key=f"skip_{aid}", shortcut=SKIP_KEY,
                       on_click=_skip, args=(db, session_id, aid))
             undo_button(db, session_id, config.name)
+    if hints:
+        keyboard_hints(config, skip_and_undo)
+
+
+def keyboard_hints(config: TaskConfig, skip_and_undo: bool = True) -> None:
     with st.container(key="keyboard_hints"):  # hidden on touch screens (TOUCH_CSS)
         st.caption(shortcut_help(config, skip_and_undo))
 
