@@ -93,10 +93,11 @@ LEDGER_POLL_S = 0.2  # how often a call waiting for other processes' calls to se
 
 
 class BudgetGate:
-    """A Budget shared by concurrent calls: judge runs, generation runs and the arena all
-    admit their calls here. Near the limit, a call that does not fit waits for the calls in
-    flight to settle (their real cost is usually far below the worst case reserved) and tries
-    again; it is refused only when nothing is in flight and it still does not fit.
+    """A Budget shared by concurrent calls: judge runs and generation runs admit their calls
+    here (the arena applies the same Budget rule to a battle's two calls at once). Near the
+    limit, a call that does not fit waits for the calls in flight to settle (their real cost
+    is usually far below the worst case reserved) and tries again; it is refused only when
+    nothing is in flight and it still does not fit.
 
     With a ``ledger``, the call must also fit in the budget it shares with other processes
     (the same cap on the same task, in the database): calls in flight there count as in
@@ -106,19 +107,6 @@ class BudgetGate:
         self.budget = budget
         self.ledger = ledger
         self._settled = asyncio.Event()
-
-    def try_admit(self, prompt_chars: int) -> tuple[float | None, int]:
-        """One attempt, without waiting: (the amount reserved or None, calls in flight
-        elsewhere). Blocking (the ledger is a database): call it off the event loop."""
-        reserved = self.budget.reserve(prompt_chars)
-        if reserved is None or self.ledger is None:
-            return reserved, 0
-        elsewhere = self.ledger.reserve(reserved)
-        if elsewhere is None:
-            return reserved, 0
-        self.budget.settle(reserved, 0.0)  # take back the local reservation
-        self._settled.set()
-        return None, elsewhere
 
     async def admit(self, prompt_chars: int, stopped: Callable[[], bool]) -> float | None:
         """The amount reserved for the call, or None when it may not start. The local
@@ -140,15 +128,6 @@ class BudgetGate:
                 await asyncio.sleep(LEDGER_POLL_S)
             else:
                 return None
-
-    def settle_now(self, reserved: float, actual: float, *, prompt_chars: int = 0,
-                   input_tokens: int = 0) -> None:
-        """Settle (blocking when there is a ledger)."""
-        if self.ledger is not None:
-            self.ledger.settle(reserved, actual)
-        self.budget.settle(reserved, actual, prompt_chars=prompt_chars,
-                           input_tokens=input_tokens)
-        self._settled.set()
 
     async def settle(self, reserved: float, actual: float, *, prompt_chars: int = 0,
                      input_tokens: int = 0) -> None:

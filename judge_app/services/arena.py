@@ -127,6 +127,7 @@ def start_battle(db: Database, session_id: str, task_id: str, prompt: str, *,
     text = rules.check_prompt(prompt, settings)
     rng = rng or random.Random()
     with _start_lock, db.transaction() as cur:
+        store.lock_budget(cur, task_id)  # other server processes take turns here too
         rater_id = str(sessions.check(cur, session_id, task_id)["rater_id"])
         now = stored_now()
         _check_rate(cur, settings, task_id, rater_id)
@@ -342,6 +343,7 @@ def follow_up(db: Database, session_id: str, battle_id: str, prompt: str) -> Bat
         raise NotFoundError(f"task '{task_id}' has no arena")
     text = rules.check_prompt(prompt, settings)
     with _start_lock, db.transaction() as cur:
+        store.lock_budget(cur, task_id)  # other server processes take turns here too
         rater_id = str(sessions.check(cur, session_id, task_id)["rater_id"])
         row = store.get_battle(cur, battle_id)
         if row is None or row["rater_id"] != rater_id:
