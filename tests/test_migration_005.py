@@ -229,6 +229,10 @@ VALID_ROWS = {
                       "prompt_id": "'q'", "left_model": "'a'", "right_model": "'b'",
                       "reserved_usd": "0", "created_at": "current_timestamp",
                       "status": "'answering'"},
+    "budget_ledger": {"scope": "'task:t'", "window_no": "1", "seq": "1",  # migration 008
+                      "kind": "'join'", "member_id": "'m'", "spent_usd": "0",
+                      "reserved_usd": "0", "held": "0", "members": "1",
+                      "created_at": "current_timestamp"},
 }
 BAD_VALUES = [
     ("pairs", "gold_outcome", "'A'"), ("raters", "source", "'robot'"),
@@ -239,6 +243,7 @@ BAD_VALUES = [
     ("judge_calls", "left_side", "'first'"), ("judge_calls", "raw_choice", "'a'"),
     ("judge_calls", "strength", "0"), ("escalations", "reason", "'bored'"),
     ("generation_runs", "status", "'interrupted'"), ("arena_battles", "status", "'pending'"),
+    ("budget_ledger", "kind", "'refund'"),
 ]
 
 
@@ -273,6 +278,7 @@ CHECKED = {  # table.column -> the vocabulary it must allow, exactly
     "judge_calls.strength": vocab.STRENGTHS, "escalations.reason": vocab.ESCALATION_REASONS,
     "generation_runs.status": vocab.RUN_STATUSES,
     "arena_battles.status": vocab.ARENA_STATUSES,
+    "budget_ledger.kind": vocab.BUDGET_STEPS,
 }
 
 

@@ -78,6 +78,12 @@ RUN_STATUSES: tuple[RunStatus, ...] = ("running", "done", "stopped", "failed")
 ArenaStatus = Literal["answering", "answered", "failed", "voted"]
 ARENA_STATUSES: tuple[ArenaStatus, ...] = ("answering", "answered", "failed", "voted")
 
+# A step in the budget ledger (migration 008, services/budgets.py): a run joins a window,
+# reserves a call's worst case, settles it with the real cost, leaves, or is found dead and
+# its reservations released (expire).
+BudgetStep = Literal["join", "reserve", "settle", "leave", "expire"]
+BUDGET_STEPS: tuple[BudgetStep, ...] = ("join", "reserve", "settle", "leave", "expire")
+
 EscalationReason = Literal["inconsistent", "unsure"]
 ESCALATION_REASONS: tuple[EscalationReason, ...] = ("inconsistent", "unsure")
 

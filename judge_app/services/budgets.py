@@ -29,6 +29,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from judge_app.core.clock import stored_now
+from judge_app.core.vocabulary import BudgetStep
 from judge_app.judges.owner import current_owner, owner_alive
 from judge_app.storage import budgets as store
 from judge_app.storage.db import WRITE_CONFLICTS, Database, SessionLocks
@@ -142,7 +143,7 @@ def _join(cur: Any, member: dict[str, Any]) -> int:
     return store.join(cur, member, stored_now())
 
 
-def _end(cur: Any, scope: str, window_no: int, member_id: str, kind: str) -> bool:
+def _end(cur: Any, scope: str, window_no: int, member_id: str, kind: BudgetStep) -> bool:
     return store.end_member(cur, scope, window_no, member_id, kind, stored_now())
 
 

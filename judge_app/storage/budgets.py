@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from judge_app.core.vocabulary import BudgetStep
 from judge_app.storage.rows import all_rows
 
 MEMBER_COLUMNS = ("member_id", "scope", "window_no", "holder", "max_cost_usd", "pid", "host",
@@ -47,7 +48,7 @@ def current(cur: duckdb.DuckDBPyConnection, scope: str) -> Totals | None:
                   int(row[5]), row[6] in ("leave", "expire") and int(row[5]) == 0)
 
 
-def _append(cur: duckdb.DuckDBPyConnection, scope: str, after: Totals, kind: str,
+def _append(cur: duckdb.DuckDBPyConnection, scope: str, after: Totals, kind: BudgetStep,
             member_id: str, now: datetime, *, amount: float = 0.0, calls: int = 0,
             cost: float = 0.0) -> None:
     cur.execute(
@@ -118,7 +119,7 @@ def settle(cur: duckdb.DuckDBPyConnection, scope: str, window_no: int, member_id
 
 
 def end_member(cur: duckdb.DuckDBPyConnection, scope: str, window_no: int, member_id: str,
-               kind: str, now: datetime) -> bool:
+               kind: BudgetStep, now: datetime) -> bool:
     """The member leaves ('leave') or was found dead ('expire'): what it still holds goes
     back to the window, which closes when it was the last member. False if it had ended."""
     if _ended(cur, scope, window_no, member_id):
