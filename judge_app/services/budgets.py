@@ -22,6 +22,7 @@ unknown, the same bound as the answers a SIGKILL loses.
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -51,6 +52,7 @@ class SharedBudget:
         self.db, self.scope, self.holder, self.cap = db, scope, holder, cap
         self.member_id = uuid.uuid4().hex
         self.window_no = 0
+        self._steps = threading.Lock()
         self.locks: SessionLocks | None = db.session_locks()
         if self.locks is not None and not self.locks.try_lock(LOCK_PREFIX + self.member_id):
             raise RuntimeError("a fresh budget member's lock is taken")  # pragma: no cover
@@ -122,7 +124,12 @@ class SharedBudget:
         return False
 
     def _retrying(self, step: Callable[[Any], T]) -> T:
-        """One transaction, run again when it lost a race with another one."""
+        """One transaction, run again when it lost a race with another one. This process's
+        steps take turns (a thread lock): they would only conflict with each other."""
+        with self._steps:
+            return self._retrying_unlocked(step)
+
+    def _retrying_unlocked(self, step: Callable[[Any], T]) -> T:
         for attempt in range(RETRIES):
             try:
                 with self.db.transaction() as cur:
