@@ -235,6 +235,10 @@ VALID_ROWS = {
                     "config_hash": "'h'", "run_id": "'r'", "endpoint": "'e'", "calls": "'[]'",
                     "n_calls": "0", "input_jsonl": "''", "estimated_cost_usd": "0",
                     "state": "'preparing'"},
+    "budget_ledger": {"scope": "'task:t'", "window_no": "1", "seq": "1",  # migration 009
+                      "kind": "'join'", "member_id": "'m'", "spent_usd": "0",
+                      "reserved_usd": "0", "held": "0", "members": "1",
+                      "created_at": "current_timestamp"},
 }
 BAD_VALUES = [
     ("pairs", "gold_outcome", "'A'"), ("raters", "source", "'robot'"),
@@ -246,6 +250,7 @@ BAD_VALUES = [
     ("judge_calls", "strength", "0"), ("escalations", "reason", "'bored'"),
     ("generation_runs", "status", "'interrupted'"), ("arena_battles", "status", "'pending'"),
     ("api_batches", "kind", "'arena'"), ("api_batches", "state", "'landed'"),
+    ("budget_ledger", "kind", "'refund'"),
 ]
 
 
@@ -281,6 +286,7 @@ CHECKED = {  # table.column -> the vocabulary it must allow, exactly
     "generation_runs.status": vocab.RUN_STATUSES,
     "arena_battles.status": vocab.ARENA_STATUSES,
     "api_batches.kind": vocab.BATCH_KINDS, "api_batches.state": vocab.BATCH_STATES,
+    "budget_ledger.kind": vocab.BUDGET_STEPS,
 }
 
 

@@ -85,6 +85,11 @@ BatchKind = Literal["generate", "judge"]
 BATCH_KINDS: tuple[BatchKind, ...] = ("generate", "judge")
 BatchState = Literal["preparing", "uploaded", "submitted", "done"]
 BATCH_STATES: tuple[BatchState, ...] = ("preparing", "uploaded", "submitted", "done")
+# A step in the budget ledger (migration 009, services/budgets.py): a run joins a window,
+# reserves a call's worst case, settles it with the real cost, leaves, or is found dead and
+# its reservations released (expire).
+BudgetStep = Literal["join", "reserve", "settle", "leave", "expire"]
+BUDGET_STEPS: tuple[BudgetStep, ...] = ("join", "reserve", "settle", "leave", "expire")
 
 EscalationReason = Literal["inconsistent", "unsure"]
 ESCALATION_REASONS: tuple[EscalationReason, ...] = ("inconsistent", "unsure")

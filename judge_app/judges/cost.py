@@ -12,6 +12,7 @@ import asyncio
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 CHARS_PER_TOKEN = 4.0
 MESSAGE_OVERHEAD_TOKENS = 4  # role and separators, per message
@@ -77,27 +78,61 @@ class Budget:
                 self.ratio = self.seen_ratio * 1.25
 
 
-class BudgetGate:
-    """A Budget shared by concurrent calls (judge runs and generation runs): near the limit,
-    a call that does not fit waits for the calls in flight to settle (their real cost is
-    usually far below the worst case reserved) and tries again; it is refused only when
-    nothing is in flight and it still does not fit."""
+class Ledger(Protocol):
+    """A budget shared with other processes (services/budgets.SharedBudget, a database
+    ledger): reserve a call's worst case against the shared cap, settle it afterwards."""
 
-    def __init__(self, budget: Budget) -> None:
+    def reserve(self, amount: float) -> int | None:
+        """None when reserved; else the calls in flight elsewhere (whose settling may free
+        room)."""
+
+    def settle(self, reserved: float, actual: float) -> None: ...
+
+
+LEDGER_POLL_S = 0.2  # how often a call waiting for other processes' calls to settle retries
+
+
+class BudgetGate:
+    """A Budget shared by concurrent calls: judge runs and generation runs admit their calls
+    here (the arena applies the same Budget rule to a battle's two calls at once). Near the
+    limit, a call that does not fit waits for the calls in flight to settle (their real cost
+    is usually far below the worst case reserved) and tries again; it is refused only when
+    nothing is in flight and it still does not fit.
+
+    With a ``ledger``, the call must also fit in the budget it shares with other processes
+    (the same cap on the same task, in the database): calls in flight there count as in
+    flight here."""
+
+    def __init__(self, budget: Budget, ledger: Ledger | None = None) -> None:
         self.budget = budget
+        self.ledger = ledger
         self._settled = asyncio.Event()
 
     async def admit(self, prompt_chars: int, stopped: Callable[[], bool]) -> float | None:
-        """The amount reserved for the call, or None when it may not start."""
-        reserved = self.budget.reserve(prompt_chars)
-        while reserved is None and self.budget.held and not stopped():
-            self._settled.clear()
-            await self._settled.wait()
-            reserved = self.budget.reserve(prompt_chars)
-        return reserved
+        """The amount reserved for the call, or None when it may not start. The local
+        Budget is only touched on the event loop; the ledger's round trip runs in a thread."""
+        while True:
+            reserved, elsewhere = self.budget.reserve(prompt_chars), 0
+            if reserved is not None and self.ledger is not None:
+                waiting = await asyncio.to_thread(self.ledger.reserve, reserved)
+                if waiting is not None:
+                    self.budget.settle(reserved, 0.0)  # take back the local reservation
+                    self._settled.set()  # a call waiting for it may be refused for good now
+                    reserved, elsewhere = None, waiting
+            if reserved is not None or stopped():
+                return reserved
+            if self.budget.held:
+                self._settled.clear()
+                await self._settled.wait()
+            elif elsewhere:
+                await asyncio.sleep(LEDGER_POLL_S)
+            else:
+                return None
 
-    def settle(self, reserved: float, actual: float, *, prompt_chars: int = 0,
-               input_tokens: int = 0) -> None:
+    async def settle(self, reserved: float, actual: float, *, prompt_chars: int = 0,
+                     input_tokens: int = 0) -> None:
+        if self.ledger is not None:
+            await asyncio.to_thread(self.ledger.settle, reserved, actual)
         self.budget.settle(reserved, actual, prompt_chars=prompt_chars,
                            input_tokens=input_tokens)
         self._settled.set()

@@ -47,7 +47,6 @@ from judge_app.services import generation, sessions, verdicts
 from judge_app.services.queue import load_task_config
 from judge_app.storage import arena as store
 from judge_app.storage.db import WRITE_CONFLICTS, Database
-from judge_app.storage.dialect import dialect_of
 
 _start_lock = threading.Lock()  # budget and rate checks and the battle row: one at a time
 
@@ -136,8 +135,8 @@ def start_battle(db: Database, session_id: str, task_id: str, prompt: str, *,
     rng = rng or random.Random()
     give_up_abandoned(db, task_id, settings)  # before: their reservations are free again
     with _start_lock, db.transaction() as cur:
+        store.lock_budget(cur, task_id)  # other server processes take turns here too
         rater_id = str(sessions.check(cur, session_id, task_id)["rater_id"])
-        _lock_arena(cur, task_id)
         now = stored_now()
         _check_rate(cur, settings, task_id, rater_id)
         left_name, right_name = rules.draw_pair(settings, store.battles_per_model(cur, task_id),
@@ -153,13 +152,6 @@ def start_battle(db: Database, session_id: str, task_id: str, prompt: str, *,
             "prompt_id": battle.prompt_id, "left_model": left.name, "right_model": right.name,
             "reserved_usd": reserved, "created_at": now})
     return battle
-
-
-def _lock_arena(cur: Any, task_id: str) -> None:
-    """One battle start or follow-up of the task at a time, across app servers (PostgreSQL;
-    DuckDB has one owner process and _start_lock): the budget check and the reservation
-    it makes must not interleave with another's."""
-    dialect_of(cur).lock(cur, f"judge_app:arena:{task_id}")
 
 
 def _give_up_abandoned(cur: Any, settings: rules.ArenaSettings, task_id: str) -> int:
@@ -432,8 +424,8 @@ def follow_up(db: Database, session_id: str, battle_id: str, prompt: str) -> Bat
     text = rules.check_prompt(prompt, settings)
     give_up_abandoned(db, task_id, settings)
     with _start_lock, db.transaction() as cur:
+        store.lock_budget(cur, task_id)  # other server processes take turns here too
         rater_id = str(sessions.check(cur, session_id, task_id)["rater_id"])
-        _lock_arena(cur, task_id)
         row = store.get_battle(cur, battle_id)
         if row is None or row["rater_id"] != rater_id:
             raise PermissionDenied("this battle does not belong to you")

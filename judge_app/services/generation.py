@@ -46,6 +46,7 @@ from judge_app.judges.group_commit import GroupCommit, Row
 from judge_app.judges.model_config import ModelConfig
 from judge_app.judges.owner import current_owner, owner_alive
 from judge_app.services import batches
+from judge_app.services.budgets import SharedBudget, task_scope
 from judge_app.services.judge_runs import CLAIM_POLL_S, CLAIM_PREFIX
 from judge_app.services.queue import load_task_config
 from judge_app.storage import generation as store
@@ -375,7 +376,7 @@ class _Run:
         try:
             result = await client.complete(list(messages))
         except JudgeCallError as exc:
-            self.gate.settle(reserved, 0.0)
+            await self.gate.settle(reserved, 0.0)
             self.failed.append((prompt_id, f"turn {turn}: {exc}"))
             if exc.fatal and not self.fatal:
                 self.fatal = True
@@ -383,7 +384,8 @@ class _Run:
             return None
         cost = cost_usd(result.input_tokens, result.output_tokens,
                         cfg.input_price_per_million, cfg.output_price_per_million)
-        self.gate.settle(reserved, cost, prompt_chars=chars, input_tokens=result.input_tokens)
+        await self.gate.settle(reserved, cost, prompt_chars=chars,
+                               input_tokens=result.input_tokens)
         return {
             "call_key": key, "run_id": self.run_id, "config_hash": self.plan.config_hash,
             "model": cfg.name, "endpoint": self.plan.endpoint, "task_id": self.plan.task_id,
@@ -523,6 +525,9 @@ def run_generation(db: Database, plan: GenerationPlan, *, max_cost: float | None
     try:
         if plan.jobs:
             run.claims = db.session_locks()
+            if max_cost is not None:  # the cap holds with every capped run on the task now
+                run.gate.ledger = SharedBudget.join(db, task_scope(plan.task_id), run.run_id,
+                                                    max_cost)
             asyncio.run(run.execute(workers))
         done = {o["prompt_id"] for o in run.outputs}
         missing = len(plan.jobs) - len(done)
@@ -538,6 +543,8 @@ def run_generation(db: Database, plan: GenerationPlan, *, max_cost: float | None
         run.bar.close()
         if run.claims is not None:
             run.claims.close()
+        if isinstance(run.gate.ledger, SharedBudget):
+            run.gate.ledger.leave()
         _finish_run_row(db, run, status, message)
     return _summarise(run, status, message, time.monotonic() - started, secrets)
 

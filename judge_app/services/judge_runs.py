@@ -51,6 +51,7 @@ from judge_app.judges.plan import (
 )
 from judge_app.judges.prompt import conversation_text
 from judge_app.services import batches
+from judge_app.services.budgets import SharedBudget, task_scope
 from judge_app.services.queue import load_task_config
 from judge_app.services.verdicts import JudgeVerdict, record_judge_verdicts
 from judge_app.storage import judges as store
@@ -260,7 +261,7 @@ class _Run:
         try:
             result = await client.complete(messages)
         except JudgeCallError as exc:
-            self.gate.settle(reserved, 0.0)
+            await self.gate.settle(reserved, 0.0)
             self.failed.append(str(exc))
             if exc.fatal and not self.fatal:
                 self.fatal = True
@@ -268,7 +269,8 @@ class _Run:
             return False
         cost = cost_usd(result.input_tokens, result.output_tokens,
                         cfg.input_price_per_million, cfg.output_price_per_million)
-        self.gate.settle(reserved, cost, prompt_chars=chars, input_tokens=result.input_tokens)
+        await self.gate.settle(reserved, cost, prompt_chars=chars,
+                               input_tokens=result.input_tokens)
         parsed = parse_answer(result.text, cfg.format, result.logprobs)
         writer.put({
             "call_key": call.key, "run_id": self.run_id, "config_hash": self.plan.config_hash,
@@ -412,6 +414,9 @@ def run_plan(db: Database, plan: Plan, *, max_cost: float | None = None,
     try:
         if plan.to_call:
             run.claims = db.session_locks()
+            if max_cost is not None:  # the cap holds with every capped run on the task now
+                run.gate.ledger = SharedBudget.join(db, task_scope(plan.task_id), run.run_id,
+                                                    max_cost)
             asyncio.run(run.execute())
         run._record_verdicts(sorted(run.calls_of_pair))  # cached pairs and any left behind
         unanswered = sum(1 for c in plan.calls if c.key not in run.results)
@@ -427,6 +432,8 @@ def run_plan(db: Database, plan: Plan, *, max_cost: float | None = None,
         run.bar.close()
         if run.claims is not None:
             run.claims.close()
+        if isinstance(run.gate.ledger, SharedBudget):
+            run.gate.ledger.leave()
         with db.transaction() as cur:
             store.update_run(cur, run.run_id, status=status, message=message,
                              done_calls=len(run.new_rows), failed_calls=len(run.failed),

@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 
 from judge_app.storage.catalog import PAIR_COLUMNS, PROMPT_COLUMNS
+from judge_app.storage.dialect import dialect_of
 from judge_app.storage.frames import insert_new_rows
 from judge_app.storage.generation import GENERATED_OUTPUT_COLUMNS
 from judge_app.storage.rows import all_rows
@@ -114,6 +115,13 @@ def turns_since(cur: duckdb.DuckDBPyConnection, task_id: str, rater_id: str,
                 "AND created_at >= ?", [task_id, rater_id, since])
     row = cur.fetchone()
     return int(row[0]) if row else 0
+
+
+def lock_budget(cur: duckdb.DuckDBPyConnection, task_id: str) -> None:
+    """Hold the task's arena budget and rate limit until this transaction ends, across
+    processes (PostgreSQL: an advisory lock), so two servers starting battles at once cannot
+    both take its last dollars. (DuckDB: its one owner process; services/arena's lock.)"""
+    dialect_of(cur).lock(cur, f"judge_app:arena-budget:{task_id}")
 
 
 def committed_usd(cur: duckdb.DuckDBPyConnection, task_id: str) -> float:
