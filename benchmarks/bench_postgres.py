@@ -180,6 +180,9 @@ class Backends:
             print(f"built PostgreSQL in {time.perf_counter() - t:.1f} s (load {load()})",
                   flush=True)
 
+        for target in (str(self.base_file), self.server.url(BASE_DB)):
+            open_database(target).close()  # migrations newer than the cached build
+
     def _pg_has(self, name: str) -> bool:
         import psycopg
 
