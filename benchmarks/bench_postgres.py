@@ -261,9 +261,12 @@ def flow_rows(kind: str, target: str, n_raters: int, rounds: int, think: float,
     crowd = add_raters(db, [f"r{n_raters}-{tag}-{i:03d}" for i in range(n_raters)])
     before = load()
     alone = flow(db, solo, rounds * 2, 0.0)
+    opens = db.opens
     together = flow(db, crowd, rounds, think)
+    opened = db.opens - opens  # PostgreSQL: connections the pool opened for the crowd
     after = load()
     db.close()
+    print(f"{kind}, {n_raters} raters: {opened} connections opened", flush=True)
     rows = []
     for key in ("rating_view", "submit"):
         a, t = alone[key], together[key]
@@ -377,6 +380,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="throughput window")
     parser.add_argument("--busy", type=int, default=8, help="busy raters per process")
     parser.add_argument("--durable", action="store_true")
+    parser.add_argument("--kinds", default="postgresql,duckdb")
     args = parser.parse_args()
     only = set(args.only.split(","))
     backends = Backends(args.cache, args.durable)
@@ -386,7 +390,7 @@ def main() -> None:
             db = open_database(backends.fresh(kind))
             print(f"{kind}: {count_verdicts(db):,} verdicts stored", flush=True)
             db.close()
-        order = ("postgresql", "duckdb")
+        order = tuple(args.kinds.split(","))
         for r in range(args.rounds):
             for kind in order if r % 2 == 0 else order[::-1]:
                 tag = f"{r}{kind[0]}"
