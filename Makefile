@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DB ?= db/judge.duckdb
 PORT ?= 8501
 
-.PHONY: run test lint typecheck unit venv test-venv chromium postgresql clean
+.PHONY: run test lint typecheck unit venv test-venv chromium postgresql nginx clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -41,12 +41,18 @@ postgresql:
 	@if [ "$$(id -u)" = 0 ] && ! id judge-app-pg >/dev/null 2>&1; then \
 		useradd --system --no-create-home --shell /usr/sbin/nologin judge-app-pg; fi
 
+## nginx: Debian's nginx, for tests/test_deploy.py (the deployment's proxy config, deploy/nginx.conf,
+## in front of two real servers); installing it starts no service (the test runs its own)
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
+
 lint: test-venv
 	$(BIN)/ruff check judge_app tests benchmarks
 	$(BIN)/mypy judge_app
 
 ## test: install everything the tests need, lint, typecheck and run the whole suite
-test: test-venv chromium postgresql lint
+test: test-venv chromium postgresql nginx lint
 	$(BIN)/python -m pytest -q
 
 clean:

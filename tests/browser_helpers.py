@@ -123,7 +123,7 @@ def wait_idle(page: Any) -> None:
            ).to_have_count(1)
 
 
-def open_rater_page(page: Any, link: str, done: str) -> None:
+def open_rater_page(page: Any, link: str, done: str | re.Pattern[str]) -> None:
     page.goto(link)
     expect(page.get_by_text(done)).to_be_visible(timeout=60_000)
     wait_idle(page)

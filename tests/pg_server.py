@@ -68,6 +68,7 @@ class PgServer:
     pg_ctl: str
     user: pwd.struct_passwd | None
     _counter: int = 0
+    keep: bool = False  # a cluster kept between runs (benchmarks' cache): stop, never delete
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{dbname}"
@@ -93,9 +94,11 @@ class PgServer:
               "-m", "fast", "-w", "-t", "60", "restart"], self.user)
 
     def stop(self) -> None:
-        _run([self.pg_ctl, "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop"],
+        mode = "fast" if self.keep else "immediate"  # a kept cluster must come back intact
+        _run([self.pg_ctl, "-D", str(self.folder / "data"), "-m", mode, "-w", "stop"],
              self.user, check=False)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if not self.keep:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _run(cmd: list[str], user: pwd.struct_passwd | None, check: bool = True,
@@ -107,25 +110,33 @@ def _run(cmd: list[str], user: pwd.struct_passwd | None, check: bool = True,
                           **kwargs)  # type: ignore[call-overload]
 
 
-def start() -> PgServer:
-    """initdb into a new temporary folder and start the server; raises with the reason."""
+def start(folder: Path | None = None, settings: str = "") -> PgServer:
+    """initdb into a new temporary folder and start the server; raises with the reason.
+
+    With ``folder`` (the benchmarks' cache of built databases), the cluster there is started
+    again when it exists, made there when not, and kept when stopped. ``settings`` are more
+    ``-c name=value`` options, overriding the defaults (e.g. durable commits)."""
     initdb, pg_ctl = find_bin("initdb"), find_bin("pg_ctl")
     user = _service_user()
-    folder = Path(tempfile.mkdtemp(prefix="judge-pg-"))
+    keep = folder is not None
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="judge-pg-"))
+    folder.mkdir(parents=True, exist_ok=True)
     if user is not None:
         os.chown(folder, user.pw_uid, user.pw_gid)
     os.chmod(folder, 0o700)
     data, sock = folder / "data", folder / "sock"
     try:
-        _run([initdb, "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
-              "--locale=C", "--no-sync"], user)
-        sock.mkdir()
+        if not (data / "PG_VERSION").exists():
+            _run([initdb, "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
+                  "--locale=C", "--no-sync"], user)
+        sock.mkdir(exist_ok=True)
         if user is not None:
             os.chown(sock, user.pw_uid, user.pw_gid)
         port = _free_port()
         options = (f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
-                   "-c shared_buffers=32MB")
+                   f"-c shared_buffers=32MB {settings}")
         _run([pg_ctl, "-D", str(data), "-l", str(folder / "server.log"), "-o", options,
               "-w", "-t", "60", "start"], user)
     except (subprocess.CalledProcessError, OSError) as exc:
@@ -133,10 +144,11 @@ def start() -> PgServer:
         log = folder / "server.log"
         if log.exists():
             detail += log.read_text(errors="replace")[-2000:]
-        shutil.rmtree(folder, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
         raise RuntimeError(f"could not start a throwaway PostgreSQL server: {exc}\n{detail}"
                            ) from exc
-    server = PgServer(folder, port, pg_ctl, user)
+    server = PgServer(folder, port, pg_ctl, user, keep=keep)
     deadline = time.monotonic() + 30
     while True:  # pg_ctl -w waited already; make sure TCP answers too
         try:

@@ -26,6 +26,7 @@ from judge_app.services import queue
 from judge_app.services.imports import import_bundle
 from judge_app.services.leaderboard import LeaderboardQuery, agreement, run_leaderboard
 from judge_app.services.verdicts import VerdictInput, record_verdict, undo_last
+from judge_app.storage import postgres
 from judge_app.storage.db import Database
 from judge_app.storage.dialect import DUCKDB, POSTGRES
 from judge_app.storage.postgres import masked, to_pyformat
@@ -420,3 +421,38 @@ def test_judge_runs_escalation_report_and_exports_through_the_cli(
         assert out.stat().st_size > 0
     verdict_lines = (tmp_path / "x-verdicts.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(verdict_lines) == 2997
+
+
+def test_a_query_read_as_arrow_keeps_every_value(pg_server: PgServer,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The export's Arrow read goes through COPY as CSV (storage/postgres.py): NULL and the
+    empty string, quotes, commas, new lines, a '%' and a parameter with a quote in it, booleans,
+    floats to the last bit, microseconds and JSON text come back as psycopg reads them."""
+    import datetime as dt
+
+    db = open_database(pg_server.new_database("arrow"))
+    texts = [None, "", '"quoted", and, commas', "two\nlines\r\nand a tab\t", "100 %",
+             "l'apostrophe", "ünïcödé ✓", "NULL", "t"]
+    with db.transaction() as cur:
+        cur.execute("CREATE TABLE arrow_probe (i BIGINT, s TEXT, b BOOLEAN, f DOUBLE PRECISION, "
+                    "ts TIMESTAMP, j JSON, n INTEGER)")
+        for i, text in enumerate(texts):
+            cur.execute("INSERT INTO arrow_probe VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [i, text, None if i == 2 else i % 2 == 0, None if i == 3 else 0.1 * i / 3,
+                         dt.datetime(2026, 1, 2, 3, 4, 5, 6 * i),
+                         None if i == 4 else json.dumps({"k": text}), None if i == 5 else -i])
+    query = "SELECT * FROM arrow_probe WHERE s IS DISTINCT FROM $not ORDER BY i"
+    relation = postgres._Relation
+    row_by_row = relation._rows_to_arrow
+    with db.cursor() as cur:
+        rows = cur.sql(query, params={"not": "it's none"})._rows_to_arrow()  # type: ignore[attr-defined]
+        monkeypatch.setattr(relation, "_rows_to_arrow", None)  # the CSV way, no fallback
+        fast = cur.sql(query, params={"not": "it's none"}).to_arrow_table()
+        empty = cur.sql(query.replace("IS DISTINCT FROM", "="),
+                        params={"not": "it's none"}).to_arrow_table()
+        monkeypatch.setattr(relation, "_rows_to_arrow", row_by_row)
+    db.close()
+    assert fast.schema == rows.schema
+    assert fast.to_pylist() == rows.to_pylist()
+    assert fast.column("s").to_pylist() == texts
+    assert empty.num_rows == 0 and empty.schema == rows.schema
