@@ -1,4 +1,4 @@
--- PostgreSQL only (../008_imported_verdicts_index.sql changes nothing on DuckDB).
+-- PostgreSQL only (../010_imported_verdicts_index.sql changes nothing on DuckDB).
 -- The rater queue counts a pair's coverage from its assignments plus the human verdicts that
 -- came with an import (storage/queue.py, `imported`: task, source 'human', no assignment).
 -- With only (task_id, rater_id) to go by, every next pair read all of the task's verdicts:

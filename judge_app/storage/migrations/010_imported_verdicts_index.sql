@@ -1,3 +1,3 @@
 -- Nothing changes on DuckDB: this number is PostgreSQL's partial index for the rater queue's
--- coverage query (postgresql/008_imported_verdicts_index.sql). DuckDB has no partial indexes;
+-- coverage query (postgresql/010_imported_verdicts_index.sql). DuckDB has no partial indexes;
 -- its zone maps already skip the row groups of bulk judge verdicts there.
