@@ -54,7 +54,7 @@ except (ImportError, AttributeError):  # openai 1.x and 2.x: httpx's timeout, th
     _TIMEOUT_ERRORS = (importlib.import_module("httpx").TimeoutException,)
     _REQUEST_ERRORS = (Exception,)
 
-CONNECTIONS_PER_POOL = 16
+CONNECTIONS_PER_POOL = 4
 MAX_RETRY_AFTER_S = 600.0
 # Statuses no retry can fix, and that every other call would get too: stop the run.
 FATAL_STATUSES = (401, 403, 404)
