@@ -487,8 +487,8 @@ class _Template:
         self.pool = pool
         self.request_cls = type(request)  # httpx2.Request (openai 3.x) or httpx.Request
         self.url = request.url
-        self.headers = [(k, v) for k, v in request.headers.raw
-                        if k.lower() != b"content-length"]
+        self.headers = type(request.headers)(  # a Headers object: copied, not re-parsed
+            [(k, v) for k, v in request.headers.raw if k.lower() != b"content-length"])
         self.extensions = dict(request.extensions)  # openai's timeout
         auth = pool.custom_auth
         self.send_kwargs: dict[str, Any] = {} if auth is None else {"auth": auth}
