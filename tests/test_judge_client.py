@@ -177,6 +177,48 @@ def test_the_concurrency_limit_holds_at_the_server() -> None:
         assert c.stats.max_in_flight <= 4
 
 
+def test_the_request_is_built_once_per_pool_and_sent_as_openai_sends_it() -> None:
+    """openai builds each pool's request once (the CPU per call: benchmarks/README.md); every
+    call still carries openai's headers, its own body, and errors come as openai words them."""
+    built: list[int] = []
+
+    async def go(server: FakeOpenAIServer, stream: bool) -> list[CallResult]:
+        async with client(server, concurrency=8, stream=stream) as c:
+            assert len(c._pools) == 2
+            for i, pool in enumerate(c._pools):
+                build = pool._build_request
+
+                def counted(*args: Any, _build: Any = build, _i: int = i, **kw: Any) -> Any:
+                    built.append(_i)
+                    return _build(*args, **kw)
+
+                pool._build_request = counted  # type: ignore[method-assign]
+            return await asyncio.gather(*(c.complete(messages(f"answer {n} longer"))
+                                          for n in range(12)))
+
+    for stream in (False, True):
+        built.clear()
+        with FakeOpenAIServer(longer_wins) as server:
+            results = run(go(server, stream))
+            requests = list(server.requests)
+        assert sorted(built) == [0, 1]  # once per pool, not once per call
+        assert all(parse_answer(r.text, "labels").outcome == "a" for r in results)
+        assert sorted(r.body["messages"][-1]["content"] for r in requests) == sorted(
+            messages(f"answer {n} longer")[-1]["content"] for n in range(12))
+        for request in requests:
+            assert request.headers["authorization"] == "Bearer sk-test"
+            assert request.headers["content-type"] == "application/json"
+            assert request.headers["user-agent"].startswith("AsyncOpenAI/Python")
+            assert request.body.get("stream", False) is stream
+
+    def bad_request(req: Request) -> Reply:
+        return Reply(status=400, raw_body=b'{"error": {"message": "bad model"}}')
+
+    with FakeOpenAIServer(bad_request) as server:
+        with pytest.raises(JudgeCallError, match="HTTP 400: .*bad model"):
+            run(complete(server, messages()))
+
+
 def test_openai_base_url_and_the_named_key_variable() -> None:
     cfg = parse_config({"name": "j", "model": "m", "template": "overall",
                         "api_key_env": "JUDGE_KEY"})

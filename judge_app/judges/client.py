@@ -8,9 +8,12 @@ honoured by all workers at once, and the runner's budget sees each call. A concu
 semaphore and token buckets for requests and tokens per minute keep within the provider's
 limits.
 
-Speed: the body is posted as a plain dict and the answer read as plain JSON (no pydantic
-models), and the connections are spread over several small client pools, because httpcore
-scans every pooled connection for each request. Measured in benchmarks/bench_judge.py.
+Speed: openai builds each request's URL, headers and timeout once per pool (a template,
+`_Template`); each call only encodes its body and goes through openai's lower-level send
+(auth included), with openai's own mapping of transport and status errors. The answer is
+read as plain JSON (no pydantic models), and the connections are spread over several small
+client pools, because httpcore scans every pooled connection for each request. Measured in
+benchmarks/bench_judge.py and bench_generation.py.
 
 Streaming (`stream=True`, for generation) reads the server-sent chunks as plain JSON too,
 asks for usage in the last chunk (`stream_options.include_usage`) and times the first
@@ -28,9 +31,10 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import openai
+from openai._models import FinalRequestOptions
 
 from judge_app.core.redact import redact, redact_url, url_secrets
 from judge_app.errors import JudgeAppError
@@ -38,12 +42,20 @@ from judge_app.judges.config import JudgeConfig
 from judge_app.judges.cost import estimate_prompt_tokens, estimate_tokens
 from judge_app.judges.model_config import ModelConfig
 
-try:  # the transport's errors, for a stream that breaks off: openai 3.x sends through httpx2
-    _HTTP_ERROR: type[Exception] = importlib.import_module("httpx2").HTTPError
+try:  # the transport: openai 3.x sends through httpx2
+    _HTTP = importlib.import_module("httpx2")
 except ImportError:  # openai 1.x and 2.x send through httpx
-    _HTTP_ERROR = importlib.import_module("httpx").HTTPError
+    _HTTP = importlib.import_module("httpx")
+_HTTP_ERROR: type[Exception] = _HTTP.HTTPError  # for a stream that breaks off
+try:  # what openai's own request() turns into APITimeoutError / APIConnectionError
+    _openai_httpx2 = importlib.import_module("openai._httpx2")
+    _TIMEOUT_ERRORS: tuple[type[BaseException], ...] = _openai_httpx2.timeout_exceptions()
+    _REQUEST_ERRORS: tuple[type[BaseException], ...] = _openai_httpx2.request_exceptions()
+except (ImportError, AttributeError):  # openai 1.x and 2.x: httpx's timeout, then anything
+    _TIMEOUT_ERRORS = (importlib.import_module("httpx").TimeoutException,)
+    _REQUEST_ERRORS = (Exception,)
 
-CONNECTIONS_PER_POOL = 16
+CONNECTIONS_PER_POOL = 4
 MAX_RETRY_AFTER_S = 600.0
 # Statuses no retry can fix, and that every other call would get too: stop the run.
 FATAL_STATUSES = (401, 403, 404)
@@ -51,7 +63,6 @@ FATAL_STATUSES = (401, 403, 404)
 # (refused, unknown host): enough to ride out a server still starting, not minutes.
 UNREACHABLE_ATTEMPTS = 3
 
-_Chunk = TypeVar("_Chunk")
 Sleep = Callable[[float], Awaitable[None]]
 RetryNotice = Callable[[str, str], None]  # (kind, message), for "retrying because ..."
 
@@ -199,10 +210,11 @@ class ChatClient:
         pools = max(1, math.ceil(concurrency / CONNECTIONS_PER_POOL))
         self._pools = [
             openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0,
-                               timeout=timeout_s)
-            for _ in range(pools)
+                               timeout=timeout_s, **http)
+            for http in _http_clients(pools, timeout_s)
         ]
         self._next_pool = 0
+        self._templates: list[_Template | None] = [None] * pools
 
     @classmethod
     def from_config(cls, config: JudgeConfig, *, environ: Mapping[str, str] | None = None,
@@ -316,8 +328,9 @@ class ChatClient:
     async def _send(self, body: dict[str, Any],
                     on_delta: Callable[[str | None], None] | None = None,
                     ) -> tuple[Any, float, float | None]:
-        pool = self._pools[self._next_pool]
-        self._next_pool = (self._next_pool + 1) % len(self._pools)
+        index = self._next_pool
+        self._next_pool = (index + 1) % len(self._pools)
+        template = self._templates[index] or await self._template(index)
         async with self._semaphore:
             stats = self.stats
             stats.attempts += 1
@@ -329,10 +342,15 @@ class ChatClient:
             try:
                 async with asyncio.timeout(self.timeout_s):
                     if body.get("stream"):
-                        data, first = await self._receive_stream(pool, body, on_delta)
+                        data, first = await self._receive_stream(template, body, on_delta)
                         ttft_ms = None if first is None else (first - start) * 1000
                     else:
-                        data = await pool.post("/chat/completions", cast_to=object, body=body)
+                        response = await template.send(body, stream=False)
+                        try:
+                            data = json.loads(response.content)
+                        except ValueError:
+                            raise _Retryable("malformed", "the endpoint's answer is not "
+                                             "JSON") from None
             except TimeoutError:
                 raise _Retryable("timeout", f"no answer within {self.timeout_s:g}s") from None
             except openai.APITimeoutError:
@@ -345,7 +363,19 @@ class ChatClient:
                 stats.in_flight -= 1
             return data, (self._clock() - start) * 1000, ttft_ms
 
-    async def _receive_stream(self, pool: openai.AsyncOpenAI, body: dict[str, Any],
+    async def _template(self, index: int) -> _Template:
+        """The pool's chat-completions request as openai builds it (URL, auth and default
+        headers, timeout), built once: each call only adds its body."""
+        pool = self._pools[index]
+        options = await pool._prepare_options(FinalRequestOptions.construct(
+            method="post", url="/chat/completions", json_data={}))
+        request = pool._build_request(options)
+        await pool._prepare_request(request)
+        template = _Template(pool, request)
+        self._templates[index] = template
+        return template
+
+    async def _receive_stream(self, template: _Template, body: dict[str, Any],
                               on_delta: Callable[[str | None], None] | None = None,
                               ) -> tuple[dict[str, Any], float | None]:
         """The streamed chunks gathered into one chat.completion object, and the clock
@@ -354,9 +384,7 @@ class ChatClient:
         The server-sent events are split and decoded here (bytes, one json.loads a chunk):
         openai's own stream decoder costs several times more CPU per chunk, and an answer
         streamed a token at a time has hundreds of chunks."""
-        stream = await pool.post("/chat/completions", cast_to=dict, body=body, stream=True,
-                                 stream_cls=_RawStream[dict[str, Any]])
-        response = stream.response
+        response = await template.send(body, stream=True)
         parts: list[str] = []
         first: float | None = None
         finish: str | None = None
@@ -436,6 +464,18 @@ class ChatClient:
             await self._sleep(wait)
 
 
+def _http_clients(pools: int, timeout_s: float) -> list[dict[str, Any]]:
+    """Each pool's http_client argument: openai's default client, all sharing one TLS
+    context (each client would otherwise load the CA bundle again, ~18 ms of CPU apiece,
+    16 times at concurrency 64). Without the means to share it, openai builds its own."""
+    create = getattr(_HTTP, "create_ssl_context", None)
+    factory = getattr(openai, "DefaultAsyncHttpxClient", None)
+    if pools < 2 or create is None or factory is None:
+        return [{} for _ in range(pools)]
+    context = create()
+    return [{"http_client": factory(verify=context, timeout=timeout_s)} for _ in range(pools)]
+
+
 def _connection_reason(exc: openai.APIConnectionError) -> str:
     """openai says only "Connection error."; the innermost cause says refused, unknown host
     or reset."""
@@ -450,8 +490,41 @@ def _connection_reason(exc: openai.APIConnectionError) -> str:
     return f"{exc}" + (f" ({detail})" if detail and detail not in str(exc) else "")
 
 
-class _RawStream(openai.AsyncStream[_Chunk]):
-    """openai's stream class, never iterated: _receive_stream reads its response."""
+class _Template:
+    """One pool's chat-completions request, built by openai once; `send` posts a body with
+    it the way openai's `request()` does with retries off: a timeout raises APITimeoutError,
+    a transport error APIConnectionError, a non-2xx answer openai's APIStatusError (its
+    body read first)."""
+
+    def __init__(self, pool: openai.AsyncOpenAI, request: Any) -> None:
+        self.pool = pool
+        self.request_cls = type(request)  # httpx2.Request (openai 3.x) or httpx.Request
+        self.url = request.url
+        self.headers = type(request.headers)(  # a Headers object: copied, not re-parsed
+            [(k, v) for k, v in request.headers.raw if k.lower() != b"content-length"])
+        self.extensions = dict(request.extensions)  # openai's timeout
+        auth = pool.custom_auth
+        self.send_kwargs: dict[str, Any] = {} if auth is None else {"auth": auth}
+
+    async def send(self, body: dict[str, Any], *, stream: bool) -> Any:
+        request = self.request_cls(
+            "POST", self.url, headers=self.headers,
+            content=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+            extensions=dict(self.extensions))
+        try:
+            response = await self.pool._send_request(request, stream=stream,
+                                                     **self.send_kwargs)
+        except _TIMEOUT_ERRORS as err:
+            raise openai.APITimeoutError(request=request) from err
+        except openai.OpenAIError:
+            raise
+        except _REQUEST_ERRORS as err:
+            raise openai.APIConnectionError(request=request) from err
+        if not response.is_success:
+            if not response.is_closed:
+                await response.aread()
+            raise self.pool._make_status_error_from_response(response) from None
+        return response
 
 
 def _json_chunk(payload: bytes) -> dict[str, Any]:

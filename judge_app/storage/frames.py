@@ -12,6 +12,7 @@ from judge_app.storage.dialect import dialect_of
 
 if TYPE_CHECKING:  # imported where a frame is built, so reads need no pandas
     import pandas as pd
+    import pyarrow as pa
 
 
 def finish_pending(cur: duckdb.DuckDBPyConnection) -> None:
@@ -22,7 +23,7 @@ def finish_pending(cur: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def registered(cur: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame,
+def registered(cur: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame | pa.Table,
                like: str | None = None) -> Iterator[str]:
     """Expose ``frame`` as view ``name`` for the duration of the block.
 
@@ -62,9 +63,7 @@ def insert_new_rows(
             [row.get(c) for row in rows for c in columns],
         )
     else:
-        import pandas as pd
-
-        frame = pd.DataFrame(rows).reindex(columns=columns)
+        frame = _frame(cur, columns, rows)
         with registered(cur, f"incoming_{table}", frame, like=table) as view:
             cur.execute(
                 f"INSERT INTO {table} ({names}) SELECT {names} FROM {view} "  # noqa: S608
@@ -75,6 +74,24 @@ def insert_new_rows(
         return int(inserted[0]) if inserted else 0
     inserted = cur.fetchone()
     return int(inserted[0]) if inserted else 0
+
+
+def _frame(cur: duckdb.DuckDBPyConnection, columns: list[str], rows: list[dict[str, Any]],
+           ) -> pd.DataFrame | pa.Table:
+    """The rows as a frame to register: on DuckDB an Arrow table built column by column
+    (about half the CPU of a DataFrame for a generation run's outputs and pairs); a
+    DataFrame on PostgreSQL (its temporary-table copy reads one), or when a column mixes
+    types Arrow cannot hold together."""
+    if not dialect_of(cur).is_postgres:
+        import pyarrow as pa
+
+        try:
+            return pa.table({c: [row.get(c) for row in rows] for c in columns})
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    import pandas as pd
+
+    return pd.DataFrame(rows).reindex(columns=columns)
 
 
 def append_new_rows(
