@@ -387,6 +387,18 @@ class _Run:
                         await recorder
 
 
+
+def _create_run_row(db: Database, run: _Run, max_cost: float | None) -> None:
+    """The run's row, before any call: what `judge-app runs` lists and a resume finds."""
+    plan, cfg = run.plan, run.plan.config
+    with db.transaction() as cur:
+        store.create_run(cur, {
+            "run_id": run.run_id, "task_id": plan.task_id, "rater_id": cfg.rater_id,
+            "config_hash": plan.config_hash, "config": cfg.describe(),
+            "total_calls": len(plan.calls), "cached_calls": len(plan.cached),
+            "max_cost_usd": max_cost, "endpoint": plan.endpoint, **current_owner(),
+        })
+
 def run_plan(db: Database, plan: Plan, *, max_cost: float | None = None,
              concurrency: int | None = None, progress: bool = False,
              environ: Mapping[str, str] | None = None,
@@ -401,13 +413,7 @@ def run_plan(db: Database, plan: Plan, *, max_cost: float | None = None,
     if client_factory is None:
         run.client_factory = lambda: JudgeClient.from_config(
             cfg, environ=environ, concurrency=concurrency, on_retry=run.notice_retry)
-    with db.transaction() as cur:
-        store.create_run(cur, {
-            "run_id": run.run_id, "task_id": plan.task_id, "rater_id": cfg.rater_id,
-            "config_hash": plan.config_hash, "config": cfg.describe(),
-            "total_calls": len(plan.calls), "cached_calls": len(plan.cached),
-            "max_cost_usd": max_cost, "endpoint": plan.endpoint, **current_owner(),
-        })
+    _create_run_row(db, run, max_cost)
     started = time.monotonic()
     status: RunStatus = "stopped"
     message = "interrupted"
@@ -498,13 +504,7 @@ def run_plan_batch(db: Database, plan: Plan, *, max_cost: float | None = None,
         lambda: JudgeClient.from_config(cfg, environ=environ, concurrency=1,
                                         on_retry=run.notice_retry)))
     pair_index = {p["pair_id"]: i for i, p in enumerate(plan.pairs)}
-    with db.transaction() as cur:
-        store.create_run(cur, {
-            "run_id": run.run_id, "task_id": plan.task_id, "rater_id": cfg.rater_id,
-            "config_hash": plan.config_hash, "config": cfg.describe(),
-            "total_calls": len(plan.calls), "cached_calls": len(plan.cached),
-            "max_cost_usd": max_cost, "endpoint": plan.endpoint, **current_owner(),
-        })
+    _create_run_row(db, run, max_cost)
     price_in, price_out = batches.batch_prices(cfg)
     spec = batches.BatchSpec("judge", plan.task_id, plan.config_hash, run.run_id,
                              plan.endpoint, cfg.max_tokens, price_in, price_out, poll_s,
