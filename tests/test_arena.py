@@ -228,13 +228,19 @@ def test_identity_words_find_names_and_vendors_as_whole_words() -> None:
     assert rules.names_itself("Reopening the GPTQ file", words) == []
 
 
-def test_arena_in_task_toml_reads_model_configs_and_names_bad_keys(tmp_path: Path) -> None:
+def two_model_arena(tmp_path: Path) -> tuple[Path, str]:
+    """Model configs `small` and `large` beside a task.toml path, and the start of its
+    `[arena]` table naming them."""
     (tmp_path / "models").mkdir()
     for n in ("small", "large"):
         (tmp_path / "models" / f"{n}.toml").write_text(
             f'name = "{n}"\nmodel = "m-{n}"\nbase_url = "http://127.0.0.1:9/v1"\n')
-    task_file = tmp_path / "task.toml"
     base = 'name = "t"\n[arena]\nmodels = ["models/small.toml", "models/large.toml"]\n'
+    return tmp_path / "task.toml", base
+
+
+def test_arena_in_task_toml_reads_model_configs_and_names_bad_keys(tmp_path: Path) -> None:
+    task_file, base = two_model_arena(tmp_path)
     config = parse_task_config(base + "calls_per_hour = 10\nweights = { large = 2.0 }\n",
                                str(task_file))
     settings = rules.arena_settings(config.arena)
@@ -593,12 +599,7 @@ def test_a_stronger_balance_favours_models_with_few_battles_more() -> None:
 
 
 def test_bad_draw_and_timeout_settings_name_the_file_and_key(tmp_path: Path) -> None:
-    (tmp_path / "models").mkdir()
-    for n in ("small", "large"):
-        (tmp_path / "models" / f"{n}.toml").write_text(
-            f'name = "{n}"\nmodel = "m-{n}"\nbase_url = "http://127.0.0.1:9/v1"\n')
-    task_file = tmp_path / "task.toml"
-    base = 'name = "t"\n[arena]\nmodels = ["models/small.toml", "models/large.toml"]\n'
+    task_file, base = two_model_arena(tmp_path)
     cases = {
         "weights = 3\n": ("arena.weights", "a table of model name"),
         "weights = { small = nan }\n": ("arena.weights", "above 0"),
