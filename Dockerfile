@@ -1,7 +1,10 @@
 # judge_app's web app (`judge-app serve`), for docker-compose.yml: one image, any number of
 # app containers against one PostgreSQL (JUDGE_APP_DB). Built and started nowhere in this
 # repository's tests (no docker daemon there): docs/deployment.md says what was checked.
-FROM python:3.11-slim-bookworm
+# PYTHON_IMAGE: any Debian-based image with Python 3.11+ and pip on PATH; without Docker Hub,
+# deploy/local-images/ builds one from Debian's packages.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /srv/judge-app
