@@ -5,6 +5,5 @@ FROM ${BASE_IMAGE}
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv \
     && rm -rf /var/lib/apt/lists/* \
-    && python3 -m venv /opt/python \
-    && /opt/python/bin/pip install --no-cache-dir --upgrade pip
+    && python3 -m venv /opt/python
 ENV PATH=/opt/python/bin:$PATH LANG=C.UTF-8
