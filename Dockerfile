@@ -1,6 +1,6 @@
 # judge_app's web app (`judge-app serve`), for docker-compose.yml: one image, any number of
-# app containers against one PostgreSQL (JUDGE_APP_DB). Built and started nowhere in this
-# repository's tests (no docker daemon there): docs/deployment.md says what was checked.
+# app containers against one PostgreSQL (JUDGE_APP_DB). Not built by this repository's tests
+# (they need no docker daemon); docs/deployment.md says where it was built and started, and how.
 # PYTHON_IMAGE: any Debian-based image with Python 3.11+ and pip on PATH; without Docker Hub,
 # deploy/local-images/ builds one from Debian's packages.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm

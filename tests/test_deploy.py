@@ -128,6 +128,27 @@ def test_the_proxy_config_names_every_app_server_and_keeps_browsers_on_one() -> 
     assert "proxy_read_timeout" in stream
 
 
+
+def test_the_local_images_stand_in_for_every_public_one_and_change_nothing_else() -> None:
+    """deploy/local-images/compose.yml (no Docker Hub) swaps images and the app's base image
+    only; the Dockerfile's default base stays the public one a user with Docker Hub gets."""
+    services = compose()["services"]
+    local = yaml.safe_load((ROOT / "deploy/local-images/compose.yml").read_text())["services"]
+    # an override naming a service the base file lacks would create a half-defined one
+    assert set(local) == set(services)
+    for name, s in services.items():
+        if "image" in s:
+            assert set(local[name]) == {"image"}
+            assert local[name]["image"].startswith("local/")
+        else:
+            assert local[name] == {"build": {"context": s["build"],
+                                             "args": {"PYTHON_IMAGE": "local/python:bookworm"}}}
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim-bookworm$", dockerfile, re.M)
+    assert re.findall(r"^FROM .*$", dockerfile, re.M) == ["FROM ${PYTHON_IMAGE}"]
+    for image in ("python", "postgres", "nginx"):
+        assert (ROOT / f"deploy/local-images/{image}.Dockerfile").exists()
+
 # -- the same proxy config, running -----------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:
