@@ -451,7 +451,7 @@ def main() -> None:
     parser.add_argument("--votes", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--verdicts", type=int, nargs="*", default=[0, 1_000_000])
-    parser.add_argument("--code", nargs="+", default=[str(HERE.parent)],
+    parser.add_argument("--code", nargs="*", default=[str(HERE.parent)],
                         help="checkouts to measure (default: this one)")
     parser.add_argument("--before", type=Path,
                         help="checkout of the version to compare with, measured first")
