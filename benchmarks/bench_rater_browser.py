@@ -374,15 +374,21 @@ def browser_work(name: str, windows: list[tuple[float, float]], trace: Path) -> 
     by_pid: dict[int, list[dict[str, Any]]] = {}
     for e in marks:
         by_pid.setdefault(e["pid"], []).append(e)
-    kinds = {"FunctionCall": "js", "EvaluateScript": "js", "v8.execute": "js",
-             "V8.Execute": "js", "TimerFire": "js", "EventDispatch": "js",
-             "FireAnimationFrame": "js", "RunMicrotasks": "js", "v8.callFunction": "js",
-             "UpdateLayoutTree": "style", "ScheduleStyleRecalculation": "style",
-             "Layout": "layout", "PrePaint": "paint", "Paint": "paint", "Layerize": "paint",
-             "UpdateLayer": "paint", "Commit": "paint", "CompositeLayers": "paint",
-             "PaintImage": "paint", "RasterTask": "paint", "ParseHTML": "parse",
-             "MinorGC": "gc", "MajorGC": "gc", "V8.GC_SCAVENGER": "gc",
-             "BlinkGC.AtomicPhase": "gc", "HitTest": "other", "RunTask": "task"}
+    kinds = {"FunctionCall": "js", "EvaluateScript": "js", "v8.evaluateModule": "js",
+             "TimerFire": "js", "EventDispatch": "js", "FireAnimationFrame": "js",
+             "RunMicrotasks": "js", "HandlePostMessage": "js",
+             "UpdateLayoutTree": "style", "Layout": "layout", "PrePaint": "paint",
+             "Paint": "paint", "Layerize": "paint", "UpdateLayer": "paint",
+             "Commit": "paint", "CompositeLayers": "paint", "ParseHTML": "parse",
+             "Receive mojo message": "ipc (websocket data in)"}
+
+    def kind_of(event_name: str) -> str:
+        if event_name.startswith("V8.GC") or event_name in ("MinorGC", "MajorGC"):
+            return "gc"
+        if event_name.startswith("V8."):
+            return "js"
+        return kinds.get(event_name, "other")
+
     for pid, pid_marks in by_pid.items():
         pid_marks.sort(key=lambda e: e["ts"])
         starts = [e["ts"] for e in pid_marks if e["name"] == "bench-start"]
@@ -410,10 +416,10 @@ def browser_work(name: str, windows: list[tuple[float, float]], trace: Path) -> 
                 stack.append(e)
             vote: dict[str, float] = {}
             for e in inside:
-                kind = kinds.get(e["name"], "other")
+                kind = kind_of(e["name"])
                 vote[kind] = vote.get(kind, 0.0) + self_time[id(e)] / 1000
             vote["busy (top-level tasks)"] = sum(
-                e["dur"] for e in inside if e["name"] == "RunTask") / 1000
+                e["dur"] for e in inside if e["name"].endswith("RunTask")) / 1000
             for kind, ms in vote.items():
                 totals.setdefault(kind, []).append(ms)
         print(f"\n{name}: chromium main thread per vote, ms (p50 / p95; self time)")
