@@ -11,8 +11,9 @@ To split that cost (``--env`` of the benchmark): BENCH_FLOOR_MODE=bare draws onl
 Submit button in the fragment (a rerun's fixed cost), =text the answers with st.text
 instead of markdown; BENCH_FLOOR_EXTRA=N adds N captions to the fragment (cost per element);
 BENCH_FLOOR_DROP=criteria+rationale+... leaves parts out (progress, answers, outcomes,
-criteria, rationale, flag, actions); BENCH_FLOOR_STABLE=1 keeps widget keys from one pair to
-the next (Submit's key, which the benchmark watches, still carries the pair's id).
+criteria, rationale, flag, actions); BENCH_FLOOR_STABLE=none|values|all says which widget keys
+stay from one pair to the next (values, the default, as the pair page; Submit's key, which the
+benchmark watches, always carries the pair's id).
 """
 
 from __future__ import annotations
@@ -30,14 +31,16 @@ KEYS = {"A is better": "1", "B is better": "2", "Tie": "3", "Both bad": "4"}
 MODE = os.environ.get("BENCH_FLOOR_MODE", "full")
 EXTRA = int(os.environ.get("BENCH_FLOOR_EXTRA", "0"))
 DROP = set(os.environ.get("BENCH_FLOOR_DROP", "").split("+"))
-# Widget keys without the pair's id (their values reset by the Submit callback instead): the
-# browser updates the same widgets rather than mounting new ones.
-STABLE = os.environ.get("BENCH_FLOOR_STABLE") == "1"
+# Which widget keys go without the pair's id (values reset by the Submit callback instead; the
+# browser updates those widgets rather than mounting new ones): "values" (criteria,
+# rationale, flag: as the pair page does since 2026-12-02), "all" (the buttons too, but
+# Submit) or "none" (every key carries the pair's id, as the pair page did before).
+STABLE = os.environ.get("BENCH_FLOOR_STABLE", "values")
 
 
 def _next() -> None:
     st.session_state["n"] = st.session_state.get("n", 0) + 1
-    if STABLE:
+    if STABLE != "none":
         for name in ("accuracy", "clarity"):
             st.session_state[f"crit_{name}"] = None
         st.session_state["rationale"] = ""
@@ -57,7 +60,8 @@ def pair_area() -> None:
     n = st.session_state.get("n", 0)
     prompt, left, right = TEXTS[n % len(TEXTS)]
     aid = f"{n:032x}"
-    wid = "" if STABLE else f"_{aid}"  # the pair's id in widget keys
+    bid = "" if STABLE == "all" else f"_{aid}"  # the pair's id in buttons' keys
+    wid = "" if STABLE in ("values", "all") else f"_{aid}"  # ... in value widgets' keys
     for i in range(EXTRA):
         st.caption(f"extra element {i} of pair {n}")
     if MODE == "bare":  # what the benchmark presses: 1, then Enter
@@ -95,11 +99,11 @@ def pair_area() -> None:
         for label, key in KEYS.items():
             if "outcomes" in DROP and key != "1":
                 continue
-            st.button(label, key=f"out_{key}{wid}", shortcut=key,
+            st.button(label, key=f"out_{key}{bid}", shortcut=key,
                       type="primary" if chosen == label else "secondary",
                       on_click=_choose, args=(aid, label))
         if "outcomes" not in DROP:
-            st.button("Much better", key=f"much_btn{wid}", shortcut="M", type="tertiary")
+            st.button("Much better", key=f"much_btn{bid}", shortcut="M", type="tertiary")
     if "criteria" not in DROP:
         with st.container(horizontal=True, gap="large"):
             for name in ("accuracy", "clarity"):
@@ -114,7 +118,7 @@ def pair_area() -> None:
         st.button("Submit", key=f"submit_{aid}", type="primary", shortcut="Enter",
                   on_click=_next)
         if "actions" not in DROP:
-            st.button("Skip", key=f"skip{wid}", shortcut="S", on_click=_next)
+            st.button("Skip", key=f"skip{bid}", shortcut="S", on_click=_next)
             st.button("Undo last verdict", key="undo_floor", shortcut="U")
 
 
