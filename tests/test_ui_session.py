@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from judge_app.core.types import Criterion
 from judge_app.services import queue, raters
 from judge_app.services.imports import import_bundle
 from judge_app.services.verdicts import JudgeVerdict, record_judge_verdicts
@@ -26,8 +27,11 @@ def app_db(page_db: Database) -> tuple[Database, dict[str, str]]:
             "SELECT pair_id FROM pairs WHERE task_id = 'b-judged'").fetchall()]
     record_judge_verdicts(db, [JudgeVerdict("b-judged", p, "judge1", "a", f"j{p}")
                                for p in pairs])
+    import_bundle(db, make_bundle("d-crit", n_prompts=3, models=("m1", "m2"),
+                                  rationale="optional", criteria=(Criterion("accuracy"),)))
     tokens = {"boss": raters.add_rater(db, "boss", admin=True).token,
-              "ann": raters.add_rater(db, "ann", tasks=["c-why"]).token}
+              "ann": raters.add_rater(db, "ann", tasks=["c-why"]).token,
+              "cid": raters.add_rater(db, "cid", tasks=["d-crit"]).token}
     return db, tokens
 
 
@@ -71,3 +75,33 @@ def test_an_optional_rationale_that_is_given_is_held_to_the_minimum(
     at.text_area[0].input("").run()
     next(b for b in at.button if str(b.key).startswith("submit_")).click().run()
     assert queue.progress(db, "ann", "c-why").done == 1
+
+
+def test_criteria_rationale_and_flag_are_stored_and_not_carried_to_the_next_pair(
+    app_db: tuple[Database, dict[str, str]],
+) -> None:
+    """The value widgets keep their keys from pair to pair (the browser updates them in
+    place): what was given for one pair goes with its verdict and is cleared for the next."""
+    db = app_db[0]
+    at = app(app_db[1]["cid"]).run()
+
+    def button(prefix: str):  # type: ignore[no-untyped-def]
+        return next(b for b in at.button if str(b.key).startswith(prefix))
+
+    first = button("submit_").key
+    button("out_left_").click().run()
+    at.radio[0].set_value("right").run()
+    at.text_area[0].input("B gets the facts right").run()
+    at.checkbox[0].check().run()
+    button("submit_").click().run()
+    assert not at.exception
+    assert button("submit_").key != first  # the next pair
+    assert (at.radio[0].value, at.text_area[0].value, at.checkbox[0].value) == (None, "", False)
+    button("out_right_").click().run()
+    button("submit_").click().run()
+    with db.cursor() as cur:
+        rows = cur.execute("SELECT raw_choice, criteria, rationale, flagged FROM verdicts "
+                           "WHERE rater_id = 'cid' ORDER BY created_at").fetchall()
+    assert [r[0] for r in rows] == ["left", "right"]
+    assert "accuracy" in str(rows[0][1]) and rows[0][2:] == ("B gets the facts right", True)
+    assert rows[1][1:] == (None, None, False)

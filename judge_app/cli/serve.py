@@ -32,6 +32,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
+def streamlit_argv(host: str, port: int) -> list[str]:
+    """The `streamlit run` command line the server runs in this process."""
+    return [
+        "streamlit", "run", str(APP_FILE),
+        "--server.address", host, "--server.port", str(port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal", "--client.showErrorDetails", "type",
+        # Streamlit's full gc.collect() after every run holds the GIL for 40-80 ms (the
+        # heap of pandas, DuckDB, scipy) before the run's last elements reach the browser:
+        # a third of a vote's wait (benchmarks/README.md, the rater's wait). Python's own
+        # generational collector still runs.
+        "--runner.postScriptGC", "false",
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     db = database(args)  # migrates before the server starts
     # The server process owns the file for its whole life (or from the moment a CLI command
@@ -55,12 +70,7 @@ def run(args: argparse.Namespace) -> int:
     # connection this process owns; stopping this process stops the server.
     from streamlit.web import cli as streamlit_cli
 
-    sys.argv = [
-        "streamlit", "run", str(APP_FILE),
-        "--server.address", args.host, "--server.port", str(args.port),
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        "--client.toolbarMode", "minimal", "--client.showErrorDetails", "type",
-    ]
+    sys.argv = streamlit_argv(args.host, args.port)
     try:
         streamlit_cli.main()
     except SystemExit as exc:

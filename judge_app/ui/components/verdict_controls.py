@@ -1,8 +1,10 @@
 """The verdict controls of the pair page: outcomes, strength, criteria, rationale, flag, skip.
 
-Every widget key carries the assignment id, so nothing carries over to the next pair. The
-buttons act in callbacks, which run before the page script: one submit saves the verdict and
-the same run already shows the next pair.
+Nothing carries over to the next pair: the buttons' keys carry the assignment id, and the
+widgets that hold a value (criteria, rationale, flag) keep one key per slot, cleared whenever
+another assignment is drawn (see ``_own_values``). The buttons act in callbacks, which run
+before the page script: one submit saves the verdict and the same run already shows the
+next pair.
 """
 
 from __future__ import annotations
@@ -31,6 +33,37 @@ AFTER_VOTE = "after_vote"
 # Set by a submit that was stored: the submit already took the next pair and left its view
 # under shown_key(), for the pair area to draw as it is.
 JUST_VOTED = "just_voted"
+
+
+# The assignment the value widgets (criteria, rationale, flag) hold values for. Their keys
+# stay the same from one pair to the next so that the browser updates the widgets in place:
+# a new key makes it mount new ones, which cost tens of milliseconds per vote
+# (benchmarks/README.md, the rater's wait).
+VALUES_FOR = "values_for"
+RATIONALE_KEY, FLAG_KEY = "vc_rationale", "vc_flag"
+
+
+def _criterion_key(name: str) -> str:
+    return f"vc_crit_{name}"
+
+
+def _own_values(config: TaskConfig, assignment_id: str) -> None:
+    """Clear the value widgets when they are about to be drawn for another assignment.
+    Values set here, before the widgets exist in this run, also reset them in the browser."""
+    state = st.session_state
+    if state.get(VALUES_FOR) == assignment_id:
+        return
+    for criterion in config.criteria:
+        state[_criterion_key(criterion.name)] = None
+    state[RATIONALE_KEY] = ""
+    state[FLAG_KEY] = False
+    state[VALUES_FOR] = assignment_id
+
+
+def _value(assignment_id: str, key: str) -> Any:
+    """A value widget's value, if it was given for this assignment."""
+    state = st.session_state
+    return state.get(key) if state.get(VALUES_FOR) == assignment_id else None
 
 
 def shown_key(task_id: str) -> str:
@@ -116,8 +149,7 @@ def _toggle_much(assignment_id: str) -> None:
 
 
 def _criteria(config: TaskConfig, assignment_id: str) -> dict[str, str]:
-    picked = {c.name: st.session_state.get(f"crit_{c.name}_{assignment_id}")
-              for c in config.criteria}
+    picked = {c.name: _value(assignment_id, _criterion_key(c.name)) for c in config.criteria}
     return {name: choice for name, choice in picked.items() if choice}
 
 
@@ -138,8 +170,8 @@ def _submit(db: Database, session_id: str, config: TaskConfig, assignment_id: st
     verdict = verdicts.VerdictInput(  # verdict_id None: the attempt's id, read with the assignment
         assignment_id=assignment_id, choice=choice, verdict_id=None, strength=strength,
         criteria=_criteria(config, assignment_id),
-        rationale=state.get(f"rationale_{assignment_id}", "") or "",
-        flagged=bool(state.get(f"flag_{assignment_id}")),
+        rationale=_value(assignment_id, RATIONALE_KEY) or "",
+        flagged=bool(_value(assignment_id, FLAG_KEY)),
         duration_ms=_duration_ms(assignment_id),
     )
     try:
@@ -157,7 +189,7 @@ def _submit(db: Database, session_id: str, config: TaskConfig, assignment_id: st
 def _skip(db: Database, session_id: str, assignment_id: str) -> None:
     try:
         verdicts.skip(db, session_id, assignment_id,
-                      flagged=bool(st.session_state.get(f"flag_{assignment_id}")))
+                      flagged=bool(_value(assignment_id, FLAG_KEY)))
     except JudgeAppError as exc:
         st.session_state["rate_error"] = str(exc)
         return
@@ -184,9 +216,9 @@ def _undo(db: Database, session_id: str, task_id: str) -> None:
             "models, so it is not shown to you again.")
 
 
-def _criterion(c: Criterion, assignment_id: str) -> None:
+def _criterion(c: Criterion) -> None:
     st.radio(inert_markdown(c.name), allowed(c.outcomes), format_func=lambda x: SHORT[x],
-             index=None, horizontal=True, key=f"crit_{c.name}_{assignment_id}",
+             index=None, horizontal=True, key=_criterion_key(c.name),
              help=inert_markdown(c.description) or None)
 
 
@@ -213,10 +245,11 @@ def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_
                       shortcut=MUCH_KEY, type="primary" if much else "tertiary",
                       on_click=_toggle_much, args=(aid,),
                       help="Press again to take it back. Counts only when A or B wins.")
+    _own_values(config, aid)
     if config.criteria:  # side by side, wrapping: one block, not a row of columns per four
         with st.container(horizontal=True, gap="large"):
             for criterion in config.criteria:
-                _criterion(criterion, aid)
+                _criterion(criterion)
     if config.rationale != "off":
         need = max(1, config.rationale_min_length)
         if config.rationale == "required":
@@ -225,8 +258,8 @@ def show_controls(db: Database, session_id: str, config: TaskConfig, assignment_
             label = f"Why? (optional; if given, at least {need} characters)"
         else:
             label = "Why? (optional)"
-        st.text_area(label, key=f"rationale_{aid}", height=90)
-    st.checkbox("Flag this pair as problematic", key=f"flag_{aid}")
+        st.text_area(label, key=RATIONALE_KEY, height=90)
+    st.checkbox("Flag this pair as problematic", key=FLAG_KEY)
     with st.container(horizontal=True):
         st.button("Submit", key=f"submit_{aid}", type="primary", shortcut=SUBMIT_KEY,
                   on_click=_submit, args=(db, session_id, config, aid, on_vote))
