@@ -176,7 +176,8 @@ class Tab:
 class Rater:
     """A rater voting in one tab on one server until the task is done.
 
-    ``acked`` lists the assignment ids of the votes this rater saw acknowledged, in order;
+    ``acked`` lists the assignment ids of the votes this rater saw acknowledged, in order, and
+    ``choices`` the outcome clicked for each (left/right as shown: the stored raw choice);
     ``reloads`` counts the reloads (server lost, error on the page); ``error`` is set when the
     rater gave up (no progress before the deadline)."""
 
@@ -185,6 +186,7 @@ class Rater:
     seed: int = 0
     think_s: tuple[float, float] = (0.0, 0.05)
     acked: list[str] = field(default_factory=list)
+    choices: dict[str, str] = field(default_factory=dict)
     reloads: int = 0
     done: bool = False
     error: str | None = None
@@ -216,11 +218,13 @@ class Rater:
             if aid is None:  # an error instead of a pair: reload
                 raise PageBroken("; ".join(page.errors) or "no pair on the page")
             await asyncio.sleep(rng.uniform(*self.think_s))  # reading the pair
-            page = await tab.click(f"out_{rng.choice(choices)}_{aid}", page)
+            choice = rng.choice(choices)
+            page = await tab.click(f"out_{choice}_{aid}", page)
             if page.assignment_id != aid:
                 continue  # the pair changed under the click (e.g. an error): start over
             page = await tab.click(f"submit_{aid}", page)
             if page.all_done or page.assignment_id not in (None, aid):
+                self.choices[aid] = choice
                 self.acked.append(aid)  # the next pair is on screen: acknowledged
 
 

@@ -143,9 +143,9 @@ def test_a_server_killed_mid_run_loses_and_doubles_nothing(db: Database,
     votes = acked(raters)
     reader = open_database(target)
     with reader.cursor() as cur:
-        stored = dict(cur.execute(
-            "SELECT assignment_id, count(*) FROM verdicts WHERE source = 'human' "
-            "AND retracts IS NULL GROUP BY assignment_id").fetchall())
+        rows = cur.execute(
+            "SELECT assignment_id, count(*), min(raw_choice) FROM verdicts "
+            "WHERE source = 'human' AND retracts IS NULL GROUP BY assignment_id").fetchall()
         handed = cur.execute(
             "SELECT pair_id, count(DISTINCT rater_id), count(*) FROM assignments "
             "WHERE task_id = 't1' GROUP BY pair_id").fetchall()
@@ -156,9 +156,13 @@ def test_a_server_killed_mid_run_loses_and_doubles_nothing(db: Database,
             "SELECT count(*), count(DISTINCT pair_id) FROM verdicts WHERE source = 'judge' "
             "AND retracts IS NULL").fetchone()
     reader.close()
+    stored = {aid: n for aid, n, _ in rows}
+    clicked = {aid: c for r in raters for aid, c in r.choices.items()}
+    wrong = [(aid, c, clicked[aid]) for aid, _, c in rows if aid in clicked and c != clicked[aid]]
     assert len(votes) == len(set(votes))  # an assignment acknowledged once
     assert all(stored.get(a) == 1 for a in votes)  # every acknowledged vote stored, once
     assert all(n == 1 for n in stored.values())  # nothing else stored twice either
+    assert not wrong, wrong[:5]  # and stored as clicked
     bad = [h for h in handed if not (h[1] <= OVERLAP and h[2] == h[1])]
     assert not bad, bad
     assert len(covered) == PAIRS and all(n == OVERLAP for _, n in covered), covered
