@@ -31,6 +31,7 @@ unacknowledged vote (stored or not); the rater reloads, retrying until the serve
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import threading
 import time
@@ -117,7 +118,7 @@ class Tab:
                 origin=Origin(self.base_url), additional_headers={
                     "Cookie": f"{COOKIE}={self.session_id}"},
                 proxy=None, ping_interval=None, max_size=64 * 2**20,
-                open_timeout=self.timeout_s)
+                open_timeout=self.timeout_s, close_timeout=5)
         except (OSError, WebSocketException, TimeoutError) as exc:
             raise PageBroken(f"cannot connect: {exc!r}") from exc
         self.page_hash = ""
@@ -236,6 +237,16 @@ async def run_raters(raters: Sequence[Rater], timeout_s: float) -> None:
     for rater, result in zip(raters, results, strict=True):
         if isinstance(result, BaseException):
             rater.error = repr(result)
+
+
+async def vote_for(raters: Sequence[Rater], seconds: float) -> None:
+    """Let the raters vote for ``seconds``, then close their tabs (a vote still in flight
+    then is not acknowledged): for measuring sustained throughput."""
+    tasks = [asyncio.create_task(r.run(math.inf)) for r in raters]
+    _, pending = await asyncio.wait(tasks, timeout=seconds)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def start_raters(raters: Sequence[Rater], timeout_s: float = 600.0) -> threading.Thread:

@@ -39,7 +39,7 @@ from tests.streamlit_client import Rater, start_raters
 pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
 
 ROOT = Path(__file__).resolve().parents[1]
-PROMPTS, MODELS, OVERLAP, RATERS = 30, 3, 2, 30
+PROMPTS, MODELS, OVERLAP, RATERS = 20, 3, 2, 30
 PAIRS = PROMPTS * MODELS * (MODELS - 1) // 2
 SLOTS = PAIRS * OVERLAP  # human verdicts the task needs
 
