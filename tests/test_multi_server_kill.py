@@ -4,15 +4,17 @@ PostgreSQL: 3 `judge-app serve` processes and 30 raters voting at once through t
 server, each in a tab of its own: Streamlit's websocket protocol, as the browser speaks it
 (tests/streamlit_client.py: the pair page drawn, an outcome clicked, Submit clicked). DuckDB:
 the one server that owns the file, all 30 raters voting through it. Meanwhile a `judge-app
-judge` batch runs against the fake OpenAI server. Once a third of the votes are acknowledged,
-server 0 is SIGKILLed: its raters' tabs lose the connection (and any vote not yet
-acknowledged) and keep reloading until the server, started again on the same port, answers;
-then they go on where they were.
+judge` batch runs against the fake OpenAI server. The raters are coroutines of one thread of
+this process (a tab costs no browser); the servers are the only processes running the app.
+Once a third of the votes are acknowledged, server 0 is SIGKILLed: its raters' tabs lose the
+connection (and any vote not yet acknowledged) and keep reloading until the server, started
+again on the same port, answers; then they go on where they were.
 
 Afterwards: every vote a rater saw acknowledged (the next pair drawn after Submit) is stored
-exactly once; no pair was handed to more raters than the task's overlap; every pair has
-exactly `overlap` human verdicts; the judge batch finished with one verdict per pair. No
-timing is asserted: waits are generous deadlines on progress only.
+exactly once, with the outcome clicked; every tab ended on "All done"; no pair was handed to
+more raters than the task's overlap; every pair has exactly `overlap` human verdicts; the
+judge batch finished with one verdict per pair. No timing is asserted: waits are generous
+deadlines on progress only.
 """
 
 from __future__ import annotations
