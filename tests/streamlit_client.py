@@ -119,7 +119,7 @@ class Tab:
                     "Cookie": f"{COOKIE}={self.session_id}"},
                 proxy=None, ping_interval=None, max_size=64 * 2**20,
                 open_timeout=self.timeout_s, close_timeout=5)
-        except (OSError, WebSocketException, TimeoutError) as exc:
+        except (OSError, EOFError, WebSocketException, TimeoutError) as exc:
             raise PageBroken(f"cannot connect: {exc!r}") from exc
         self.page_hash = ""
         return await self._send(BackMsg())
@@ -150,7 +150,7 @@ class Tab:
         try:
             await self._ws.send(msg.SerializeToString())
             return await asyncio.wait_for(self._read_run(self._ws), self.timeout_s)
-        except (OSError, WebSocketException, TimeoutError) as exc:
+        except (OSError, EOFError, WebSocketException, TimeoutError) as exc:
             await self.close()
             raise PageBroken(f"connection lost: {exc!r}") from exc
 
