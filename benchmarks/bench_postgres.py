@@ -16,6 +16,8 @@ What it times, each on a DuckDB file and on a PostgreSQL database built alike, i
   click (two runs of the pair area), counted once the next pair is drawn. Also the servers'
   CPU per vote, and optionally Streamlit's ``runner.postScriptGC`` off (``--post-script-gc
   true,false``): its full garbage collection after every run is most of a vote's CPU.
+  Reference with ``--reference``: the pair page's service calls alone (``submit`` in a loop,
+  a thread per rater in as many processes as servers), no Streamlit.
 - ``leaderboard``: ``run_leaderboard`` (GROUP BY, counting, fit, sandwich intervals, ranks)
   on 1,000,000 verdicts, in-process and as the command ``judge-app leaderboard`` (a new
   process: start, imports, connect, query, fit, print).
@@ -42,6 +44,7 @@ import argparse
 import asyncio
 import io
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -298,6 +301,63 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def busy_rater(db: Database, session: str, until: float, out: list[int]) -> None:
+    view = rating.rating_view(db, session, LIVE)
+    done = 0
+    while view.pair is not None and time.time() < until:
+        _, view = rating.submit(db, session, VerdictInput(
+            view.pair.assignment_id, "left", uuid.uuid4().hex, duration_ms=500))
+        done += 1
+    out.append(done)
+
+
+def busy_process(target: str, sessions_: list[str], start: float, until: float,
+                 queue: Any) -> None:
+    """The reference: the pair page's service calls in a thread per rater, no Streamlit."""
+    db = open_database(target)
+    counts: list[int] = []
+    time.sleep(max(0.0, start - time.time()))
+    threads = [threading.Thread(target=busy_rater, args=(db, s, until, counts))
+               for s in sessions_]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    db.close()
+    queue.put(sum(counts))
+
+
+def direct_row(kind: str, target: str, procs: int, per_proc: int, seconds: float,
+               tag: str) -> str:
+    """Reference row: what the database side alone sustains (``submit`` in a loop in
+    ``procs`` processes), in the servers' table's columns."""
+    db = open_database(target)
+    sessions_ = add_raters(db, [f"direct-{tag}-{i:03d}" for i in range(procs * per_proc)])
+    stored_before = count_verdicts(db)
+    db.close()  # DuckDB: the workers' process owns the file (one owner, as `judge-app serve`)
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    start = time.time() + 3.0  # processes start, import and connect first
+    until = start + seconds
+    workers = [ctx.Process(target=busy_process,
+                           args=(target, sessions_[i * per_proc:(i + 1) * per_proc],
+                                 start, until, queue)) for i in range(procs)]
+    before = load()
+    for w in workers:
+        w.start()
+    counts = [queue.get() for _ in workers]
+    for w in workers:
+        w.join()
+    after = load()
+    elapsed = time.time() - start
+    db = open_database(target)
+    stored = count_verdicts(db) - stored_before
+    db.close()
+    return (f"| {kind}, reference: no Streamlit | {procs} processes | {procs * per_proc} | - | "
+            f"{sum(counts)} | {sum(counts)} / {stored} | {elapsed:.1f} | "
+            f"{sum(counts) / elapsed:.1f} | - | {before} -> {after} |")
+
+
 def throughput_row(kind: str, target: str, n_servers: int, per_server: int, warmup: float,
                    seconds: float, tag: str, post_script_gc: str) -> str:
     """Raters who never pause, voting through real app servers: each a tab speaking
@@ -403,6 +463,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=15.0,
                         help="seconds of voting before the throughput window (tabs loading)")
     parser.add_argument("--busy", type=int, default=8, help="busy raters per app server")
+    parser.add_argument("--reference", action="store_true",
+                        help="throughput: also the service calls alone, no Streamlit")
     parser.add_argument("--post-script-gc", default="true",
                         help="Streamlit's runner.postScriptGC for the servers: true (its "
                         "default), false, or both (true,false)")
@@ -438,6 +500,11 @@ def main() -> None:
                         for gc in args.post_script_gc.split(","):
                             row = throughput_row(kind, backends.fresh(kind), n_servers,
                                                  args.busy, args.warmup, args.seconds, tag, gc)
+                            out["throughput"].append(row)
+                            print(row, flush=True)
+                        if args.reference:
+                            row = direct_row(kind, backends.fresh(kind), n_servers, args.busy,
+                                             args.seconds, tag)
                             out["throughput"].append(row)
                             print(row, flush=True)
     finally:
