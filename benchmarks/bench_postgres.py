@@ -9,9 +9,15 @@ What it times, each on a DuckDB file and on a PostgreSQL database built alike, i
   next pair taken in one transaction, then its texts read). 50 and 200 raters at once, each
   a thread of one process (one app server), each reading a pair for a random 0-2x``--think``
   seconds. Reference in the same run: one rater alone.
-- ``throughput``: verdicts per second sustained by raters who never pause (``submit`` in a
-  loop), in 1 and 3 processes on PostgreSQL; one process on DuckDB (its file has one owner
-  process by design: more app processes on one DuckDB file are not an option).
+- ``throughput``: votes per second sustained by raters who never pause, voting through real
+  `judge-app serve` processes (1 and 3 on PostgreSQL; one on DuckDB: its file has one owner
+  process by design) as a browser does: each rater a tab speaking Streamlit's websocket
+  protocol (tests/streamlit_client.py), 8 per server; a vote is an outcome click and a Submit
+  click (two runs of the pair area), counted once the next pair is drawn. Also the servers'
+  CPU per vote, and optionally Streamlit's ``runner.postScriptGC`` off (``--post-script-gc
+  true,false``): its full garbage collection after every run is most of a vote's CPU.
+  Reference with ``--reference``: the pair page's service calls alone (``submit`` in a loop,
+  a thread per rater in as many processes as servers), no Streamlit.
 - ``leaderboard``: ``run_leaderboard`` (GROUP BY, counting, fit, sandwich intervals, ranks)
   on 1,000,000 verdicts, in-process and as the command ``judge-app leaderboard`` (a new
   process: start, imports, connect, query, fit, print).
@@ -35,6 +41,7 @@ Run: .venv/bin/python benchmarks/bench_postgres.py [--rounds 2] [--only flow,thr
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import json
 import multiprocessing
@@ -71,6 +78,8 @@ from judge_app.storage.frames import registered  # noqa: E402
 from judge_app.storage.schema import open_database  # noqa: E402
 from judge_app.storage.verdicts import VERDICT_COLUMNS  # noqa: E402
 from tests import pg_server  # noqa: E402
+from tests.browser_helpers import _free_port, _wait_healthy  # noqa: E402
+from tests.streamlit_client import Rater, Tab, vote_for  # noqa: E402
 
 LIVE = "live"
 LIVE_VERDICTS = 400_000
@@ -277,6 +286,21 @@ def flow_rows(kind: str, target: str, n_raters: int, rounds: int, think: float,
 
 
 # -- throughput -------------------------------------------------------------------------------
+def serve(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A real `judge-app serve` (its Streamlit server) on 127.0.0.1:port, once healthy."""
+    proc = subprocess.Popen([sys.executable, "-m", "judge_app.cli", "serve", "--db", target,
+                             "--port", str(port)], cwd=ROOT, env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_healthy(f"http://127.0.0.1:{port}", proc)
+    return proc
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def busy_rater(db: Database, session: str, until: float, out: list[int]) -> None:
     view = rating.rating_view(db, session, LIVE)
     done = 0
@@ -289,7 +313,7 @@ def busy_rater(db: Database, session: str, until: float, out: list[int]) -> None
 
 def busy_process(target: str, sessions_: list[str], start: float, until: float,
                  queue: Any) -> None:
-    """One app process: a thread per rater, no pauses; reports verdicts stored."""
+    """The reference: the pair page's service calls in a thread per rater, no Streamlit."""
     db = open_database(target)
     counts: list[int] = []
     time.sleep(max(0.0, start - time.time()))
@@ -303,13 +327,14 @@ def busy_process(target: str, sessions_: list[str], start: float, until: float,
     queue.put(sum(counts))
 
 
-def throughput_row(kind: str, target: str, procs: int, per_proc: int, seconds: float,
-                   tag: str) -> str:
+def direct_row(kind: str, target: str, procs: int, per_proc: int, seconds: float,
+               tag: str) -> str:
+    """Reference row: what the database side alone sustains (``submit`` in a loop in
+    ``procs`` processes), in the servers' table's columns."""
     db = open_database(target)
-    sessions_ = add_raters(db, [f"busy-{tag}-{i:03d}" for i in range(procs * per_proc)])
+    sessions_ = add_raters(db, [f"direct-{tag}-{i:03d}" for i in range(procs * per_proc)])
     stored_before = count_verdicts(db)
-    if kind == "duckdb":
-        db.close()  # the workers' process owns the file (one owner, as `judge-app serve`)
+    db.close()  # DuckDB: the workers' process owns the file (one owner, as `judge-app serve`)
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     start = time.time() + 3.0  # processes start, import and connect first
@@ -328,8 +353,65 @@ def throughput_row(kind: str, target: str, procs: int, per_proc: int, seconds: f
     db = open_database(target)
     stored = count_verdicts(db) - stored_before
     db.close()
-    return (f"| {kind} | {procs} | {procs * per_proc} | {sum(counts)} | {stored} | "
-            f"{elapsed:.1f} | {sum(counts) / elapsed:.0f} | {before} -> {after} |")
+    return (f"| {kind}, reference: no Streamlit | {procs} processes | {procs * per_proc} | - | "
+            f"{sum(counts)} | {sum(counts)} / {stored} | {elapsed:.1f} | "
+            f"{sum(counts) / elapsed:.1f} | - | {before} -> {after} |")
+
+
+def throughput_row(kind: str, target: str, n_servers: int, per_server: int, warmup: float,
+                   seconds: float, tag: str, post_script_gc: str) -> str:
+    """Raters who never pause, voting through real app servers: each a tab speaking
+    Streamlit's websocket protocol (tests/streamlit_client.py: an outcome clicked, then
+    Submit; a vote counts once the next pair is drawn), spread evenly over the servers."""
+    db = open_database(target)
+    sessions_ = add_raters(db, [f"busy-{tag}-{i:03d}" for i in range(n_servers * per_server)])
+    stored_before = count_verdicts(db)
+    db.close()  # DuckDB: the server owns the file; PostgreSQL: the servers' own pools
+    env = {"STREAMLIT_RUNNER_POST_SCRIPT_GC": post_script_gc}
+    ports = [_free_port() for _ in range(n_servers)]
+    servers = [serve(target, port, env) for port in ports]
+    try:
+        for i, port in enumerate(ports):  # each server's first run imports the pages
+            asyncio.run(open_once(f"http://127.0.0.1:{port}", sessions_[i]))
+        raters_ = [Rater(f"http://127.0.0.1:{ports[i % n_servers]}", s, seed=i,
+                         think_s=(0.0, 0.0)) for i, s in enumerate(sessions_)]
+        window = asyncio.run(measure(raters_, servers, warmup, seconds))
+    finally:
+        for proc in servers:
+            proc.terminate()
+        for proc in servers:
+            proc.wait(timeout=60)
+    votes, elapsed, cpu, loads = window
+    acked = sum(len(r.acked) for r in raters_)
+    db = open_database(target)
+    stored = count_verdicts(db) - stored_before
+    db.close()
+    return (f"| {kind} | {n_servers} | {n_servers * per_server} | {post_script_gc} | {votes} | "
+            f"{acked} / {stored} | {elapsed:.1f} | {votes / elapsed:.1f} | "
+            f"{cpu * 1000 / max(votes, 1):.0f} | {loads} |")
+
+
+async def open_once(url: str, session: str) -> None:
+    tab = Tab(url, session)
+    await tab.load()
+    await tab.close()
+
+
+async def measure(raters_: list[Rater], servers: list[subprocess.Popen[bytes]], warmup: float,
+                  seconds: float) -> tuple[int, float, float, str]:
+    """Votes acknowledged, seconds, and the servers' CPU seconds in the window after the
+    warm-up (every tab loaded and voting), and the load before -> after."""
+    voting = asyncio.create_task(vote_for(raters_, warmup + seconds + 2.0))  # stops after
+    await asyncio.sleep(warmup)
+    acked, cpu, start, before = (sum(len(r.acked) for r in raters_),
+                                 sum(cpu_seconds(p.pid) for p in servers), time.monotonic(),
+                                 load())
+    await asyncio.sleep(seconds)
+    window = (sum(len(r.acked) for r in raters_) - acked, time.monotonic() - start)
+    spent = sum(cpu_seconds(p.pid) for p in servers) - cpu
+    after = load()
+    await voting
+    return (*window, spent, f"{before} -> {after}")
 
 
 # -- leaderboard and export -------------------------------------------------------------------
@@ -378,7 +460,14 @@ def main() -> None:
     parser.add_argument("--votes", type=int, default=6, help="votes per rater in the flow")
     parser.add_argument("--think", type=float, default=10.0, help="mean seconds per pair")
     parser.add_argument("--seconds", type=float, default=30.0, help="throughput window")
-    parser.add_argument("--busy", type=int, default=8, help="busy raters per process")
+    parser.add_argument("--warmup", type=float, default=15.0,
+                        help="seconds of voting before the throughput window (tabs loading)")
+    parser.add_argument("--busy", type=int, default=8, help="busy raters per app server")
+    parser.add_argument("--reference", action="store_true",
+                        help="throughput: also the service calls alone, no Streamlit")
+    parser.add_argument("--post-script-gc", default="true",
+                        help="Streamlit's runner.postScriptGC for the servers: true (its "
+                        "default), false, or both (true,false)")
     parser.add_argument("--durable", action="store_true")
     parser.add_argument("--kinds", default="postgresql,duckdb")
     args = parser.parse_args()
@@ -407,18 +496,26 @@ def main() -> None:
                         out["flow"].extend(rows)
                         print("\n".join(rows), flush=True)
                 if "throughput" in only:
-                    for procs in ((1, 3) if kind == "postgresql" else (1,)):
-                        row = throughput_row(kind, backends.fresh(kind), procs, args.busy,
+                    for n_servers in ((1, 3) if kind == "postgresql" else (1,)):
+                        for gc in args.post_script_gc.split(","):
+                            row = throughput_row(kind, backends.fresh(kind), n_servers,
+                                                 args.busy, args.warmup, args.seconds, tag, gc)
+                            out["throughput"].append(row)
+                            print(row, flush=True)
+                        if args.reference:
+                            row = direct_row(kind, backends.fresh(kind), n_servers, args.busy,
                                              args.seconds, tag)
-                        out["throughput"].append(row)
-                        print(row, flush=True)
+                            out["throughput"].append(row)
+                            print(row, flush=True)
     finally:
         backends.stop()
     heads = {
         "flow": "| database | raters | call | 1 rater p50 / p95 ms | n | p50 ms | p95 ms | max ms "
                 "| load |\n|---|---|---|---|---|---|---|---|---|",
-        "throughput": "| database | processes | raters | verdicts (counted) | stored | seconds "
-                      "| verdicts/s | load |\n|---|---|---|---|---|---|---|---|",
+        "throughput": "| database | app servers | raters | postScriptGC | votes acknowledged "
+                      "| whole run: acknowledged / stored | seconds | votes/s "
+                      "| server CPU ms per vote | load |\n"
+                      "|---|---|---|---|---|---|---|---|---|---|",
         "leaderboard": "| database | run_leaderboard s, median (best) | `judge-app leaderboard`"
                        " s, median (best) | load |\n|---|---|---|---|",
         "export": "| database | rows | export s, median (best) | load |\n|---|---|---|---|",

@@ -1,15 +1,17 @@
 """Many app servers on one database, one of them SIGKILLed mid-run (issue 14).
 
-PostgreSQL: 3 `judge-app serve` processes and 30 raters voting at once in 3 rater processes
-of 10, one per server (tests/rater_client.py: the pair page's own service calls, one thread
-per rater, as a server runs one thread per browser tab). DuckDB: the one server that owns the
-file and one rater process of 30 working through it (storage/owner.py). Meanwhile a
-`judge-app judge` batch runs against the fake OpenAI server. Once a third of the work is
-acknowledged, server 0 and its raters' process are SIGKILLed (their tabs lose the page and
-any vote not yet acknowledged), then both are started again and the raters go on where they
-were.
+PostgreSQL: 3 `judge-app serve` processes and 30 raters voting at once through them, 10 per
+server, each in a tab of its own: Streamlit's websocket protocol, as the browser speaks it
+(tests/streamlit_client.py: the pair page drawn, an outcome clicked, Submit clicked). DuckDB:
+the one server that owns the file, all 30 raters voting through it. Meanwhile a `judge-app
+judge` batch runs against the fake OpenAI server. The raters are coroutines of one thread of
+this process (a tab costs no browser); the servers are the only processes running the app.
+Once a third of the votes are acknowledged, server 0 is SIGKILLed: its raters' tabs lose the
+connection (and any vote not yet acknowledged) and keep reloading until the server, started
+again on the same port, answers; then they go on where they were.
 
-Afterwards: every vote a rater saw acknowledged is stored exactly once; no pair was handed to
+Afterwards: every vote a rater saw acknowledged (the next pair drawn after Submit) is stored
+exactly once, with the outcome clicked; every tab ended on "All done"; no pair was handed to
 more raters than the task's overlap; every pair has exactly `overlap` human verdicts; the
 judge batch finished with one verdict per pair. No timing is asserted: waits are generous
 deadlines on progress only.
@@ -21,7 +23,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -35,35 +36,28 @@ from judge_app.storage.schema import open_database
 from tests.browser_helpers import _free_port, _wait_healthy
 from tests.conftest import make_bundle
 from tests.fake_openai_server import FakeOpenAIServer, longer_wins
+from tests.streamlit_client import Rater, start_raters
 
 pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
 
 ROOT = Path(__file__).resolve().parents[1]
-PROMPTS, MODELS, OVERLAP, RATERS, PROCESSES = 30, 3, 2, 30, 3
+PROMPTS, MODELS, OVERLAP, RATERS = 20, 3, 2, 30
 PAIRS = PROMPTS * MODELS * (MODELS - 1) // 2
 SLOTS = PAIRS * OVERLAP  # human verdicts the task needs
 
 
 class Proc:
-    """A child process whose stdout lines are collected as they come (what was acknowledged
-    before a SIGKILL is known exactly)."""
+    """A child process in a process group of its own (a SIGKILL takes all of it), its output
+    in a log file."""
 
     def __init__(self, args: list[str], log: Path) -> None:
         self.args, self.log = args, log
-        self.lines: list[str] = []
         self.proc = self._start()
 
-    def _start(self) -> subprocess.Popen[str]:
-        proc = subprocess.Popen([sys.executable, "-m", *self.args], cwd=ROOT, text=True,
-                                stdout=subprocess.PIPE, stderr=self.log.open("a"),
-                                start_new_session=True)
-        threading.Thread(target=self._read, args=(proc,), daemon=True).start()
-        return proc
-
-    def _read(self, proc: subprocess.Popen[str]) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            self.lines.append(line.strip())
+    def _start(self) -> subprocess.Popen[bytes]:
+        with self.log.open("ab") as out:
+            return subprocess.Popen([sys.executable, "-m", *self.args], cwd=ROOT, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
 
     def kill(self) -> None:
         os.killpg(self.proc.pid, signal.SIGKILL)
@@ -83,13 +77,12 @@ class Proc:
 
 def serve(target: str, port: int, log: Path) -> Proc:
     server = Proc(["judge_app.cli", "serve", "--db", target, "--port", str(port)], log)
-    _wait_healthy(f"http://127.0.0.1:{port}", server.proc)  # type: ignore[arg-type]
+    _wait_healthy(f"http://127.0.0.1:{port}", server.proc)
     return server
 
 
-def acked(clients: list[Proc]) -> list[str]:
-    return [line.split()[2] for c in clients for line in list(c.lines)
-            if line.startswith("ack ")]
+def acked(raters: list[Rater]) -> list[str]:
+    return [aid for r in raters for aid in list(r.acked)]
 
 
 def wait_for(what: str, done: object, deadline_s: float = 300) -> None:
@@ -113,31 +106,28 @@ def test_a_server_killed_mid_run_loses_and_doubles_nothing(db: Database,
     db.close()  # DuckDB: the server owns the file; this test works through it from now on
     ports = [_free_port() for _ in range(n_servers)]
     servers = [serve(target, port, tmp_path / f"server{i}.log") for i, port in enumerate(ports)]
-    # One rater process per server. On DuckDB every rater must be in one process, as every
-    # browser tab is in the one server's: the task lock that keeps a pair's overlap is that
-    # process's (storage/dialect.lock); PostgreSQL's is an advisory lock in the database.
-    processes = PROCESSES if db.dialect.is_postgres else 1
-    groups = [sessions[i::processes] for i in range(processes)]
-    clients = [Proc(["tests.rater_client", target, "t1", *group], tmp_path / f"raters{i}.log")
-               for i, group in enumerate(groups)]
+    # Rater i votes through server i mod n: 10 tabs per server on PostgreSQL, all 30 in the
+    # one server that owns the DuckDB file.
+    raters = [Rater(f"http://127.0.0.1:{ports[i % n_servers]}", s, seed=i)
+              for i, s in enumerate(sessions)]
+    on_first = [r for i, r in enumerate(raters) if i % n_servers == 0]
     judge_cfg = tmp_path / "judge.toml"
-    everyone = [*servers, *clients]
+    everyone = [*servers]
     with FakeOpenAIServer(longer_wins, latency_ms=20) as fake:
         judge_cfg.write_text(f'name = "batch-judge"\nmodel = "fake"\ntemplate = "overall"\n'
                              f'base_url = "{fake.base_url}"\nconcurrency = 4\n')
         judge = Proc(["judge_app.cli", "judge", "--task", "t1", "--judge", str(judge_cfg),
                       "--db", target, "--quiet"], tmp_path / "judge.log")
         everyone.append(judge)
+        voting = start_raters(raters, timeout_s=600)
         try:
-            wait_for("a third of the votes", lambda: len(acked(clients)) >= SLOTS // 3)
-            before = len(acked(clients))
-            servers[0].kill()  # mid-run: the other raters are voting this very moment
-            clients[0].kill()
+            wait_for("a third of the votes", lambda: len(acked(raters)) >= SLOTS // 3)
+            before = len(acked(raters))
+            servers[0].kill()  # mid-run: every rater is voting this very moment
             assert before < SLOTS
             servers[0] = serve(target, ports[0], tmp_path / "server0.log")
-            clients[0].restart()
-            wait_for("every rater done", lambda: all(c.proc.poll() is not None
-                                                     for c in clients))
+            everyone[0] = servers[0]
+            wait_for("every rater done", lambda: not voting.is_alive(), deadline_s=600)
             wait_for("the judge batch", lambda: judge.proc.poll() is not None)
             if judge.proc.returncode != 0 and not db.dialect.is_postgres:
                 # DuckDB: a command working through the killed owner stops and says so; the
@@ -149,15 +139,15 @@ def test_a_server_killed_mid_run_loses_and_doubles_nothing(db: Database,
             for p in everyone:
                 p.stop()
     assert judge.proc.returncode == 0, (tmp_path / "judge.log").read_text()[-3000:]
-    assert all(c.proc.returncode == 0 for c in clients)
-    done = {line.split()[1] for c in clients for line in c.lines if line.startswith("done ")}
-    assert done == set(sessions)
-    votes = acked(clients)
+    assert all(r.error is None for r in raters), [r.error for r in raters if r.error]
+    assert all(r.done for r in raters)  # every tab ended on "All done"
+    assert all(r.reloads > 0 for r in on_first)  # server 0's tabs did lose it mid-run
+    votes = acked(raters)
     reader = open_database(target)
     with reader.cursor() as cur:
-        stored = dict(cur.execute(
-            "SELECT assignment_id, count(*) FROM verdicts WHERE source = 'human' "
-            "AND retracts IS NULL GROUP BY assignment_id").fetchall())
+        rows = cur.execute(
+            "SELECT assignment_id, count(*), min(raw_choice) FROM verdicts "
+            "WHERE source = 'human' AND retracts IS NULL GROUP BY assignment_id").fetchall()
         handed = cur.execute(
             "SELECT pair_id, count(DISTINCT rater_id), count(*) FROM assignments "
             "WHERE task_id = 't1' GROUP BY pair_id").fetchall()
@@ -168,9 +158,13 @@ def test_a_server_killed_mid_run_loses_and_doubles_nothing(db: Database,
             "SELECT count(*), count(DISTINCT pair_id) FROM verdicts WHERE source = 'judge' "
             "AND retracts IS NULL").fetchone()
     reader.close()
+    stored = {aid: n for aid, n, _ in rows}
+    clicked = {aid: c for r in raters for aid, c in r.choices.items()}
+    wrong = [(aid, c, clicked[aid]) for aid, _, c in rows if aid in clicked and c != clicked[aid]]
     assert len(votes) == len(set(votes))  # an assignment acknowledged once
     assert all(stored.get(a) == 1 for a in votes)  # every acknowledged vote stored, once
     assert all(n == 1 for n in stored.values())  # nothing else stored twice either
+    assert not wrong, wrong[:5]  # and stored as clicked
     bad = [h for h in handed if not (h[1] <= OVERLAP and h[2] == h[1])]
     assert not bad, bad
     assert len(covered) == PAIRS and all(n == OVERLAP for _, n in covered), covered
