@@ -7,15 +7,13 @@ measures, in the same minutes and against the same fake servers (their own proce
 
 - ``client``: the shared chat client alone, no database (bench_generation/bench_judge's
   reference: the floor of any design that keeps openai's client);
-- ``duckdb``: the run as it is (`run_generation` / `run_plan`: one autocommit INSERT per
-  group of answers, judges/group_commit.py);
-- ``threads1``: the same with DuckDB's ``SET threads = 1`` (no worker thread of its own);
-- ``journal``: a design that is NOT in judge_app, measured here only: each group of
-  answers appended to a JSON-lines file in the event loop and ``fdatasync``'d in the writer's
-  thread (then its slots go, as after a commit now), the same rows inserted into DuckDB once
-  a second in one statement, off the calls' path. A restart would have to replay the file
-  before planning;
-- ``journal1``: both;
+- ``duckdb``: the run as it is (`run_generation` / `run_plan` on a DuckDB file this
+  process owns: each group of answers one fdatasync'd line of the run's calls journal, moved
+  into DuckDB once a second in one transaction, storage/journal.py);
+- ``groupcommit``: the same run with the journal off, as before it (and as PostgreSQL and
+  runs through another process's owner still store): one autocommit INSERT per group of
+  answers, judges/group_commit.py;
+- ``threads1``: ``duckdb`` with DuckDB's ``SET threads = 1`` (no worker thread of its own);
 - ``nostore``: the answers not stored at all (never a valid design; the run's own Python
   work with verdicts / outputs still written).
 
@@ -23,7 +21,7 @@ Per row: % of the bound, process CPU per call (the run only: plan and setup excl
 that CPU split by thread (event loop, `to_thread` workers, DuckDB's own threads).
 
     .venv/bin/python benchmarks/bench_run_floor.py [--calls 1000] [--concurrency 16]
-        [--rounds 3] [--variants client,duckdb,threads1,journal,nostore] [--paths gen,judge]
+        [--rounds 3] [--variants client,duckdb,groupcommit,threads1,nostore] [--paths gen,judge]
 """
 
 from __future__ import annotations
@@ -44,8 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-VARIANTS = ("client", "duckdb", "threads1", "journal", "journal1", "nostore")
-JOURNAL_FLUSH_S = 1.0
+VARIANTS = ("client", "duckdb", "groupcommit", "threads1", "nostore")
 
 
 # ---------------------------------------------------------------- per-thread CPU
@@ -104,59 +101,12 @@ class ThreadCpu:
 
 # ---------------------------------------------------------------- the variants
 
-def _journal_writer(path: Path) -> type:
-    """A GroupCommit whose store is an fdatasync'd JSON-lines append,
-    the rows going to the database once a second (the design measured, not judge_app's)."""
-    from judge_app.judges.group_commit import GroupCommit
-
-    class JournalCommit(GroupCommit):
-        async def run(self) -> None:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            backlog: list[dict[str, Any]] = []
-
-            async def to_database() -> None:
-                while True:
-                    await asyncio.sleep(JOURNAL_FLUSH_S)
-                    rows, backlog[:] = list(backlog), []
-                    if rows:
-                        await asyncio.to_thread(self._store, rows)
-
-            flusher = asyncio.create_task(to_database())
-            try:
-                while True:
-                    await self._wake.wait()
-                    self._wake.clear()
-                    batch, self._pending = self._pending, []
-                    if batch:
-                        os.write(fd, b"".join(
-                            json.dumps(row, default=str).encode() + b"\n" for row in batch))
-                        await asyncio.to_thread(os.fdatasync, fd)
-                        backlog.extend(batch)
-                        self.commits += 1
-                        try:
-                            if self._on_stored is not None:
-                                self._on_stored(batch)
-                        finally:
-                            self.unstored -= len(batch)
-                            for _ in batch:
-                                self._slots.release()
-                    if self._closing and not self._pending:
-                        return
-            finally:
-                flusher.cancel()
-                if backlog:
-                    await asyncio.to_thread(self._store, list(backlog))
-                os.close(fd)
-
-    return JournalCommit
-
-
 def _install(variant: str, tmp: Path) -> None:
     import judge_app.services.generation as generation
     import judge_app.services.judge_runs as judge_runs
     import judge_app.storage.schema as schema
 
-    if variant in ("threads1", "journal1"):
+    if variant == "threads1":
         opened = schema.open_database
 
         def open_database(*args: Any, **kwargs: Any) -> Any:
@@ -165,10 +115,9 @@ def _install(variant: str, tmp: Path) -> None:
                 cur.execute("SET threads = 1")
             return db
         schema.open_database = open_database  # type: ignore[assignment]
-    if variant in ("journal", "journal1"):
-        writer = _journal_writer(tmp / "answers.jsonl")
-        generation.GroupCommit = writer  # type: ignore[misc]
-        judge_runs.GroupCommit = writer  # type: ignore[misc]
+    if variant == "groupcommit":  # no journal: each group one DuckDB autocommit
+        generation.open_journal = lambda *args, **kwargs: None  # type: ignore[assignment]
+        judge_runs.open_journal = lambda *args, **kwargs: None  # type: ignore[assignment]
     elif variant == "nostore":
         generation._Run._store_calls = lambda self, rows: None  # type: ignore[attr-defined]
         judge_runs._Run._store_calls = lambda self, rows: None  # type: ignore[method-assign]
