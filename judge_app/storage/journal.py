@@ -7,8 +7,8 @@ whole budget of a call (benchmarks/README.md); an appended, ``fdatasync``'d line
 appended as one JSON line to ``<db>.calls-journal/<run id>-<segment>.jsonl`` and flushed to
 disk before the group's workers may start another call (the SIGKILL bound: at most the calls
 in flight are paid and not durable). About once a second, and at the end of the run, the
-journaled rows go into DuckDB in one transaction (``ON CONFLICT DO NOTHING``), and only then
-is their segment deleted.
+journaled rows go into DuckDB in one statement per table (a plain INSERT, or ``ON CONFLICT
+DO NOTHING`` when a key is stored already), and only then is their segment deleted.
 
 Whoever opens the file next as its owner replays the segments left behind (a killed run)
 before anything reads the calls tables: idempotent, so a crash mid-replay or a replay twice
@@ -32,7 +32,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from judge_app.storage.frames import insert_new_rows
+from judge_app.storage.frames import bulk_append_new_rows
 
 if TYPE_CHECKING:
     import duckdb
@@ -114,9 +114,11 @@ def _table_columns(cur: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [str(r[0]) for r in cur.fetchall()]
 
 
-def insert_groups(cur: duckdb.DuckDBPyConnection, groups: list[tuple[str, list[Row]]]) -> int:
-    """Insert journaled rows, keeping any key already stored; call inside a transaction.
-    Columns are the table's own (a journal written before a migration still fits)."""
+def insert_groups(cur: duckdb.DuckDBPyConnection, groups: list[tuple[str, list[Row]]],
+                  known: dict[str, list[str]] | None = None) -> int:
+    """Insert journaled rows, keeping any key already stored: one statement per table, in
+    autocommit (each all or nothing; a plain INSERT unless a key is stored already, the
+    cheap path). Columns are the table's own (a journal written before a migration fits)."""
     by_table: dict[str, list[Row]] = {}
     for table, rows in groups:
         by_table.setdefault(table, []).extend(rows)
@@ -124,9 +126,13 @@ def insert_groups(cur: duckdb.DuckDBPyConnection, groups: list[tuple[str, list[R
     for table, rows in by_table.items():
         if table not in TABLES:  # never a name from a file into SQL unchecked
             continue
-        have = _table_columns(cur, table)
+        have = known.get(table) if known is not None else None
+        if have is None:
+            have = _table_columns(cur, table)
+            if known is not None:
+                known[table] = have
         columns = [c for c in have if any(c in r for r in rows)]
-        added += insert_new_rows(cur, table, columns, rows)
+        added += bulk_append_new_rows(cur, table, columns, rows)
     return added
 
 
@@ -142,13 +148,7 @@ def replay(conn: duckdb.DuckDBPyConnection, db_file: Path) -> int:
     groups = [g for seg in segments for g in read_groups(seg)]
     cur = conn.cursor()
     try:
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            added = insert_groups(cur, groups)
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
+        added = insert_groups(cur, groups)
     finally:
         cur.close()
     for seg in segments:  # only now: their rows are committed
@@ -186,6 +186,7 @@ class CallJournal:
         # segments written and not yet in DuckDB: (path, groups), oldest first
         self._closed: list[tuple[Path, list[tuple[str, list[Row]]]]] = []
         self._groups: list[tuple[str, list[Row]]] = []
+        self._columns: dict[str, list[str]] = {}  # the table's columns, looked up once
         self.pending: set[str] = set()  # call keys journaled, not yet in DuckDB
         self._last_flush = time.monotonic()
         self.appends = 0
@@ -236,15 +237,15 @@ class CallJournal:
             self._fd, self._path, self._groups = None, None, []
 
     def flush(self) -> list[Row]:
-        """Move every group appended so far into DuckDB in one transaction, then delete
+        """Move every group appended so far into DuckDB (one statement), then delete
         their segments; returns the rows moved (the caller may now count them as stored)."""
         with self._flushing:
             self._rotate()
             if not self._closed:
                 return []
             groups = [g for _, segment in self._closed for g in segment]
-            with self.db.transaction() as cur:
-                insert_groups(cur, groups)
+            with self.db.cursor() as cur:
+                insert_groups(cur, groups, self._columns)
             for path, _ in self._closed:  # only now: their rows are committed
                 path.unlink(missing_ok=True)
             self._closed.clear()
