@@ -22,6 +22,7 @@ from judge_app.services.judge_runs import plan_run, run_plan
 from judge_app.storage import generation as generation_store
 from judge_app.storage import judges as judge_store
 from judge_app.storage.db import Database
+from judge_app.storage.journal import CallJournal
 from tests.conftest import make_bundle
 from tests.fake_openai_server import FakeOpenAIServer, answers
 
@@ -94,19 +95,24 @@ pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL (the runner test
 
 
 def stalling(monkeypatch: pytest.MonkeyPatch, module: Any, name: str,
-             server: FakeOpenAIServer) -> list[int]:
-    """Make the module's group-commit store function take STALL_S on its first call, and
-    record, before each commit, how many calls are paid for and not stored."""
-    original: Callable[..., int] = getattr(module, name)
+             server: FakeOpenAIServer, db: Database) -> list[int]:
+    """Make the group commit's store take STALL_S on its first call, and record, before
+    each commit, how many calls are paid for and not stored. The store is the module's
+    function on PostgreSQL, the run's calls journal on a DuckDB file owned here (the
+    append that makes a group durable, storage/journal.py)."""
+    if not db.dialect.is_postgres:
+        module, name = CallJournal, "append"
+    original: Callable[..., Any] = getattr(module, name)
     unstored: list[int] = []
     stored = 0
 
-    def slow(cur: Any, rows: list[dict[str, Any]]) -> int:
+    def slow(*args: Any) -> Any:
         nonlocal stored
+        rows: list[dict[str, Any]] = args[-1]
         if not unstored:
             time.sleep(STALL_S)
         unstored.append(server.count - stored)
-        added = original(cur, rows)
+        added = original(*args)
         stored += len(rows)
         return added
 
@@ -118,7 +124,7 @@ def test_generation_never_has_more_than_the_bound_paid_and_not_stored(
         db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     import_bundle(db, make_bundle("t1", n_prompts=40, models=("m1", "m2")))
     with FakeOpenAIServer(answers) as server:
-        unstored = stalling(monkeypatch, generation_store, "insert_calls", server)
+        unstored = stalling(monkeypatch, generation_store, "insert_calls", server, db)
         cfg = parse_model_config({"name": "gen", "model": "fake", "base_url": server.base_url,
                                   "concurrency": 3})
         summary = run_generation(db, plan_generation(db, "t1", cfg))
@@ -130,7 +136,7 @@ def test_a_judge_run_never_has_more_than_the_bound_paid_and_not_stored(
         db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     import_bundle(db, make_bundle("t1", n_prompts=10))  # 30 pairs, 60 calls
     with FakeOpenAIServer() as server:
-        unstored = stalling(monkeypatch, judge_store, "append_calls", server)
+        unstored = stalling(monkeypatch, judge_store, "append_calls", server, db)
         cfg = parse_config({"name": "judge1", "model": "fake", "template": "overall",
                             "base_url": server.base_url, "concurrency": 3})
         summary = run_plan(db, plan_run(db, "t1", cfg))

@@ -10,7 +10,10 @@ The guarantees of judge runs (services/judge_runs.py), for the same reasons:
   meanwhile), and a call holds one of `concurrency` slots from before it is sent until its
   answer is stored, so a SIGKILL re-pays at most `concurrency` calls; a re-run re-uses
   every stored answer (the cache key is the config hash and the exact messages sent,
-  core/generation.call_key);
+  core/generation.call_key). On a DuckDB file this process owns, "stored" is a line
+  fdatasync'd in the run's calls journal (storage/journal.py), moved into DuckDB about once a
+  second and replayed by the file's next owner after a kill; an output is written only once
+  the calls it is made of are in DuckDB;
 - a call starts only if the budget holds even if it and every call in flight cost their worst
   case (judges/cost.Budget);
 - output ids are derived from task, prompt and model (core/ids.output_id) and pair ids from
@@ -51,6 +54,7 @@ from judge_app.services.judge_runs import CLAIM_POLL_S, CLAIM_PREFIX
 from judge_app.services.queue import load_task_config
 from judge_app.storage import generation as store
 from judge_app.storage.db import Database, SessionLocks
+from judge_app.storage.journal import CallJournal, open_journal
 
 PROGRESS_INTERVAL_S = 1.0
 # finished outputs (and their pairs) are written this often; fewer, larger groups cost less
@@ -271,6 +275,7 @@ class _Run:
         # lock every process sees) before it is paid for, as in judge runs
         self.claims: SessionLocks | None = None
         self.adopted = 0
+        self.journal: CallJournal | None = None  # DuckDB file owned here: storage/journal.py
 
     # Workers ---------------------------------------------------------------
     async def work(self, client: ChatClient, jobs: Any) -> None:
@@ -421,7 +426,17 @@ class _Run:
         while not self.finished_workers:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.workers_done.wait(), OUTPUT_INTERVAL_S)
+            await self.flush_journal()
             await self.flush_outputs()
+
+    async def flush_journal(self, *, final: bool = False) -> None:
+        """Journaled calls into DuckDB, when due (or at the end of the run)."""
+        journal = self.journal
+        if journal is not None and (final or journal.due()):
+            await asyncio.to_thread(journal.flush)
+
+    def _in_db(self, key: str) -> bool:
+        return key in self.results and (self.journal is None or self.journal.in_db(key))
 
     async def flush_outputs(self) -> None:
         """The finished outputs whose calls are all stored (an output is never kept without
@@ -429,7 +444,7 @@ class _Run:
         outputs: list[dict[str, Any]] = []
         waiting: list[tuple[dict[str, Any], list[str]]] = []
         for out, keys in self.pending_outputs:
-            if all(k in self.results for k in keys):
+            if all(self._in_db(k) for k in keys):
                 outputs.append(out)
             else:
                 waiting.append((out, keys))
@@ -440,12 +455,20 @@ class _Run:
 
     def _store_calls(self, calls: list[Row]) -> None:
         """One group of answers (the writer's thread): one statement, atomic without
-        BEGIN/COMMIT; then the calls' claims go (PostgreSQL), never before."""
-        with self.db.cursor() as cur:
-            store.insert_calls(cur, calls)
+        BEGIN/COMMIT; then the calls' claims go (PostgreSQL), never before. A DuckDB file
+        owned here: one fdatasync'd line of the run's journal instead."""
+        if self.journal is not None:
+            self.journal.append("generation_calls", calls)
+            return
+        self._store_direct("generation_calls", calls)
         if self.claims is not None:
             for row in calls:
                 self.claims.unlock(CLAIM_PREFIX + row["call_key"])
+
+    def _store_direct(self, table: str, calls: list[Row]) -> None:
+        """The group commit itself: one autocommit statement."""
+        with self.db.cursor() as cur:
+            store.insert_calls(cur, calls)
 
     def _store_outputs(self, outputs: list[dict[str, Any]]) -> int:
         touched = set()
@@ -494,6 +517,7 @@ class _Run:
                 self.workers_done.set()
                 try:
                     await outputs
+                    await self.flush_journal(final=True)
                     await self.flush_outputs()  # what finished during the last write
                 finally:
                     reporter.cancel()
@@ -525,6 +549,8 @@ def run_generation(db: Database, plan: GenerationPlan, *, max_cost: float | None
     try:
         if plan.jobs:
             run.claims = db.session_locks()
+            if run.claims is None:
+                run.journal = open_journal(db, run.run_id, run._store_direct)
             if max_cost is not None:  # the cap holds with every capped run on the task now
                 run.gate.ledger = SharedBudget.join(db, task_scope(plan.task_id), run.run_id,
                                                     max_cost)

@@ -7,7 +7,10 @@ Safety rules, in order of importance:
   worker hands its answer to the writer (one commit shared by every answer that arrived
   meanwhile), and a call holds one of `concurrency` slots from before it is sent until its
   answer is stored, so a SIGKILL re-pays at most `concurrency` calls; a re-run
-  re-uses everything stored;
+  re-uses everything stored. "Stored" is, for a DuckDB file this process owns, a line
+  fdatasync'd in the run's calls journal (storage/journal.py), moved into DuckDB about once
+  a second and replayed by the file's next owner after a kill; a verdict is written only once
+  its calls are in DuckDB;
 - a call starts only if the budget holds even if it and every call in flight cost their worst
   case (see judges/cost.py);
 - verdict ids are derived from the judge and the call keys, so re-running never duplicates a
@@ -57,6 +60,7 @@ from judge_app.services.verdicts import JudgeVerdict, record_judge_verdicts
 from judge_app.storage import judges as store
 from judge_app.storage import raters
 from judge_app.storage.db import Database, SessionLocks
+from judge_app.storage.journal import CallJournal, open_journal
 
 VERDICT_INTERVAL_S = 1.0
 NOTICE_INTERVAL_S = 10.0  # "retrying because ..." at most this often per kind of error
@@ -199,6 +203,7 @@ class _Run:
         # every process sees) before it is paid for, and one stored meanwhile is taken as it is
         self.claims: SessionLocks | None = None
         self.adopted = 0
+        self.journal: CallJournal | None = None  # DuckDB file owned here: storage/journal.py
 
     async def _claim(self, call: PlannedCall) -> bool:
         """Whether this run should pay for ``call``: False when another process stored its
@@ -304,11 +309,24 @@ class _Run:
         """One group of answers (the writer's thread): one statement, atomic without
         BEGIN/COMMIT round trips; then the calls' claims go (PostgreSQL), never before."""
         rows = [{k: v for k, v in r.items() if k != "_pair"} for r in batch]
-        with self.db.cursor() as cur:
-            store.append_calls(cur, rows)
+        if self.journal is not None:
+            self.journal.append("judge_calls", rows)
+            return
+        self._store_direct("judge_calls", rows)
         if self.claims is not None:
             for row in rows:
                 self.claims.unlock(CLAIM_PREFIX + row["call_key"])
+
+    def _store_direct(self, table: str, rows: list[Row]) -> None:
+        """The group commit itself: one autocommit statement."""
+        with self.db.cursor() as cur:
+            store.append_calls(cur, rows)
+
+    async def flush_journal(self, *, final: bool = False) -> None:
+        """Journaled calls into DuckDB, when due (or at the end of the run)."""
+        journal = self.journal
+        if journal is not None and (final or journal.due()):
+            await asyncio.to_thread(journal.flush)
 
     def _stored(self, batch: list[Row]) -> None:
         """Counted only now that they are stored."""
@@ -325,7 +343,14 @@ class _Run:
         the calls' path (each write there delays the workers waiting for it)."""
         while not self.finished_workers:
             await asyncio.sleep(VERDICT_INTERVAL_S)
+            await self.flush_journal()
             pairs, self.completed_pairs = self.completed_pairs, set()
+            journal = self.journal
+            if journal is not None:  # a verdict never goes in before its calls
+                waiting = {p for p in pairs if not all(
+                    journal.in_db(c.key) for c in self.calls_of_pair.get(p, []))}
+                self.completed_pairs |= waiting
+                pairs -= waiting
             if pairs:
                 await asyncio.to_thread(self._record_verdicts, sorted(pairs))
             await asyncio.to_thread(self._update_progress)
@@ -385,6 +410,7 @@ class _Run:
                     recorder.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await recorder
+                    await self.flush_journal(final=True)
 
 
 
@@ -420,6 +446,8 @@ def run_plan(db: Database, plan: Plan, *, max_cost: float | None = None,
     try:
         if plan.to_call:
             run.claims = db.session_locks()
+            if run.claims is None:
+                run.journal = open_journal(db, run.run_id, run._store_direct)
             if max_cost is not None:  # the cap holds with every capped run on the task now
                 run.gate.ledger = SharedBudget.join(db, task_scope(plan.task_id), run.run_id,
                                                     max_cost)

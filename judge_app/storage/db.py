@@ -30,7 +30,7 @@ from typing import Protocol, cast
 import duckdb
 
 from judge_app.errors import DatabaseBusy, DatabaseFileError, DiskFull, is_disk_full
-from judge_app.storage import remote
+from judge_app.storage import journal, remote
 from judge_app.storage.dialect import DUCKDB, Dialect
 from judge_app.storage.owner import Owner
 
@@ -171,6 +171,11 @@ def _try_own(key: Path) -> Owner | None:
                 return None
             raise _open_error(key, exc) from exc
         pin_utc(conn)
+        try:  # before anything reads the calls tables: a killed run's journaled answers
+            journal.replay(conn, key)
+        except BaseException:
+            conn.close()
+            raise
         owner = Owner(key, conn)
         _owners[key] = owner
         _opens[key] = _opens.get(key, 0) + 1
@@ -328,6 +333,11 @@ class Database:
     def owned_here(self) -> bool:
         owner = _owners.get(self._key)
         return owner is not None and not owner.closing
+
+    def local_owner(self) -> Owner | None:
+        """This process's owner of the file, when it holds it now (calls journals)."""
+        owner = _owners.get(self._key)
+        return owner if owner is not None and not owner.closing else None
 
     def claim(self, poll_seconds: float = 0.5) -> None:
         """Own the file from now on, or as soon as the current owner exits (for the server)."""

@@ -116,3 +116,22 @@ def append_new_rows(
     except duckdb.ConstraintException:
         return insert_new_rows(cur, table, columns, rows)
     return len(rows)
+
+
+def bulk_append_new_rows(
+    cur: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict[str, Any]]
+) -> int:
+    """append_new_rows for many rows at once (a calls journal moved into DuckDB): one plain
+    INSERT from a registered frame, in autocommit (one statement: all or nothing), and
+    ``ON CONFLICT DO NOTHING`` only when a key is already stored (a replay, or another run
+    that paid first). Never inside a transaction: the refused statement would abort it.
+    ``table`` and ``columns`` are the callers' constants, never input."""
+    if not rows or dialect_of(cur).is_postgres:
+        return insert_new_rows(cur, table, columns, rows)
+    names = ", ".join(columns)
+    try:
+        with registered(cur, f"incoming_{table}", _frame(cur, columns, rows)) as view:
+            cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {view}")  # noqa: S608
+    except duckdb.ConstraintException:
+        return insert_new_rows(cur, table, columns, rows)
+    return len(rows)

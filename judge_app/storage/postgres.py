@@ -472,6 +472,10 @@ class PgDatabase(Database):
     def owned_here(self) -> bool:
         return True  # the server owns the data; every process may work on it
 
+    def local_owner(self) -> None:
+        """No owner process: the server serves every process (and no calls journal)."""
+        return None
+
     def claim(self, poll_seconds: float = 0.5) -> None:
         """Nothing to claim: PostgreSQL serves every process itself."""
 
