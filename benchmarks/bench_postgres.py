@@ -166,6 +166,15 @@ def count_verdicts(db: Database) -> int:
     return int(row[0]) if row else 0
 
 
+def verdicts_in(target: str) -> int:
+    """Verdicts stored now, read through a connection of its own (after the servers)."""
+    db = open_database(target)
+    try:
+        return count_verdicts(db)
+    finally:
+        db.close()
+
+
 class Backends:
     """The cached databases, and fresh working copies of them."""
 
@@ -350,9 +359,7 @@ def direct_row(kind: str, target: str, procs: int, per_proc: int, seconds: float
         w.join()
     after = load()
     elapsed = time.time() - start
-    db = open_database(target)
-    stored = count_verdicts(db) - stored_before
-    db.close()
+    stored = verdicts_in(target) - stored_before
     return (f"| {kind}, reference: no Streamlit | {procs} processes | {procs * per_proc} | - | "
             f"{sum(counts)} | {sum(counts)} / {stored} | {elapsed:.1f} | "
             f"{sum(counts) / elapsed:.1f} | - | {before} -> {after} |")
@@ -383,9 +390,7 @@ def throughput_row(kind: str, target: str, n_servers: int, per_server: int, warm
             proc.wait(timeout=60)
     votes, elapsed, cpu, loads = window
     acked = sum(len(r.acked) for r in raters_)
-    db = open_database(target)
-    stored = count_verdicts(db) - stored_before
-    db.close()
+    stored = verdicts_in(target) - stored_before
     return (f"| {kind} | {n_servers} | {n_servers * per_server} | {post_script_gc} | {votes} | "
             f"{acked} / {stored} | {elapsed:.1f} | {votes / elapsed:.1f} | "
             f"{cpu * 1000 / max(votes, 1):.0f} | {loads} |")
