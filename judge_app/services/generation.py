@@ -54,7 +54,7 @@ from judge_app.services.judge_runs import CLAIM_POLL_S, CLAIM_PREFIX
 from judge_app.services.queue import load_task_config
 from judge_app.storage import generation as store
 from judge_app.storage.db import Database, SessionLocks
-from judge_app.storage.journal import CallJournal, open_journal
+from judge_app.storage.journal import CallJournal, flush_when_due, open_journal
 
 PROGRESS_INTERVAL_S = 1.0
 # finished outputs (and their pairs) are written this often; fewer, larger groups cost less
@@ -426,14 +426,8 @@ class _Run:
         while not self.finished_workers:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.workers_done.wait(), OUTPUT_INTERVAL_S)
-            await self.flush_journal()
+            await flush_when_due(self.journal)
             await self.flush_outputs()
-
-    async def flush_journal(self, *, final: bool = False) -> None:
-        """Journaled calls into DuckDB, when due (or at the end of the run)."""
-        journal = self.journal
-        if journal is not None and (final or journal.due()):
-            await asyncio.to_thread(journal.flush)
 
     def _in_db(self, key: str) -> bool:
         return key in self.results and (self.journal is None or self.journal.in_db(key))
@@ -517,7 +511,7 @@ class _Run:
                 self.workers_done.set()
                 try:
                     await outputs
-                    await self.flush_journal(final=True)
+                    await flush_when_due(self.journal, final=True)
                     await self.flush_outputs()  # what finished during the last write
                 finally:
                     reporter.cancel()

@@ -60,7 +60,7 @@ from judge_app.services.verdicts import JudgeVerdict, record_judge_verdicts
 from judge_app.storage import judges as store
 from judge_app.storage import raters
 from judge_app.storage.db import Database, SessionLocks
-from judge_app.storage.journal import CallJournal, open_journal
+from judge_app.storage.journal import CallJournal, flush_when_due, open_journal
 
 VERDICT_INTERVAL_S = 1.0
 NOTICE_INTERVAL_S = 10.0  # "retrying because ..." at most this often per kind of error
@@ -322,12 +322,6 @@ class _Run:
         with self.db.cursor() as cur:
             store.append_calls(cur, rows)
 
-    async def flush_journal(self, *, final: bool = False) -> None:
-        """Journaled calls into DuckDB, when due (or at the end of the run)."""
-        journal = self.journal
-        if journal is not None and (final or journal.due()):
-            await asyncio.to_thread(journal.flush)
-
     def _stored(self, batch: list[Row]) -> None:
         """Counted only now that they are stored."""
         for row in batch:
@@ -343,7 +337,7 @@ class _Run:
         the calls' path (each write there delays the workers waiting for it)."""
         while not self.finished_workers:
             await asyncio.sleep(VERDICT_INTERVAL_S)
-            await self.flush_journal()
+            await flush_when_due(self.journal)
             pairs, self.completed_pairs = self.completed_pairs, set()
             journal = self.journal
             if journal is not None:  # a verdict never goes in before its calls
@@ -410,7 +404,7 @@ class _Run:
                     recorder.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await recorder
-                    await self.flush_journal(final=True)
+                    await flush_when_due(self.journal, final=True)
 
 
 

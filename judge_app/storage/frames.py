@@ -98,40 +98,26 @@ def append_new_rows(
     cur: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict[str, Any]]
 ) -> int:
     """insert_new_rows for an autocommit statement whose keys are almost never stored yet
-    (a runner's group commit): a plain INSERT first, since DuckDB's ON CONFLICT costs about
-    4 ms of CPU per statement (measured: 2 ms plain, 6-7 ms with ON CONFLICT, one row of 20
-    columns); only when a key is already stored (another run paid first) the rows go again
-    through insert_new_rows. Never inside a transaction: the refused statement would abort
-    it. PostgreSQL's ON CONFLICT costs nothing extra: it goes straight to insert_new_rows.
-    ``table`` and ``columns`` are the callers' constants, never input."""
-    if not rows or len(rows) > 64 or dialect_of(cur).is_postgres:
-        return insert_new_rows(cur, table, columns, rows)
-    names = ", ".join(columns)
-    values = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * len(rows))
-    try:
-        cur.execute(
-            f"INSERT INTO {table} ({names}) VALUES {values}",  # noqa: S608
-            [row.get(c) for row in rows for c in columns],
-        )
-    except duckdb.ConstraintException:
-        return insert_new_rows(cur, table, columns, rows)
-    return len(rows)
-
-
-def bulk_append_new_rows(
-    cur: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict[str, Any]]
-) -> int:
-    """append_new_rows for many rows at once (a calls journal moved into DuckDB): one plain
-    INSERT from a registered frame, in autocommit (one statement: all or nothing), and
-    ``ON CONFLICT DO NOTHING`` only when a key is already stored (a replay, or another run
-    that paid first). Never inside a transaction: the refused statement would abort it.
-    ``table`` and ``columns`` are the callers' constants, never input."""
+    (a runner's group commit, a calls journal moved into DuckDB): a plain INSERT first, since
+    DuckDB's ON CONFLICT costs about 4 ms of CPU per statement (measured: 2 ms plain, 6-7 ms
+    with ON CONFLICT, one row of 20 columns); only when a key is already stored (another run
+    paid first, a replay) the rows go again through insert_new_rows. Up to 64 rows as VALUES,
+    more from a registered frame. Never inside a transaction: the refused statement would
+    abort it. PostgreSQL's ON CONFLICT costs nothing extra: it goes straight to
+    insert_new_rows. ``table`` and ``columns`` are the callers' constants, never input."""
     if not rows or dialect_of(cur).is_postgres:
         return insert_new_rows(cur, table, columns, rows)
     names = ", ".join(columns)
     try:
-        with registered(cur, f"incoming_{table}", _frame(cur, columns, rows)) as view:
-            cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {view}")  # noqa: S608
+        if len(rows) <= 64:
+            values = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * len(rows))
+            cur.execute(
+                f"INSERT INTO {table} ({names}) VALUES {values}",  # noqa: S608
+                [row.get(c) for row in rows for c in columns],
+            )
+        else:
+            with registered(cur, f"incoming_{table}", _frame(cur, columns, rows)) as view:
+                cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {view}")  # noqa: S608
     except duckdb.ConstraintException:
         return insert_new_rows(cur, table, columns, rows)
     return len(rows)

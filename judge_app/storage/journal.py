@@ -22,6 +22,7 @@ processes must see their rows at once (claims, cache lookups).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -32,7 +33,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from judge_app.storage.frames import bulk_append_new_rows
+from judge_app.storage.copy import columns_of
+from judge_app.storage.frames import append_new_rows
 
 if TYPE_CHECKING:
     import duckdb
@@ -108,14 +110,8 @@ def read_groups(path: Path) -> list[tuple[str, list[Row]]]:
     return groups
 
 
-def _table_columns(cur: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    cur.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-                "ORDER BY ordinal_position", [table])
-    return [str(r[0]) for r in cur.fetchall()]
-
-
 def insert_groups(cur: duckdb.DuckDBPyConnection, groups: list[tuple[str, list[Row]]],
-                  known: dict[str, list[str]] | None = None) -> int:
+                  known: dict[str, list[str]]) -> int:
     """Insert journaled rows, keeping any key already stored: one statement per table, in
     autocommit (each all or nothing; a plain INSERT unless a key is stored already, the
     cheap path). Columns are the table's own (a journal written before a migration fits)."""
@@ -126,13 +122,11 @@ def insert_groups(cur: duckdb.DuckDBPyConnection, groups: list[tuple[str, list[R
     for table, rows in by_table.items():
         if table not in TABLES:  # never a name from a file into SQL unchecked
             continue
-        have = known.get(table) if known is not None else None
-        if have is None:
-            have = _table_columns(cur, table)
-            if known is not None:
-                known[table] = have
+        if table not in known:  # looked up once per run
+            known[table] = columns_of(cur, table)
+        have = known[table]
         columns = [c for c in have if any(c in r for r in rows)]
-        added += bulk_append_new_rows(cur, table, columns, rows)
+        added += append_new_rows(cur, table, columns, rows)
     return added
 
 
@@ -148,7 +142,7 @@ def replay(conn: duckdb.DuckDBPyConnection, db_file: Path) -> int:
     groups = [g for seg in segments for g in read_groups(seg)]
     cur = conn.cursor()
     try:
-        added = insert_groups(cur, groups)
+        added = insert_groups(cur, groups, {})
     finally:
         cur.close()
     for seg in segments:  # only now: their rows are committed
@@ -189,8 +183,6 @@ class CallJournal:
         self._columns: dict[str, list[str]] = {}  # the table's columns, looked up once
         self.pending: set[str] = set()  # call keys journaled, not yet in DuckDB
         self._last_flush = time.monotonic()
-        self.appends = 0
-        self.flushes = 0
 
     def due(self) -> bool:
         """Whether the flush interval has passed since the last flush."""
@@ -217,7 +209,6 @@ class CallJournal:
                 os.fdatasync(self._fd)
                 self._groups.append((table, rows))
                 self.pending.update(r["call_key"] for r in rows)
-                self.appends += 1
         finally:
             self.owner.leave()
 
@@ -236,28 +227,28 @@ class CallJournal:
                 self._closed.append((self._path, self._groups))
             self._fd, self._path, self._groups = None, None, []
 
-    def flush(self) -> list[Row]:
-        """Move every group appended so far into DuckDB (one statement), then delete
-        their segments; returns the rows moved (the caller may now count them as stored)."""
+    def flush(self) -> None:
+        """Move every group appended so far into DuckDB (one statement per table), then
+        delete their segments; their calls count as in DuckDB from then on."""
         with self._flushing:
             self._rotate()
             if not self._closed:
-                return []
+                return
             groups = [g for _, segment in self._closed for g in segment]
             with self.db.cursor() as cur:
                 insert_groups(cur, groups, self._columns)
             for path, _ in self._closed:  # only now: their rows are committed
                 path.unlink(missing_ok=True)
             self._closed.clear()
-            self.flushes += 1
             self._last_flush = time.monotonic()
-            moved = [row for _, rows in groups for row in rows]
-            self.pending.difference_update(r["call_key"] for r in moved)
-            return moved
+            self.pending.difference_update(r["call_key"] for _, rows in groups for r in rows)
 
-    def close(self) -> None:
-        """Let go of the open segment (its rows stay on disk until a flush or a replay)."""
-        self._rotate()
+
+async def flush_when_due(journal: CallJournal | None, *, final: bool = False) -> None:
+    """A run's journaled calls into DuckDB, when due (or at the end of the run), off the
+    event loop."""
+    if journal is not None and (final or journal.due()):
+        await asyncio.to_thread(journal.flush)
 
 
 def open_journal(db: Database, run_id: str,
