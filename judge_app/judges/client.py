@@ -9,11 +9,15 @@ semaphore and token buckets for requests and tokens per minute keep within the p
 limits.
 
 Speed: openai builds each request's URL, headers and timeout once per pool (a template,
-`_Template`); each call only encodes its body and goes through openai's lower-level send
-(auth included), with openai's own mapping of transport and status errors. The answer is
-read as plain JSON (no pydantic models), and the connections are spread over several small
-client pools, because httpcore scans every pooled connection for each request. Measured in
-benchmarks/bench_judge.py and bench_generation.py.
+`_Template`); each call only encodes its body and posts it through our own lean HTTP/1.1
+pool (judges/http11.py: httpx2/httpcore2/h11 cost ~1.5 ms of CPU a call, it ~0.3 ms), with
+openai's own status errors built from the answer. Where that pool cannot honour the setup
+(a proxy from the environment, custom auth, credentials in the URL, another scheme: see
+`http11.lean_refusal`) the call goes through openai's lower-level send instead (auth
+included), with openai's mapping of transport and status errors, its connections spread over
+several small client pools because httpcore scans every pooled connection for each request.
+The answer is read as plain JSON (no pydantic models). Measured in benchmarks/bench_judge.py
+and bench_generation.py.
 
 Streaming (`stream=True`, for generation) reads the server-sent chunks as plain JSON too,
 asks for usage in the last chunk (`stream_options.include_usage`) and times the first
@@ -28,6 +32,7 @@ import importlib
 import json
 import math
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +43,7 @@ from openai._models import FinalRequestOptions
 
 from judge_app.core.redact import redact, redact_url, url_secrets
 from judge_app.errors import JudgeAppError
+from judge_app.judges import http11
 from judge_app.judges.config import JudgeConfig
 from judge_app.judges.cost import estimate_prompt_tokens, estimate_tokens
 from judge_app.judges.model_config import ModelConfig
@@ -208,11 +214,19 @@ class ChatClient:
         self._tpm = TokenBucket(tpm, clock=clock, sleep=sleep) if tpm else None
         self._paused_until = 0.0
         pools = max(1, math.ceil(concurrency / CONNECTIONS_PER_POOL))
+        context = _ssl_context() if pools > 1 or base_url.lower().startswith("https:") \
+            else None
         self._pools = [
             openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0,
                                timeout=timeout_s, **http)
-            for http in _http_clients(pools, timeout_s)
+            for http in _http_clients(pools, timeout_s, context)
         ]
+        # Why the lean HTTP/1.1 pool cannot send this client's calls (None: it does).
+        self.fallback_reason = http11.lean_refusal(str(self._pools[0].base_url),
+                                                   custom_auth=self._pools[0].custom_auth)
+        self._lean = None if self.fallback_reason is not None else http11.ConnectionPool(
+            str(self._pools[0].base_url), max_connections=concurrency,
+            ssl_context=context if isinstance(context, ssl.SSLContext) else None)
         self._next_pool = 0
         self._templates: list[_Template | None] = [None] * pools
 
@@ -241,7 +255,14 @@ class ChatClient:
             **overrides,
         )
 
+    @property
+    def transport(self) -> str:
+        """Which path the chat calls take: "lean" (judges/http11.py) or "httpx" (openai's)."""
+        return "lean" if self._lean is not None else "httpx"
+
     async def aclose(self) -> None:
+        if self._lean is not None:
+            await self._lean.aclose()
         for pool in self._pools:
             await pool.close()
 
@@ -371,7 +392,7 @@ class ChatClient:
             method="post", url="/chat/completions", json_data={}))
         request = pool._build_request(options)
         await pool._prepare_request(request)
-        template = _Template(pool, request)
+        template = _Template(pool, request, self._lean)
         self._templates[index] = template
         return template
 
@@ -420,7 +441,7 @@ class ChatClient:
                                 if on_delta is not None:
                                     on_delta(piece)
                             finish = choice.get("finish_reason") or finish
-        except _HTTP_ERROR as exc:
+        except (_HTTP_ERROR, http11.HTTPError) as exc:
             raise _Retryable("connection", f"stream broke off: {exc}") from None
         finally:
             await response.aclose()
@@ -464,15 +485,22 @@ class ChatClient:
             await self._sleep(wait)
 
 
-def _http_clients(pools: int, timeout_s: float) -> list[dict[str, Any]]:
-    """Each pool's http_client argument: openai's default client, all sharing one TLS
-    context (each client would otherwise load the CA bundle again, ~18 ms of CPU apiece,
-    16 times at concurrency 64). Without the means to share it, openai builds its own."""
+def _ssl_context() -> ssl.SSLContext | None:
+    """One TLS context for all of a client's connections, made as httpx makes it (so
+    SSL_CERT_FILE and SSL_CERT_DIR behave as before): each would otherwise load the CA
+    bundle again, ~18 ms of CPU apiece."""
     create = getattr(_HTTP, "create_ssl_context", None)
+    return None if create is None else create()
+
+
+def _http_clients(pools: int, timeout_s: float, context: ssl.SSLContext | None,
+                  ) -> list[dict[str, Any]]:
+    """Each pool's http_client argument: openai's default client, all sharing one TLS
+    context (16 pools at concurrency 64). Without the means to share it, openai builds its
+    own."""
     factory = getattr(openai, "DefaultAsyncHttpxClient", None)
-    if pools < 2 or create is None or factory is None:
+    if pools < 2 or context is None or factory is None:
         return [{} for _ in range(pools)]
-    context = create()
     return [{"http_client": factory(verify=context, timeout=timeout_s)} for _ in range(pools)]
 
 
@@ -494,10 +522,16 @@ class _Template:
     """One pool's chat-completions request, built by openai once; `send` posts a body with
     it the way openai's `request()` does with retries off: a timeout raises APITimeoutError,
     a transport error APIConnectionError, a non-2xx answer openai's APIStatusError (its
-    body read first)."""
+    body read first). With a lean pool the request goes through it (judges/http11.py);
+    openai's error objects are then built only when an error needs them."""
 
-    def __init__(self, pool: openai.AsyncOpenAI, request: Any) -> None:
+    def __init__(self, pool: openai.AsyncOpenAI, request: Any,
+                 lean: http11.ConnectionPool | None = None) -> None:
         self.pool = pool
+        self.lean = lean
+        self.head = b"" if lean is None else http11.request_head(
+            "POST", bytes(request.url.raw_path), list(request.headers.raw),
+            bytes(request.url.netloc))
         self.request_cls = type(request)  # httpx2.Request (openai 3.x) or httpx.Request
         self.url = request.url
         self.headers = type(request.headers)(  # a Headers object: copied, not re-parsed
@@ -506,11 +540,15 @@ class _Template:
         auth = pool.custom_auth
         self.send_kwargs: dict[str, Any] = {} if auth is None else {"auth": auth}
 
+    def _request(self, content: bytes) -> Any:
+        return self.request_cls("POST", self.url, headers=self.headers, content=content,
+                                extensions=dict(self.extensions))
+
     async def send(self, body: dict[str, Any], *, stream: bool) -> Any:
-        request = self.request_cls(
-            "POST", self.url, headers=self.headers,
-            content=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
-            extensions=dict(self.extensions))
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        if self.lean is not None:
+            return await self._send_lean(content, stream=stream)
+        request = self._request(content)
         try:
             response = await self.pool._send_request(request, stream=stream,
                                                      **self.send_kwargs)
@@ -525,6 +563,22 @@ class _Template:
                 await response.aread()
             raise self.pool._make_status_error_from_response(response) from None
         return response
+
+    async def _send_lean(self, content: bytes, *, stream: bool) -> http11.Response:
+        assert self.lean is not None
+        try:
+            response = await self.lean.request(self.head, content, stream=stream)
+            if 200 <= response.status_code < 300:
+                return response
+            await response.aread()
+        except http11.HTTPError as err:
+            raise openai.APIConnectionError(request=self._request(content)) from err
+        # The body is decoded already: its coding and framing fields no longer apply.
+        headers = [(k, v) for k, v in response.raw_headers if k.lower() not in (
+            b"content-encoding", b"transfer-encoding", b"content-length")]
+        answer = _HTTP.Response(response.status_code, headers=headers,
+                                content=response.content, request=self._request(content))
+        raise self.pool._make_status_error_from_response(answer) from None
 
 
 def _json_chunk(payload: bytes) -> dict[str, Any]:
