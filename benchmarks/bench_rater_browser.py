@@ -19,8 +19,11 @@ options, e.g. STREAMLIT_RUNNER_FAST_RERUNS=false), in the same rounds.
 ``--probe`` splits each vote by timestamps (page: Enter, websocket send and receive; server,
 via rater_probe.py: BackMsg, callbacks, script run, writes); ``--trace`` adds chromium's
 main-thread work per vote (JavaScript, style, layout, paint) from a trace.
+``--read-ms N`` pauses N ms on each pair before choosing, as a rater reading it would (since
+2026-12-02 the page takes the next pair while the rater reads; without a pause the tabs still
+vote in turn, so each tab waits for the others' votes).
 Run: .venv/bin/python benchmarks/bench_rater_browser.py [--votes 40] [--verdicts 0 1000000]
-     [--before /tmp/old] [--floor] [--env K=V,...] [--probe] [--trace]
+     [--before /tmp/old] [--floor] [--env K=V,...] [--probe] [--trace] [--read-ms 0]
 """
 
 from __future__ import annotations
@@ -187,10 +190,10 @@ def serving(cmd: list[str], root: Path, port: int, env: dict[str, str]) -> Itera
 class Voter:
     """One tab on one server, voting with the keyboard (1, then Enter)."""
 
-    def __init__(self, page: Any, link: str, probe: bool = False) -> None:
+    def __init__(self, page: Any, link: str, probe: bool = False, read_ms: int = 0) -> None:
         from playwright.sync_api import expect
 
-        self.page, self.expect = page, expect
+        self.page, self.expect, self.read_ms = page, expect, read_ms
         self.windows: list[tuple[float, float]] = []  # epoch ms: Enter pressed, pair drawn
         if probe:
             page.add_init_script(WS_LOG)
@@ -205,6 +208,8 @@ class Voter:
         """ms from Enter to the next pair drawn (see ARM)."""
         page, expect = self.page, self.expect
         expect(self.idle).to_have_count(1)
+        if self.read_ms:  # the rater reads the pair before choosing
+            page.wait_for_timeout(self.read_ms)
         old = page.evaluate(CURRENT)
         page.keyboard.press("1")
         expect(page.locator('[data-testid="stBaseButton-primary"]',
@@ -261,8 +266,8 @@ def floor_server(env: dict[str, str] | None = None, probe: Path | None = None
 
 
 def measure(targets: dict[str, Any], votes: int, warmup: int,
-            probes: dict[str, Path] | None = None, trace: Path | None = None
-            ) -> dict[str, list[float]]:
+            probes: dict[str, Path] | None = None, trace: Path | None = None,
+            read_ms: int = 0) -> dict[str, list[float]]:
     """All servers up at once, one tab each, votes taken in turn (tab 1, tab 2, ..., tab 1,
     ...): a load spike on this shared machine hits every version alike. With ``probes`` (a
     server log per target, see rater_probe.py) each vote is also split into where its time
@@ -276,7 +281,8 @@ def measure(targets: dict[str, Any], votes: int, warmup: int,
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             voters = {name: Voter(browser.new_context(
-                viewport={"width": 1280, "height": 900}).new_page(), link, probes is not None)
+                viewport={"width": 1280, "height": 900}).new_page(), link, probes is not None,
+                read_ms)
                 for name, link in links.items()}
             for n in range(warmup + votes):
                 if n == warmup and trace is not None:
@@ -471,6 +477,10 @@ def main() -> None:
                         "run under rater_probe.py)")
     parser.add_argument("--trace", action="store_true",
                         help="chromium's main-thread work per vote, from a trace")
+    parser.add_argument("--read-ms", type=int, default=0,
+                        help="pause this long on each pair before choosing, as a rater who "
+                        "reads it does (the page takes the next pair meanwhile); default 0: "
+                        "vote as soon as the pair is drawn")
     parser.add_argument("--logs", type=Path,
                         help="keep the probe logs and traces in this folder")
     args = parser.parse_args()
@@ -500,7 +510,7 @@ def main() -> None:
                                                  probes[name] if args.probe else None)
             trace = logs / f"trace-{verdicts}.json" if args.trace else None
             results = measure(targets, args.votes, args.warmup,
-                              probes if args.probe else None, trace)
+                              probes if args.probe else None, trace, args.read_ms)
             for name, times in results.items():
                 row(name, 0 if name.startswith("floor") else verdicts, times)
 

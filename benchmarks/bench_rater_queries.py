@@ -9,7 +9,9 @@ To compare with an older version, run that checkout's code with this script:
 ``PYTHONPATH=/tmp/old .venv/bin/python benchmarks/bench_rater_queries.py`` (the calls of the
 code before 2026-12-01, `rating_view` + `client_id` + `record_verdict` + `reveal`, are used
 when `rating.submit` does not exist).
-Run: .venv/bin/python benchmarks/bench_rater_queries.py [--votes 30] [--verdicts 0] [-v]
+``--ahead`` takes each next pair while the rater reads, as the page does since 2026-12-02
+(`rating.take_ahead`, timed on its own line), so the submit only stores the verdict.
+Run: .venv/bin/python benchmarks/bench_rater_queries.py [--votes 30] [--verdicts 0] [--ahead] [-v]
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ def main() -> None:
     parser.add_argument("--votes", type=int, default=30)
     parser.add_argument("--verdicts", type=int, default=0)
     parser.add_argument("-v", action="store_true", help="list every statement")
+    parser.add_argument("--ahead", action="store_true",
+                        help="take each next pair ahead while the rater reads, as the page "
+                             "does (rating.take_ahead), and submit with it")
     args = parser.parse_args()
 
     from judge_app.services import queue, raters, rating, sessions, verdicts
@@ -95,10 +100,12 @@ def main() -> None:
     while votes < args.votes and view.pair is not None:
         aid = view.pair.assignment_id
         if new:
+            ahead = (timed("while reading: rating.take_ahead", rating.take_ahead, db, session,
+                           view) if args.ahead else None)
             timed("outcome click: rating_view", rating.rating_view, db, session, TASK,
                   shown=view)
             _, view = timed("submit: rating.submit", rating.submit, db, session,
-                            verdicts.VerdictInput(aid, "left", None))
+                            verdicts.VerdictInput(aid, "left", None), ahead=ahead)
         else:
             timed("outcome click: rating_view", rating.rating_view, db, session, TASK)
             cid = timed("submit: client_id", rating.client_id, db, aid)

@@ -89,6 +89,30 @@ def install(path: str) -> None:
         write(self, msg)
 
     StarletteSessionClient.write_forward_msg = logged_write  # type: ignore[method-assign]
+    _log_services()
+
+
+def _log_services() -> None:
+    """The pair page's service calls, timed in whichever thread runs them (the vote may be
+    stored beside the script that draws the next pair, and the next pair taken ahead)."""
+    try:
+        from judge_app.services import rating
+    except ImportError:  # the floor app: no judge_app services
+        return
+    for name in ("submit", "take_ahead", "rating_view"):
+        real = getattr(rating, name, None)
+        if real is None:
+            continue
+
+        def timed(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return _real(*args, **kwargs)
+            finally:
+                _log(ev="service", name=_name, thread=threading.current_thread().name,
+                     ms=(time.perf_counter() - start) * 1000)
+
+        setattr(rating, name, timed)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ own header work (sign-in check, task list, settings), the same before and after 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from judge_app.services import queue
 from judge_app.services.imports import import_bundle
 from judge_app.storage.db import Database
 from judge_app.storage.schema import open_database
+from judge_app.ui.components import lookahead
 from tests.conftest import make_bundle, signed_in
 
 pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
@@ -31,19 +33,27 @@ pytestmark = pytest.mark.both_backends  # DuckDB and PostgreSQL
 UI = Path(__file__).resolve().parents[1] / "judge_app" / "ui"
 # Measured when this test was written: 18 statements per submit run (5 of them the page's
 # header, which the browser does not rerun) and 9 per run after choosing an outcome; a gold or
-# re-test draw adds one or two. The code before took 32-37 and 13.
-MAX_PER_SUBMIT = 22
+# re-test draw adds one or two. The code before took 32-37 and 13. Since the next pair is
+# taken ahead while the rater reads (ui/components/lookahead.py), a submit run sends 13 and
+# the work taken ahead (off the vote's path) 11-12.
+MAX_PER_SUBMIT = 14
 MAX_PER_CHOICE = 10
+MAX_AHEAD = 14
 
 
 class _Counting:
-    """A cursor that counts what it executes and passes everything through."""
+    """A cursor that counts what it executes and passes everything through; statements sent
+    by the threads that take the next pair ahead are counted apart."""
 
-    def __init__(self, cur: Any, seen: list[str]) -> None:
+    def __init__(self, cur: Any, seen: dict[str, list[str]]) -> None:
         self._cur, self._seen = cur, seen
 
     def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
-        self._seen.append(" ".join(str(sql).split())[:100])
+        thread = threading.current_thread().name
+        text = " ".join(str(sql).split())[:100]
+        self._seen["ahead" if thread == lookahead.THREAD_NAME else "page"].append(text)
+        if text.startswith("INSERT INTO verdicts"):
+            self._seen["verdicts stored by"].append(thread)
         self._cur.execute(sql, *args, **kwargs)
         return self
 
@@ -52,8 +62,8 @@ class _Counting:
 
 
 @pytest.fixture
-def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    seen: list[str] = []
+def statements(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    seen: dict[str, list[str]] = {"page": [], "ahead": [], "verdicts stored by": []}
     real = Database.cursor
 
     @contextlib.contextmanager
@@ -85,25 +95,76 @@ def _button(at: AppTest, prefix: str) -> Any:
     return next(b for b in at.button if str(b.key).startswith(prefix))
 
 
+def _newest_purpose(db: Database) -> str:
+    with db.cursor() as cur:
+        found = cur.execute("SELECT purpose FROM assignments WHERE rater_id = 'ann' "
+                            "ORDER BY created_at DESC, assignment_id DESC LIMIT 1").fetchone()
+    return str(found[0])
+
+
+def _ahead_done(at: AppTest) -> None:
+    """Wait for the work the page started taking the next pair ahead."""
+    at.session_state[lookahead.KEY].result()
+
+
 def test_a_vote_costs_a_bounded_number_of_statements(
-    page: tuple[AppTest, Database], statements: list[str],
+    page: tuple[AppTest, Database], statements: dict[str, list[str]],
 ) -> None:
     at, db = page
-    per_submit, per_choice = [], []
+    per_submit, per_choice, ahead = [], [], []
     for n in range(5):
         shown = _button(at, "out_left_").key
-        statements.clear()
+        _ahead_done(at)
+        for seen in statements.values():
+            seen.clear()
         _button(at, "out_left_").click().run()
-        per_choice.append(len(statements))
-        statements.clear()
+        per_choice.append(len(statements["page"]))
+        statements["page"].clear()
         _button(at, "submit_").click().run()
-        per_submit.append(len(statements))
+        per_submit.append(len(statements["page"]))
         assert not at.exception
         assert _button(at, "out_left_").key != shown  # the next pair, drawn in the same run
-        assert queue.progress(db, "ann", "t1").done == n + 1
-        assert f"{n + 1} / " in at.get("progress")[0].proto.text
+        # The vote only stored its verdict, in a thread of its own while the next pair was
+        # drawn: that pair was taken while the rater read.
+        assert not any(s.startswith("INSERT INTO assignments") for s in statements["page"])
+        assert statements["verdicts stored by"] == ["judge-app-vote"]
+        _ahead_done(at)
+        ahead.append(len(statements["ahead"]))
+        expected = queue.progress(db, "ann", "t1")
+        assert expected.done == n + 1
+        # A gold pair or re-test taken ahead since adds to the total (regular pairs do not:
+        # they move from open to held); the page counted before it was taken.
+        total = expected.total - (_newest_purpose(db) != "normal")
+        assert f"{n + 1} / {total} done" in at.get("progress")[0].proto.text
     assert max(per_submit) <= MAX_PER_SUBMIT, (per_submit, statements)
     assert max(per_choice) <= MAX_PER_CHOICE, (per_choice, statements)
+    assert 0 < max(ahead) <= MAX_AHEAD, (ahead, statements)
+
+
+def test_a_vote_that_fails_while_the_next_pair_is_drawn_shows_its_pair_again(
+    page: tuple[AppTest, Database], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The next pair's texts go out while its vote is stored; if storing fails, that pair
+    never counts as shown: the pair voted on comes back with the reason, nothing stored."""
+    from judge_app.errors import JudgeAppError
+    from judge_app.services import rating
+
+    at, db = page
+    _button(at, "out_left_").click().run()
+    _button(at, "submit_").click().run()
+    _ahead_done(at)
+    voted = _button(at, "submit_").key
+    _button(at, "out_left_").click().run()
+
+    def fails(*args: Any, **kwargs: Any) -> Any:
+        raise JudgeAppError("the database is not reachable")
+
+    monkeypatch.setattr(rating, "submit", fails)
+    _button(at, "submit_").click().run()
+    assert not at.exception
+    assert [str(e.value) for e in at.error] == ["the database is not reachable"]
+    assert _button(at, "submit_").key == voted
+    assert queue.progress(db, "ann", "t1").done == 1
 
 
 @pytest.mark.parametrize("done", range(40))

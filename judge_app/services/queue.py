@@ -110,7 +110,8 @@ def task_lock(task_id: str) -> threading.Lock:
 
 
 def take_next(db: Database, config: TaskConfig, rater_id: str | None, task_id: str, *,
-              session_id: str | None = None) -> tuple[dict[str, Any] | None, Progress]:
+              session_id: str | None = None, besides: str | None = None,
+              ) -> tuple[dict[str, Any] | None, Progress]:
     """Under the task's lock: the rater's open assignment, else a new one (None when nothing
     is left), and their progress counted in the same queries.
 
@@ -123,18 +124,22 @@ def take_next(db: Database, config: TaskConfig, rater_id: str | None, task_id: s
                 raise PermissionDenied("this session belongs to another rater")
             rater_id = owner
         assert rater_id is not None
-        return take_next_in(cur, config, rater_id, task_id, db.key)
+        return take_next_in(cur, config, rater_id, task_id, db.key, besides)
 
 
-def take_next_in(cur: Any, config: TaskConfig, rater_id: str, task_id: str, db_key: str
-                 ) -> tuple[dict[str, Any] | None, Progress]:
+def take_next_in(cur: Any, config: TaskConfig, rater_id: str, task_id: str, db_key: str,
+                 besides: str | None = None) -> tuple[dict[str, Any] | None, Progress]:
     """take_next inside the caller's transaction, which holds task_lock(task_id) and has
-    checked the rater. ``db_key`` names the database for adaptive scheduling's cached fit."""
+    checked the rater. ``db_key`` names the database for adaptive scheduling's cached fit.
+
+    ``besides``: an open assignment to pass over (the one on screen, when the next is taken
+    ahead while the rater reads it); it still counts among the open ones."""
     queue.lock_task(cur, task_id)  # other processes (PostgreSQL) wait here too
-    row, n_open, done = queue.rater_state(cur, rater_id, task_id)
+    row, n_open, done = queue.rater_state(cur, rater_id, task_id, besides)
     open_pairs = None
-    if row is None:
-        row, open_pairs = _new_assignment(cur, config, rater_id, task_id, done, db_key)
+    if row is None:  # its place in the rater's sequence: after all they hold open
+        row, open_pairs = _new_assignment(cur, config, rater_id, task_id, done + n_open,
+                                          db_key)
         n_open += row is not None
     if open_pairs is None:
         open_pairs = open_pairs_left(cur, db_key, config, task_id, rater_id)

@@ -1,10 +1,11 @@
 """What the pair page needs in one call, with as few queries as a vote allows.
 
-A vote is the rater's hot path (thousands a day, each one a wait). Per vote (``submit``): one
-read of the assignment, one transaction that checks the session, stores the verdict, reads
-the rater's state and takes the next assignment (one commit), and one read of the next pair's
-texts; the pair area then draws that view without asking again. ``tests/test_rater_work.py``
-counts these statements.
+A vote is the rater's hot path (thousands a day, each one a wait). While the rater reads a
+pair, the page takes the next one ahead (``take_ahead``, in a thread of its own); the vote
+(``submit``) then reads the assignment and stores the verdict in one transaction that checks
+the session (one commit), and the pair area draws the view taken ahead without asking again.
+Without a view taken ahead, the same transaction also takes the next assignment and its texts
+are read after it. ``tests/test_rater_work.py`` counts these statements.
 """
 
 from __future__ import annotations
@@ -61,15 +62,37 @@ def rating_view(db: Database, session_id: str, task_id: str, *,
     return RatingView(config, blind_view(db, row, config) if row else None, progress)
 
 
-def submit(db: Database, session_id: str, v: VerdictInput
-           ) -> tuple[dict[str, str] | None, RatingView]:
+def submit(db: Database, session_id: str, v: VerdictInput, *,
+           ahead: RatingView | None = None) -> tuple[dict[str, str] | None, RatingView]:
     """Record a vote and return what the page shows next: the models it reveals (when the
-    task reveals them) and the next pair, taken in the vote's own transaction."""
+    task reveals them) and the next pair, taken in the vote's own transaction.
+
+    ``ahead``: the view take_ahead gave while the rater read this pair. The vote then only
+    stores the verdict and the page shows that view at once; a repeat (a second Enter, two
+    tabs) or nothing taken ahead goes the whole way."""
+    if ahead is not None and ahead.pair is not None:
+        voted = verdicts.record_and_next(db, session_id, v, take=False)
+        if voted.new:
+            return voted.revealed, ahead
     voted = verdicts.record_and_next(db, session_id, v)
     config = load_task_config(db, voted.verdict["task_id"])
-    row = voted.next_assignment
+    row, progress = voted.next_assignment, voted.progress
+    assert progress is not None
     return voted.revealed, RatingView(config, blind_view(db, row, config) if row else None,
-                                      voted.progress)
+                                      progress)
+
+
+def take_ahead(db: Database, session_id: str, shown: RatingView) -> RatingView:
+    """The pair the rater gets after the one on screen, taken while they read it (an
+    assignment held like any other: it counts towards its pair's overlap), with the progress
+    as it will be once the pair on screen has its verdict. Off the vote's path, so that a
+    vote waits only for its own verdict (benchmarks/README.md, the rater's wait)."""
+    assert shown.pair is not None
+    config, task_id = shown.config, shown.pair.task_id
+    row, now = take_next(db, config, None, task_id, session_id=session_id,
+                         besides=shown.pair.assignment_id)
+    return RatingView(config, blind_view(db, row, config) if row else None,
+                      Progress(now.done + 1, max(0, now.remaining - 1)))
 
 
 def task_settings(db: Database, task_id: str) -> TaskConfig:

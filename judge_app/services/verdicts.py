@@ -43,6 +43,16 @@ class VerdictInput:
     duration_ms: int | None = None
 
 
+def is_valid(config: TaskConfig, v: VerdictInput) -> bool:
+    """Whether the vote passes the task's rules (checked again, after the session, when it is
+    stored)."""
+    try:
+        _validate(config, v)
+    except ValidationError:
+        return False
+    return True
+
+
 def _validate(config: TaskConfig, v: VerdictInput) -> None:
     if v.choice not in RAW_CHOICES:
         raise ValidationError(f"unknown choice '{v.choice}'", field="choice")
@@ -139,30 +149,34 @@ class Voted:
 
     verdict: dict[str, Any]
     revealed: dict[str, str] | None
-    next_assignment: dict[str, Any] | None  # None: nothing left for the rater in this task
-    progress: Progress
+    next_assignment: dict[str, Any] | None  # None: nothing left (or nothing taken)
+    progress: Progress | None  # None: the next assignment was not taken
+    new: bool  # False: a repeat, the row already there is returned
 
 
-def record_and_next(db: Database, session_id: str, v: VerdictInput) -> Voted:
+def record_and_next(db: Database, session_id: str, v: VerdictInput, *,
+                    take: bool = True) -> Voted:
     """record_verdict, and the rater's next assignment taken in the same transaction: one
     session check and one commit per vote. The revealed models (when the task reveals them)
-    come from the row just written (its pair's model ids), with no further query."""
-    taken: list[tuple[dict[str, Any] | None, Progress]] = []
+    come from the row just written (its pair's model ids), with no further query.
+    ``take`` False: the vote only (the page took the next pair ahead, services.rating)."""
+    taken: list[tuple[dict[str, Any] | None, Progress | None]] = [(None, None)]
 
-    def take(cur: Any) -> None:  # a retried transaction takes it again
+    def take_next(cur: Any) -> None:  # a retried transaction takes it again
         taken[:] = [take_next_in(cur, config, rater_id, task_id, db.key)]
 
     assignment = _assignment(db, v.assignment_id)
     rater_id, task_id = assignment["rater_id"], assignment["task_id"]
     config = load_task_config(db, task_id)
-    recorded, new = _record(db, session_id, v, assignment, config, then=take)
+    recorded, new = _record(db, session_id, v, assignment, config,
+                            then=take_next if take else None)
     revealed = None
     if config.reveal_models:
         if not new:  # a repeat: the row found may since have been taken back; ask the database
             revealed = reveal(db, rater_id, v.assignment_id)
         elif recorded["outcome"] is not None:
             revealed = sides(recorded["left_side"], recorded["model_a"], recorded["model_b"])
-    return Voted(recorded, revealed, *taken[0])
+    return Voted(recorded, revealed, *taken[0], new)
 
 
 def _record(db: Database, session_id: str, v: VerdictInput,

@@ -331,8 +331,7 @@ class Database:
 
     @property
     def owned_here(self) -> bool:
-        owner = _owners.get(self._key)
-        return owner is not None and not owner.closing
+        return self.local_owner() is not None
 
     def local_owner(self) -> Owner | None:
         """This process's owner of the file, when it holds it now (calls journals)."""

@@ -74,11 +74,12 @@ def assignment_with_pair(
 
 
 def rater_state(
-    cur: duckdb.DuckDBPyConnection, rater_id: str, task_id: str
+    cur: duckdb.DuckDBPyConnection, rater_id: str, task_id: str, besides: str | None = None
 ) -> tuple[dict[str, Any] | None, int, int]:
-    """The rater's oldest open assignment in the task (no standing verdict or skip), how many
-    assignments they hold open, and how many verdicts they have standing: one query, since
-    each of the three would cost a planned query of its own and the pair page needs all."""
+    """The rater's oldest open assignment in the task (no standing verdict or skip) other
+    than ``besides``, how many assignments they hold open (``besides`` included), and how
+    many verdicts they have standing: one query, since each of the three would cost a
+    planned query of its own and the pair page needs all."""
     cur.execute(
         f"""
         WITH {_DONE},
@@ -89,9 +90,10 @@ def rater_state(
         SELECT o.*, (SELECT count(*) FROM held) AS n_open,
                (SELECT count(*) FROM done WHERE outcome IS NOT NULL) AS n_done
         FROM (SELECT 1) AS one
-        LEFT JOIN (SELECT * FROM held ORDER BY created_at, assignment_id LIMIT 1) o ON true
+        LEFT JOIN (SELECT * FROM held WHERE assignment_id IS DISTINCT FROM $besides
+                   ORDER BY created_at, assignment_id LIMIT 1) o ON true
         """,  # noqa: S608
-        {"rater": rater_id, "task": task_id},
+        {"rater": rater_id, "task": task_id, "besides": besides},
     )
     row = _rows(cur)[0]
     n_open, n_done = int(row.pop("n_open")), int(row.pop("n_done"))

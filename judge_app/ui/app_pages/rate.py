@@ -9,6 +9,7 @@ from judge_app.errors import SignedOut
 from judge_app.services import raters
 from judge_app.services.database import Database
 from judge_app.services.rating import done_count, rating_view, task_settings
+from judge_app.ui.components import lookahead
 from judge_app.ui.components.conversation import is_long, show_prompt, show_response, show_text
 from judge_app.ui.components.verdict_controls import (
     AFTER_VOTE,
@@ -17,6 +18,7 @@ from judge_app.ui.components.verdict_controls import (
     TOUCH_CSS,
     keyboard_hints,
     mark_shown,
+    settle_vote,
     show_controls,
     show_messages,
     shown_key,
@@ -43,7 +45,8 @@ def pair_area(db: Database, sid: str, task_id: str) -> None:
     title, instructions and sidebar do not change between pairs. Every write and read here
     checks the session itself (services.sessions), since a fragment run skips app.py."""
     state, key = st.session_state, shown_key(task_id)
-    # A submit in this run left the next view (services.rating.submit); otherwise the view
+    # A submit in this run left the next view (services.rating.submit, or the pair taken
+    # ahead while its vote is stored: settle_vote); otherwise the view
     # drawn last is reused while its pair is still the open one (a click on an outcome), and
     # after a skip the next pair is taken at once.
     view = state.get(key) if state.pop(JUST_VOTED, False) else None
@@ -58,12 +61,12 @@ def pair_area(db: Database, sid: str, task_id: str) -> None:
     config, pair, done = view.config, view.pair, view.progress
     st.progress(done.done / done.total if done.total else 1.0,
                 text=f"{done.done} / {done.total} done")
-    show_messages()
     if pair is None:
+        show_messages()
         st.success("All done in this task. Thank you!")
         undo_button(db, sid, task_id)
         return
-    mark_shown(pair.assignment_id)
+    messages = st.container()  # filled once the vote in flight (if any) is stored
     show_prompt(pair.prompt, heading="#### Prompt")
     if pair.reference:
         with st.expander("Reference answer", expanded=True):
@@ -74,7 +77,12 @@ def pair_area(db: Database, sid: str, task_id: str) -> None:
         show_response("A", pair.left, scroll)
     with right:
         show_response("B", pair.right, scroll)
+    settle_vote(task_id, view)  # the texts are on their way; the controls wait for the vote
+    mark_shown(pair.assignment_id)
+    with messages:
+        show_messages()
     show_controls(db, sid, config, pair.assignment_id, hints=False)
+    lookahead.prepare(db, sid, view)  # the next pair, taken while the rater reads this one
 
 
 config = task_settings(db, task_id)

@@ -17,9 +17,11 @@ import streamlit as st
 
 from judge_app.core.safe_text import inert_markdown
 from judge_app.core.types import Criterion, RawChoice, TaskConfig, canonical_outcome
-from judge_app.errors import JudgeAppError
+from judge_app.errors import JudgeAppError, SignedOut
 from judge_app.services import rating, verdicts
 from judge_app.services.database import Database
+from judge_app.services.rating import RatingView
+from judge_app.ui.components import lookahead
 
 LABELS: dict[RawChoice, str] = {
     "left": "A is better", "right": "B is better", "tie": "Tie", "both_bad": "Both bad",
@@ -33,6 +35,8 @@ AFTER_VOTE = "after_vote"
 # Set by a submit that was stored: the submit already took the next pair and left its view
 # under shown_key(), for the pair area to draw as it is.
 JUST_VOTED = "just_voted"
+# A vote stored in a thread while the pair taken ahead is drawn (settle_vote waits for it).
+VOTE_IN_FLIGHT = "vote_in_flight"
 
 
 # The assignment the value widgets (criteria, rationale, flag) hold values for. Their keys
@@ -100,8 +104,9 @@ TOUCH_CSS = """<style>
 START_AT_TOP = """(function () {
   if (window.__judgeAppStartAtTop) return;
   window.__judgeAppStartAtTop = true;
-  var shown = null;
+  var shown = null, pending = false;
   var check = function () {
+    pending = false;
     var submit = document.querySelector('[class*="st-key-submit_"]');
     var found = submit && submit.className.match(/st-key-submit_([0-9A-Za-z]+)/);
     if (!found || found[1] === shown) return;
@@ -110,9 +115,13 @@ START_AT_TOP = """(function () {
     if (main) { main.scrollTo(0, 0); }
     window.scrollTo(0, 0);
   };
-  new MutationObserver(check).observe(document.body, {subtree: true, childList: true,
-                                                      attributes: true,
-                                                      attributeFilter: ["class"]});
+  // At most one look per frame: a vote changes the page many times while it is drawn.
+  var soon = function () {
+    if (!pending) { pending = true; window.requestAnimationFrame(check); }
+  };
+  new MutationObserver(soon).observe(document.body, {subtree: true, childList: true,
+                                                     attributes: true,
+                                                     attributeFilter: ["class"]});
   check();
 })();"""
 
@@ -178,12 +187,43 @@ def _submit(db: Database, session_id: str, config: TaskConfig, assignment_id: st
         if on_vote is not None:
             on_vote(verdict)
             return
-        state["reveal"], state[shown_key(config.name)] = rating.submit(db, session_id, verdict)
+        ahead = lookahead.take(assignment_id)
+        if ahead is not None and ahead.pair is not None and verdicts.is_valid(config, verdict):
+            # Stored while the pair taken ahead is drawn; its controls wait for it (settle).
+            state[VOTE_IN_FLIGHT] = lookahead.in_thread(rating.submit, db, session_id,
+                                                        verdict, ahead=ahead)
+            state[shown_key(config.name)] = ahead
+        else:
+            state["reveal"], state[shown_key(config.name)] = rating.submit(
+                db, session_id, verdict, ahead=ahead)
     except JudgeAppError as exc:
         state["rate_error"] = str(exc)
         return
     state[JUST_VOTED] = True
     _forget(assignment_id)
+
+
+def settle_vote(task_id: str, drawn: RatingView) -> None:
+    """Wait for the vote stored while ``drawn`` (the pair taken ahead) was being drawn, before
+    its controls are: the next pair counts as shown only once the vote is stored. A vote that
+    failed shows its pair again with the reason; one that found another pair next (a repeat)
+    draws that one."""
+    state = st.session_state
+    pending = state.pop(VOTE_IN_FLIGHT, None)
+    if pending is None:
+        return
+    # Drawn again as a whole page (rare): a fragment-only rerun is refused when this run is
+    # the whole page's, and app.py shows the login form to a session that ended.
+    try:
+        state["reveal"], stored = pending.result()
+    except JudgeAppError as exc:
+        if not isinstance(exc, SignedOut):
+            state["rate_error"] = str(exc)
+        state.pop(shown_key(task_id), None)  # the rater's oldest open pair: the one voted on
+        st.rerun()
+    if stored != drawn:
+        state[shown_key(task_id)] = stored
+        st.rerun()
 
 
 def _skip(db: Database, session_id: str, assignment_id: str) -> None:

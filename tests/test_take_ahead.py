@@ -1,0 +1,135 @@
+"""The next pair taken ahead while the rater reads (services.rating.take_ahead): the vote only
+stores its verdict, and nothing about the queue's guarantees changes (overlap, one verdict per
+vote, progress, undo, the end of the task), on DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from judge_app.services import queue, rating, verdicts
+from judge_app.services.imports import import_bundle
+from judge_app.services.verdicts import VerdictInput
+from judge_app.storage.db import Database
+from tests.conftest import make_bundle, signed_in
+
+pytestmark = pytest.mark.both_backends
+
+
+def _count(db: Database, sql: str, *params: object) -> int:
+    with db.cursor() as cur:
+        return int(cur.execute(sql, list(params)).fetchone()[0])
+
+
+def _open(db: Database, rater: str) -> int:
+    """Assignments the rater holds without a verdict or skip."""
+    return _count(db, "SELECT count(*) FROM assignments a WHERE a.rater_id = ? AND NOT EXISTS "
+                      "(SELECT 1 FROM verdicts v WHERE v.assignment_id = a.assignment_id)", rater)
+
+
+def _vote(db: Database, session: str, view: rating.RatingView, ahead: rating.RatingView | None,
+          choice: str = "left") -> rating.RatingView:
+    assert view.pair is not None
+    _, after = rating.submit(db, session, VerdictInput(view.pair.assignment_id, choice, None),
+                             ahead=ahead)
+    return after
+
+
+def test_a_vote_shows_the_pair_taken_ahead_and_stores_one_verdict(db: Database) -> None:
+    import_bundle(db, make_bundle("t1", n_prompts=4, overlap=1))
+    ann = signed_in(db, "ann", tasks=["t1"])
+    shown = rating.rating_view(db, ann, "t1")
+    ahead = rating.take_ahead(db, ann, shown)
+    assert ahead.pair is not None and shown.pair is not None
+    assert ahead.pair.assignment_id != shown.pair.assignment_id
+    assert _open(db, "ann") == 2  # held like any other assignment, until voted on
+    # A second tab asking again gets the same pair, not a third assignment.
+    assert rating.take_ahead(db, ann, shown).pair == ahead.pair
+    assert _count(db, "SELECT count(*) FROM assignments WHERE rater_id = 'ann'") == 2
+    # The page still shows the oldest open assignment: the one on screen.
+    assert rating.rating_view(db, ann, "t1").pair == shown.pair
+
+    after = _vote(db, ann, shown, ahead)
+    assert after == ahead
+    assert after.progress == queue.progress(db, "ann", "t1")
+    assert after.progress.done == 1
+    # A second Enter on the pair just voted, with the stale view taken ahead: one verdict,
+    # no new assignment, and the page shows the pair taken ahead (the rater's open one).
+    again = _vote(db, ann, shown, ahead)
+    assert again.pair == ahead.pair
+    assert _count(db, "SELECT count(*) FROM verdicts WHERE rater_id = 'ann'") == 1
+    assert _count(db, "SELECT count(*) FROM assignments WHERE rater_id = 'ann'") == 2
+
+
+def test_taking_ahead_keeps_overlap_and_completes_coverage(db: Database) -> None:
+    """Three raters, overlap 2, each always holding the next pair ahead: no pair is given to
+    more raters than its overlap, and every pair ends with exactly that many verdicts."""
+    import_bundle(db, make_bundle("t1", n_prompts=5, overlap=2))
+    sessions = {name: signed_in(db, name, tasks=["t1"]) for name in ("ann", "bob", "cy")}
+    views = {name: rating.rating_view(db, s, "t1") for name, s in sessions.items()}
+    aheads = {name: rating.take_ahead(db, sessions[name], views[name])
+              for name in sessions if views[name].pair is not None}
+    for name in itertools.cycle(list(sessions)):
+        if all(v.pair is None for v in views.values()):
+            break
+        view = views[name]
+        if view.pair is None:
+            continue
+        views[name] = _vote(db, sessions[name], view, aheads.pop(name, None))
+        if views[name].pair is not None:
+            aheads[name] = rating.take_ahead(db, sessions[name], views[name])
+    pairs = _count(db, "SELECT count(*) FROM pairs WHERE task_id = 't1'")
+    assert _count(db, "SELECT max(n) FROM (SELECT count(*) AS n FROM assignments "
+                      "WHERE task_id = 't1' GROUP BY pair_id) AS per_pair") == 2
+    assert _count(db, "SELECT count(*) FROM (SELECT pair_id FROM verdicts WHERE task_id = 't1' "
+                      "GROUP BY pair_id HAVING count(*) = 2) AS full_pairs") == pairs
+    assert _count(db, "SELECT count(*) FROM verdicts WHERE task_id = 't1'") == 2 * pairs
+    for name in sessions:
+        assert _open(db, name) == 0
+        progress = queue.progress(db, name, "t1")
+        assert progress.remaining == 0 and progress.done == _count(
+            db, "SELECT count(*) FROM verdicts WHERE rater_id = ?", name)
+
+
+def test_undo_brings_the_pair_back_before_the_one_taken_ahead(db: Database) -> None:
+    import_bundle(db, make_bundle("t1", n_prompts=4, overlap=1))
+    ann = signed_in(db, "ann", tasks=["t1"])
+    first = rating.rating_view(db, ann, "t1")
+    second = _vote(db, ann, first, rating.take_ahead(db, ann, first))
+    third = rating.take_ahead(db, ann, second)  # taken while the rater reads the second
+    undone = verdicts.undo_last(db, ann, "t1")
+    assert undone is not None and undone.pair_returns
+    back = rating.rating_view(db, ann, "t1", after_vote=True)
+    assert back.pair is not None and first.pair is not None
+    assert back.pair.assignment_id == first.pair.assignment_id
+    # After the pair that came back: the one that was on screen, then the one taken ahead.
+    ahead = rating.take_ahead(db, ann, back)
+    assert ahead.pair == second.pair
+    shown = _vote(db, ann, back, ahead)
+    assert shown.pair == second.pair
+    assert rating.take_ahead(db, ann, shown).pair == third.pair
+
+
+def test_the_last_pair_has_nothing_taken_ahead_and_ends_the_task(db: Database) -> None:
+    import_bundle(db, make_bundle("t1", n_prompts=1, models=("m1", "m2"), overlap=1))
+    ann = signed_in(db, "ann", tasks=["t1"])
+    only = rating.rating_view(db, ann, "t1")
+    ahead = rating.take_ahead(db, ann, only)
+    assert ahead.pair is None
+    done = _vote(db, ann, only, ahead)
+    assert done.pair is None and done.progress == queue.progress(db, "ann", "t1")
+    assert done.progress.done == 1 and done.progress.remaining == 0
+
+
+def test_a_signed_out_rater_takes_nothing_ahead(db: Database) -> None:
+    from judge_app.errors import SignedOut
+    from judge_app.services import sessions
+
+    import_bundle(db, make_bundle("t1", n_prompts=3, overlap=1))
+    ann = signed_in(db, "ann", tasks=["t1"])
+    shown = rating.rating_view(db, ann, "t1")
+    sessions.sign_out(db, ann)
+    with pytest.raises(SignedOut):
+        rating.take_ahead(db, ann, shown)
+    assert _count(db, "SELECT count(*) FROM assignments WHERE rater_id = 'ann'") == 1
