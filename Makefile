@@ -48,7 +48,7 @@ nginx:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
 
 lint: test-venv
-	$(BIN)/ruff check judge_app tests benchmarks
+	$(BIN)/ruff check judge_app tests benchmarks scripts
 	$(BIN)/mypy judge_app
 
 ## test: install everything the tests need, lint, typecheck and run the whole suite

@@ -4,8 +4,9 @@
 
 `--shared` holds PandaLM's data/ files and AlpacaEval 2 annotations (see tests/data/*/SOURCE.md);
 `--alpaca-eval` is a checkout of tatsu-lab/alpaca_eval (for the AlpacaEval 1 annotations and
-leaderboard); `--llmbar` one of princeton-nlp/LLMBar (a judge's verdicts in both orders). The tests never read either: they read only what this script writes, which is
-committed. Records are kept whole unless SOURCE.md says which fields were dropped.
+leaderboard); `--llmbar` one of princeton-nlp/LLMBar (a judge's verdicts in both orders).
+The tests never read any of them: they read only what this script writes, which is committed.
+Records are kept whole unless SOURCE.md says which fields were dropped.
 """
 
 from __future__ import annotations
