@@ -152,11 +152,23 @@ class _Connection(asyncio.Protocol):
         """Wait for more bytes; a connection that ended meanwhile raises ReadError."""
         if self.eof:
             raise ReadError(f"the server closed the connection {what}") from self.error
+        await self.news()
+
+    async def news(self) -> None:
+        """Wait until bytes arrive or the connection ends."""
         waiter = self._waiter = self.loop.create_future()
         try:
             await waiter
         finally:
             self._waiter = None
+
+    async def take(self, most: int) -> bytes:
+        """Up to ``most`` bytes of the body, at least one."""
+        while not self.buffer:
+            await self.more("mid-answer")
+        piece = bytes(self.buffer[:most])
+        del self.buffer[:len(piece)]
+        return piece
 
     async def line(self) -> bytes:
         """One line without its CRLF (a bare LF is accepted too, RFC 9112 2.2)."""
@@ -287,10 +299,7 @@ class Response:
                 if not left:
                     break
                 while left:
-                    while not buffer:
-                        await conn.more("mid-answer")
-                    piece = bytes(buffer[:left])
-                    del buffer[:len(piece)]
+                    piece = await conn.take(left)
                     left -= len(piece)
                     yield piece
                 if await conn.line():
@@ -302,10 +311,7 @@ class Response:
         if self._length is not None:
             left = self._length
             while left:
-                while not buffer:
-                    await conn.more("mid-answer")
-                piece = bytes(buffer[:left])
-                del buffer[:len(piece)]
+                piece = await conn.take(left)
                 left -= len(piece)
                 yield piece
             return
@@ -319,11 +325,7 @@ class Response:
                     raise ReadError("the connection broke off mid-answer") from conn.error
                 return
             else:
-                waiter = conn._waiter = conn.loop.create_future()
-                try:
-                    await waiter
-                finally:
-                    conn._waiter = None
+                await conn.news()
 
     async def aclose(self) -> None:
         """Done with the answer: a body not read to its end closes the connection."""
