@@ -1,6 +1,7 @@
-"""The next pair taken ahead while the rater reads (services.rating.take_ahead): the vote only
-stores its verdict, and nothing about the queue's guarantees changes (overlap, one verdict per
-vote, progress, undo, the end of the task), on DuckDB and PostgreSQL."""
+"""The next pair read ahead while the rater reads (services.rating.take_ahead): nothing is held
+ahead, the vote takes the pair read when it still holds and another when it does not, and
+nothing about the queue's guarantees changes (overlap, one verdict per vote, progress, undo,
+the end of the task), on DuckDB and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _open(db: Database, rater: str) -> int:
                       "(SELECT 1 FROM verdicts v WHERE v.assignment_id = a.assignment_id)", rater)
 
 
-def _vote(db: Database, session: str, view: rating.RatingView, ahead: rating.RatingView | None,
+def _vote(db: Database, session: str, view: rating.RatingView, ahead: rating.Ahead | None,
           choice: str = "left") -> rating.RatingView:
     assert view.pair is not None
     _, after = rating.submit(db, session, VerdictInput(view.pair.assignment_id, choice, None),
@@ -36,40 +37,64 @@ def _vote(db: Database, session: str, view: rating.RatingView, ahead: rating.Rat
     return after
 
 
-def test_a_vote_shows_the_pair_taken_ahead_and_stores_one_verdict(db: Database) -> None:
+def test_a_vote_takes_the_pair_read_ahead_and_stores_one_verdict(db: Database) -> None:
     import_bundle(db, make_bundle("t1", n_prompts=4, overlap=1))
     ann = signed_in(db, "ann", tasks=["t1"])
     shown = rating.rating_view(db, ann, "t1")
     ahead = rating.take_ahead(db, ann, shown)
-    assert ahead.pair is not None and shown.pair is not None
-    assert ahead.pair.assignment_id != shown.pair.assignment_id
-    assert _open(db, "ann") == 2  # held like any other assignment, until voted on
-    # A second tab asking again gets the same pair, not a third assignment.
-    assert rating.take_ahead(db, ann, shown).pair == ahead.pair
-    assert _count(db, "SELECT count(*) FROM assignments WHERE rater_id = 'ann'") == 2
-    # The page still shows the oldest open assignment: the one on screen.
+    assert ahead.view.pair is not None and shown.pair is not None
+    assert ahead.view.pair.assignment_id != shown.pair.assignment_id
+    # Read, not held: a rater who leaves now keeps only the pair on screen from others.
+    assert _count(db, "SELECT count(*) FROM assignments WHERE rater_id = 'ann'") == 1
+    assert _pair_of(db, rating.take_ahead(db, ann, shown)) == _pair_of(db, ahead)  # same draw
     assert rating.rating_view(db, ann, "t1").pair == shown.pair
 
     after = _vote(db, ann, shown, ahead)
-    assert after == ahead
+    assert after is ahead.view  # what the page is already drawing
+    assert _count(db, "SELECT count(*) FROM assignments WHERE assignment_id = ?",
+                  ahead.view.pair.assignment_id) == 1
     assert after.progress == queue.progress(db, "ann", "t1")
     assert after.progress.done == 1
-    # A second Enter on the pair just voted, with the stale view taken ahead: one verdict,
-    # no new assignment, and the page shows the pair taken ahead (the rater's open one).
+    # A second Enter on the pair just voted, with the same view read ahead: one verdict,
+    # no new assignment, and the page shows the pair read ahead (the rater's open one).
     again = _vote(db, ann, shown, ahead)
-    assert again.pair == ahead.pair
+    assert again.pair == ahead.view.pair
     assert _count(db, "SELECT count(*) FROM verdicts WHERE rater_id = 'ann'") == 1
     assert _count(db, "SELECT count(*) FROM assignments WHERE rater_id = 'ann'") == 2
 
 
+def test_a_pair_read_ahead_and_given_to_another_rater_meanwhile_is_not_taken(
+        db: Database) -> None:
+    import_bundle(db, make_bundle("t1", n_prompts=4, overlap=1))
+    ann = signed_in(db, "ann", tasks=["t1"])
+    shown = rating.rating_view(db, ann, "t1")
+    ahead = rating.take_ahead(db, ann, shown)
+    assert ahead.view.pair is not None
+    pair_id = _pair_of(db, ahead)
+    with db.transaction() as cur:  # bob was given that pair while ann read hers
+        cur.execute("INSERT INTO assignments (assignment_id, task_id, pair_id, rater_id, "
+                    "left_side, purpose) VALUES ('bob-1', 't1', ?, 'bob', 'a', 'normal')",
+                    [pair_id])
+    after = _vote(db, ann, shown, ahead)
+    assert after.pair is not None and after.pair != ahead.view.pair
+    assert after.progress == queue.progress(db, "ann", "t1")
+    assert _count(db, "SELECT count(*) FROM assignments WHERE pair_id = ?", pair_id) == 1
+
+
+def _pair_of(db: Database, ahead: rating.Ahead) -> str:
+    assert ahead.peek.row is not None
+    return str(ahead.peek.row["pair_id"])
+
+
 def test_taking_ahead_keeps_overlap_and_completes_coverage(db: Database) -> None:
-    """Three raters, overlap 2, each always holding the next pair ahead: no pair is given to
+    """Three raters, overlap 2, each always reading the next pair ahead: no pair is given to
     more raters than its overlap, and every pair ends with exactly that many verdicts."""
     import_bundle(db, make_bundle("t1", n_prompts=5, overlap=2))
     sessions = {name: signed_in(db, name, tasks=["t1"]) for name in ("ann", "bob", "cy")}
     views = {name: rating.rating_view(db, s, "t1") for name, s in sessions.items()}
     aheads = {name: rating.take_ahead(db, sessions[name], views[name])
               for name in sessions if views[name].pair is not None}
+    assert sum(_open(db, name) for name in sessions) == len(aheads)  # nothing held ahead
     for name in itertools.cycle(list(sessions)):
         if all(v.pair is None for v in views.values()):
             break
@@ -92,37 +117,37 @@ def test_taking_ahead_keeps_overlap_and_completes_coverage(db: Database) -> None
             db, "SELECT count(*) FROM verdicts WHERE rater_id = ?", name)
 
 
-def test_undo_brings_the_pair_back_before_the_one_taken_ahead(db: Database) -> None:
+def test_undo_brings_the_pair_back_before_the_one_read_ahead(db: Database) -> None:
     import_bundle(db, make_bundle("t1", n_prompts=4, overlap=1))
     ann = signed_in(db, "ann", tasks=["t1"])
     first = rating.rating_view(db, ann, "t1")
     second = _vote(db, ann, first, rating.take_ahead(db, ann, first))
-    third = rating.take_ahead(db, ann, second)  # taken while the rater reads the second
+    third = rating.take_ahead(db, ann, second)  # read while the rater reads the second
     undone = verdicts.undo_last(db, ann, "t1")
     assert undone is not None and undone.pair_returns
     back = rating.rating_view(db, ann, "t1", after_vote=True)
     assert back.pair is not None and first.pair is not None
     assert back.pair.assignment_id == first.pair.assignment_id
-    # After the pair that came back: the one that was on screen, then the one taken ahead.
+    # After the pair that came back: the one that was on screen, then the one read ahead.
     ahead = rating.take_ahead(db, ann, back)
-    assert ahead.pair == second.pair
+    assert ahead.view.pair == second.pair and not ahead.peek.new
     shown = _vote(db, ann, back, ahead)
     assert shown.pair == second.pair
-    assert rating.take_ahead(db, ann, shown).pair == third.pair
+    assert _pair_of(db, rating.take_ahead(db, ann, shown)) == _pair_of(db, third)
 
 
-def test_the_last_pair_has_nothing_taken_ahead_and_ends_the_task(db: Database) -> None:
+def test_the_last_pair_has_nothing_read_ahead_and_ends_the_task(db: Database) -> None:
     import_bundle(db, make_bundle("t1", n_prompts=1, models=("m1", "m2"), overlap=1))
     ann = signed_in(db, "ann", tasks=["t1"])
     only = rating.rating_view(db, ann, "t1")
     ahead = rating.take_ahead(db, ann, only)
-    assert ahead.pair is None
+    assert ahead.view.pair is None
     done = _vote(db, ann, only, ahead)
     assert done.pair is None and done.progress == queue.progress(db, "ann", "t1")
     assert done.progress.done == 1 and done.progress.remaining == 0
 
 
-def test_a_signed_out_rater_takes_nothing_ahead(db: Database) -> None:
+def test_a_signed_out_rater_reads_nothing_ahead(db: Database) -> None:
     from judge_app.errors import SignedOut
     from judge_app.services import sessions
 

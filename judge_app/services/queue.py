@@ -128,18 +128,21 @@ def take_next(db: Database, config: TaskConfig, rater_id: str | None, task_id: s
 
 
 def take_next_in(cur: Any, config: TaskConfig, rater_id: str, task_id: str, db_key: str,
-                 besides: str | None = None) -> tuple[dict[str, Any] | None, Progress]:
+                 besides: str | None = None, *, store: bool = True,
+                 ) -> tuple[dict[str, Any] | None, Progress]:
     """take_next inside the caller's transaction, which holds task_lock(task_id) and has
     checked the rater. ``db_key`` names the database for adaptive scheduling's cached fit.
 
-    ``besides``: an open assignment to pass over (the one on screen, when the next is taken
-    ahead while the rater reads it); it still counts among the open ones."""
-    queue.lock_task(cur, task_id)  # other processes (PostgreSQL) wait here too
+    ``besides``: an open assignment to pass over (the one on screen, when the next is read
+    ahead while the rater reads it); it still counts among the open ones. ``store`` False:
+    a new assignment is chosen but not written (peek_next), and no lock is needed."""
+    if store:
+        queue.lock_task(cur, task_id)  # other processes (PostgreSQL) wait here too
     row, n_open, done = queue.rater_state(cur, rater_id, task_id, besides)
     open_pairs = None
     if row is None:  # its place in the rater's sequence: after all they hold open
         row, open_pairs = _new_assignment(cur, config, rater_id, task_id, done + n_open,
-                                          db_key)
+                                          db_key, store)
         n_open += row is not None
     if open_pairs is None:
         open_pairs = open_pairs_left(cur, db_key, config, task_id, rater_id)
@@ -160,9 +163,10 @@ def open_pairs_left(cur: Any, db_key: str, config: TaskConfig, task_id: str,
 
 
 def _new_assignment(cur: Any, config: TaskConfig, rater_id: str, task_id: str, done: int,
-                    db_key: str) -> tuple[Any, int | None]:
-    """A new assignment row (None: nothing left), and how many regular pairs the rater could
-    still be given after it, when the candidate query counted them (else None)."""
+                    db_key: str, store: bool = True) -> tuple[Any, int | None]:
+    """A new assignment row (None: nothing left; stored unless ``store`` is False), and how
+    many regular pairs the rater could still be given after it, when the candidate query
+    counted them (else None)."""
     # Only the lookups this draw can use: the purpose's roll is known from `done` alone.
     maybe_gold, maybe_retest = purposes_in_reach(config, rater_id, done)
     gold = queue.gold_candidates(cur, task_id, rater_id) if maybe_gold else []
@@ -201,8 +205,50 @@ def _new_assignment(cur: Any, config: TaskConfig, rater_id: str, task_id: str, d
         "assignment_id": uuid.uuid4().hex, "task_id": task_id, "pair_id": pair,
         "rater_id": rater_id, "left_side": left, "purpose": purpose, "retest_of": retest_of,
     }
-    queue.insert_assignment(cur, row)
+    if store:
+        queue.insert_assignment(cur, row)
     return row, open_after
+
+
+@dataclass(frozen=True)
+class Peek:
+    """The assignment a vote on ``after`` will give next, read while the rater reads
+    ``after``: one they already hold, or a new one not stored yet (``new``)."""
+
+    after: str
+    row: dict[str, Any] | None  # None: nothing left after ``after``
+    progress: Progress  # as it will be once ``after`` has its verdict
+    new: bool
+
+
+def peek_next(db: Database, config: TaskConfig, task_id: str, session_id: str,
+              after: str) -> Peek:
+    """What take_next will give once ``after`` has its verdict, without taking it: nothing
+    is written, so a rater who leaves holds only the pair on screen and others may still be
+    given the pair peeked (the vote then takes another: confirm_in)."""
+    with db.transaction() as cur:  # one snapshot, no write
+        rater_id = sessions.check(cur, session_id, task_id)["rater_id"]
+        row, now = take_next_in(cur, config, rater_id, task_id, db.key, after, store=False)
+    new = row is not None and "created_at" not in row  # rows read back carry created_at
+    return Peek(after, row, Progress(now.done + 1, max(0, now.remaining - 1)), new)
+
+
+def confirm_in(cur: Any, config: TaskConfig, rater_id: str, task_id: str,
+               peek: Peek) -> bool:
+    """Inside the vote's transaction (task_lock held, the vote on ``peek.after`` written):
+    whether the peeked assignment is still the rater's next, storing it when new. False
+    (nothing written) when anything changed meanwhile; the caller then takes the next pair
+    the whole way (take_next_in)."""
+    if peek.row is None:
+        return False
+    queue.lock_task(cur, task_id)
+    if not peek.new:  # one the rater held: still their oldest open one?
+        held, _, _ = queue.rater_state(cur, rater_id, task_id)
+        return held is not None and held["assignment_id"] == peek.row["assignment_id"]
+    if not queue.may_still_take(cur, peek.row, config.overlap):
+        return False  # e.g. others filled the pair's overlap meanwhile
+    queue.insert_assignment(cur, peek.row)
+    return True
 
 
 def blind_view(db: Database, assignment: dict[str, Any],

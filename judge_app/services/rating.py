@@ -1,11 +1,12 @@
 """What the pair page needs in one call, with as few queries as a vote allows.
 
 A vote is the rater's hot path (thousands a day, each one a wait). While the rater reads a
-pair, the page takes the next one ahead (``take_ahead``, in a thread of its own); the vote
-(``submit``) then reads the assignment and stores the verdict in one transaction that checks
-the session (one commit), and the pair area draws the view taken ahead without asking again.
-Without a view taken ahead, the same transaction also takes the next assignment and its texts
-are read after it. ``tests/test_rater_work.py`` counts these statements.
+pair, the page reads the next one ahead (``take_ahead``, in a thread of its own, writing
+nothing); the vote (``submit``) then reads the assignment, stores the verdict and takes that
+next assignment if it still holds, in one transaction that checks the session (one commit),
+and the pair area draws the view read ahead without asking again. Otherwise the same
+transaction takes the next assignment the whole way and its texts are read after it.
+``tests/test_rater_work.py`` counts these statements.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from judge_app.core.types import TaskConfig
 from judge_app.services import sessions, verdicts
 from judge_app.services.queue import (
     BlindPair,
+    Peek,
     Progress,
     blind_view,
     load_task_config,
     open_pairs_left,
+    peek_next,
     take_next,
 )
 from judge_app.services.verdicts import VerdictInput
@@ -63,36 +66,43 @@ def rating_view(db: Database, session_id: str, task_id: str, *,
 
 
 def submit(db: Database, session_id: str, v: VerdictInput, *,
-           ahead: RatingView | None = None) -> tuple[dict[str, str] | None, RatingView]:
+           ahead: Ahead | None = None) -> tuple[dict[str, str] | None, RatingView]:
     """Record a vote and return what the page shows next: the models it reveals (when the
     task reveals them) and the next pair, taken in the vote's own transaction.
 
-    ``ahead``: the view take_ahead gave while the rater read this pair. The vote then only
-    stores the verdict and the page shows that view at once; a repeat (a second Enter, two
-    tabs) or nothing taken ahead goes the whole way."""
-    if ahead is not None and ahead.pair is not None:
-        voted = verdicts.record_and_next(db, session_id, v, take=False)
-        if voted.new:
-            return voted.revealed, ahead
-    voted = verdicts.record_and_next(db, session_id, v)
+    ``ahead``: what take_ahead read while the rater read this pair. When its pair is still
+    the rater's next, the vote takes it and returns its view as it is (the page may already
+    be drawing it); otherwise the next pair is taken and read as without it."""
+    peek = ahead.peek if ahead is not None and ahead.view.pair is not None else None
+    voted = verdicts.record_and_next(db, session_id, v, peek=peek)
+    if ahead is not None and peek is not None and voted.next_assignment is peek.row:
+        return voted.revealed, ahead.view
     config = load_task_config(db, voted.verdict["task_id"])
-    row, progress = voted.next_assignment, voted.progress
-    assert progress is not None
+    row = voted.next_assignment
     return voted.revealed, RatingView(config, blind_view(db, row, config) if row else None,
-                                      progress)
+                                      voted.progress)
 
 
-def take_ahead(db: Database, session_id: str, shown: RatingView) -> RatingView:
-    """The pair the rater gets after the one on screen, taken while they read it (an
-    assignment held like any other: it counts towards its pair's overlap), with the progress
-    as it will be once the pair on screen has its verdict. Off the vote's path, so that a
-    vote waits only for its own verdict (benchmarks/README.md, the rater's wait)."""
+@dataclass(frozen=True)
+class Ahead:
+    """The pair a vote on the one on screen will most likely give next, read (not taken)
+    while the rater reads: its view, drawn at once after the vote, and the peek the vote
+    confirms."""
+
+    view: RatingView
+    peek: Peek
+
+
+def take_ahead(db: Database, session_id: str, shown: RatingView) -> Ahead:
+    """The pair the rater gets after the one on screen, read while they read it, with the
+    progress as it will be once the pair on screen has its verdict. Off the vote's path, so
+    that a vote waits only for its own writes (benchmarks/README.md, the rater's wait);
+    nothing is held, so a rater who leaves keeps no pair from others."""
     assert shown.pair is not None
     config, task_id = shown.config, shown.pair.task_id
-    row, now = take_next(db, config, None, task_id, session_id=session_id,
-                         besides=shown.pair.assignment_id)
-    return RatingView(config, blind_view(db, row, config) if row else None,
-                      Progress(now.done + 1, max(0, now.remaining - 1)))
+    peek = peek_next(db, config, task_id, session_id, shown.pair.assignment_id)
+    view = blind_view(db, peek.row, config) if peek.row else None
+    return Ahead(RatingView(config, view, peek.progress), peek)
 
 
 def task_settings(db: Database, task_id: str) -> TaskConfig:

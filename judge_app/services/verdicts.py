@@ -16,7 +16,9 @@ from judge_app.core.vocabulary import RAW_CHOICES, WITHDRAWN
 from judge_app.errors import PermissionDenied, ValidationError
 from judge_app.services import sessions
 from judge_app.services.queue import (
+    Peek,
     Progress,
+    confirm_in,
     load_task_config,
     reveal,
     sides,
@@ -149,34 +151,36 @@ class Voted:
 
     verdict: dict[str, Any]
     revealed: dict[str, str] | None
-    next_assignment: dict[str, Any] | None  # None: nothing left (or nothing taken)
-    progress: Progress | None  # None: the next assignment was not taken
-    new: bool  # False: a repeat, the row already there is returned
+    next_assignment: dict[str, Any] | None  # None: nothing left for the rater in this task
+    progress: Progress
 
 
 def record_and_next(db: Database, session_id: str, v: VerdictInput, *,
-                    take: bool = True) -> Voted:
+                    peek: Peek | None = None) -> Voted:
     """record_verdict, and the rater's next assignment taken in the same transaction: one
     session check and one commit per vote. The revealed models (when the task reveals them)
     come from the row just written (its pair's model ids), with no further query.
-    ``take`` False: the vote only (the page took the next pair ahead, services.rating)."""
-    taken: list[tuple[dict[str, Any] | None, Progress | None]] = [(None, None)]
+    ``peek``: the next assignment read while the rater read this pair (services.rating),
+    taken when it still holds (confirm_in), else the next is taken the whole way."""
+    taken: list[tuple[dict[str, Any] | None, Progress]] = []
 
     def take_next(cur: Any) -> None:  # a retried transaction takes it again
-        taken[:] = [take_next_in(cur, config, rater_id, task_id, db.key)]
+        if peek is not None and confirm_in(cur, config, rater_id, task_id, peek):
+            taken[:] = [(peek.row, peek.progress)]
+        else:
+            taken[:] = [take_next_in(cur, config, rater_id, task_id, db.key)]
 
     assignment = _assignment(db, v.assignment_id)
     rater_id, task_id = assignment["rater_id"], assignment["task_id"]
     config = load_task_config(db, task_id)
-    recorded, new = _record(db, session_id, v, assignment, config,
-                            then=take_next if take else None)
+    recorded, new = _record(db, session_id, v, assignment, config, then=take_next)
     revealed = None
     if config.reveal_models:
         if not new:  # a repeat: the row found may since have been taken back; ask the database
             revealed = reveal(db, rater_id, v.assignment_id)
         elif recorded["outcome"] is not None:
             revealed = sides(recorded["left_side"], recorded["model_a"], recorded["model_b"])
-    return Voted(recorded, revealed, *taken[0], new)
+    return Voted(recorded, revealed, *taken[0])
 
 
 def _record(db: Database, session_id: str, v: VerdictInput,

@@ -146,6 +146,31 @@ def count_open_pairs(
     return int(row[0]) if row else 0
 
 
+def may_still_take(cur: duckdb.DuckDBPyConnection, row: dict[str, Any], overlap: int) -> bool:
+    """Whether the new assignment ``row``, chosen by an earlier read (services.queue.peek_next),
+    may still be stored: its rater holds nothing open in the task, and what made the draw
+    valid still holds (a regular pair below its overlap and never theirs, a gold pair never
+    theirs, an earlier assignment not re-tested yet). One query, in the vote's transaction."""
+    cur.execute(
+        f"""
+        WITH {_DONE}, {_COVERAGE},
+        theirs AS (SELECT * FROM assignments WHERE rater_id = $rater AND task_id = $task)
+        SELECT NOT EXISTS (SELECT 1 FROM theirs
+                           WHERE assignment_id NOT IN (SELECT assignment_id FROM done))
+           AND CASE WHEN $purpose = 'retest'
+                    THEN NOT EXISTS (SELECT 1 FROM theirs WHERE retest_of = $retest_of)
+                    ELSE NOT EXISTS (SELECT 1 FROM theirs WHERE pair_id = $pair)
+                         AND ($purpose <> 'normal' OR coalesce(
+                             (SELECT n FROM coverage WHERE pair_id = $pair), 0) < $overlap)
+               END
+        """,  # noqa: S608
+        {"rater": row["rater_id"], "task": row["task_id"], "pair": row["pair_id"],
+         "purpose": row["purpose"], "retest_of": row.get("retest_of"), "overlap": overlap},
+    )
+    found = cur.fetchone()
+    return bool(found and found[0])
+
+
 def gold_candidates(cur: duckdb.DuckDBPyConnection, task_id: str, rater_id: str) -> list[str]:
     rows = cur.execute(
         "SELECT pair_id FROM pairs WHERE task_id = $task AND gold_outcome IS NOT NULL "

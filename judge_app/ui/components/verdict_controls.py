@@ -35,7 +35,7 @@ AFTER_VOTE = "after_vote"
 # Set by a submit that was stored: the submit already took the next pair and left its view
 # under shown_key(), for the pair area to draw as it is.
 JUST_VOTED = "just_voted"
-# A vote stored in a thread while the pair taken ahead is drawn (settle_vote waits for it).
+# A vote stored in a thread while the pair read ahead is drawn (settle_vote waits for it).
 VOTE_IN_FLIGHT = "vote_in_flight"
 
 
@@ -188,11 +188,12 @@ def _submit(db: Database, session_id: str, config: TaskConfig, assignment_id: st
             on_vote(verdict)
             return
         ahead = lookahead.take(assignment_id)
-        if ahead is not None and ahead.pair is not None and verdicts.is_valid(config, verdict):
-            # Stored while the pair taken ahead is drawn; its controls wait for it (settle).
+        if ahead is not None and ahead.view.pair is not None and verdicts.is_valid(
+                config, verdict):
+            # Stored while the pair read ahead is drawn; its controls wait for it (settle).
             state[VOTE_IN_FLIGHT] = lookahead.in_thread(rating.submit, db, session_id,
                                                         verdict, ahead=ahead)
-            state[shown_key(config.name)] = ahead
+            state[shown_key(config.name)] = ahead.view
         else:
             state["reveal"], state[shown_key(config.name)] = rating.submit(
                 db, session_id, verdict, ahead=ahead)
@@ -204,10 +205,10 @@ def _submit(db: Database, session_id: str, config: TaskConfig, assignment_id: st
 
 
 def settle_vote(task_id: str, drawn: RatingView) -> None:
-    """Wait for the vote stored while ``drawn`` (the pair taken ahead) was being drawn, before
+    """Wait for the vote stored while ``drawn`` (the pair read ahead) was being drawn, before
     its controls are: the next pair counts as shown only once the vote is stored. A vote that
-    failed shows its pair again with the reason; one that found another pair next (a repeat)
-    draws that one."""
+    failed shows its pair again with the reason; one that found another pair next (the pair
+    read ahead was given to others meanwhile, or a repeat) draws that one."""
     state = st.session_state
     pending = state.pop(VOTE_IN_FLIGHT, None)
     if pending is None:
@@ -241,6 +242,7 @@ def _undo(db: Database, session_id: str, task_id: str) -> None:
     state = st.session_state
     state.pop("reveal", None)
     state.pop(shown_key(task_id), None)  # progress changes, and the pair may come back
+    lookahead.drop()
     try:
         undone = verdicts.undo_last(db, session_id, task_id)
     except JudgeAppError as exc:
