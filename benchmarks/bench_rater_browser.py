@@ -20,7 +20,7 @@ options, e.g. STREAMLIT_RUNNER_FAST_RERUNS=false), in the same rounds.
 via rater_probe.py: BackMsg, callbacks, script run, writes); ``--trace`` adds chromium's
 main-thread work per vote (JavaScript, style, layout, paint) from a trace.
 ``--read-ms N`` pauses N ms on each pair before choosing, as a rater reading it would (since
-2026-12-02 the page takes the next pair while the rater reads; without a pause the tabs still
+2026-12-02 the page reads the next pair while the rater reads; without a pause the tabs still
 vote in turn, so each tab waits for the others' votes).
 Run: .venv/bin/python benchmarks/bench_rater_browser.py [--votes 40] [--verdicts 0 1000000]
      [--before /tmp/old] [--floor] [--env K=V,...] [--probe] [--trace] [--read-ms 0]
@@ -479,7 +479,7 @@ def main() -> None:
                         help="chromium's main-thread work per vote, from a trace")
     parser.add_argument("--read-ms", type=int, default=0,
                         help="pause this long on each pair before choosing, as a rater who "
-                        "reads it does (the page takes the next pair meanwhile); default 0: "
+                        "reads it does (the page reads the next pair meanwhile); default 0: "
                         "vote as soon as the pair is drawn")
     parser.add_argument("--logs", type=Path,
                         help="keep the probe logs and traces in this folder")

@@ -9,8 +9,9 @@ To compare with an older version, run that checkout's code with this script:
 ``PYTHONPATH=/tmp/old .venv/bin/python benchmarks/bench_rater_queries.py`` (the calls of the
 code before 2026-12-01, `rating_view` + `client_id` + `record_verdict` + `reveal`, are used
 when `rating.submit` does not exist).
-``--ahead`` takes each next pair while the rater reads, as the page does since 2026-12-02
-(`rating.take_ahead`, timed on its own line), so the submit only stores the verdict.
+``--ahead`` reads each next pair while the rater reads, as the page does since 2026-12-02
+(`rating.take_ahead`, timed on its own line), so the submit stores the verdict and takes the
+pair read (after one check) instead of drawing it.
 Run: .venv/bin/python benchmarks/bench_rater_queries.py [--votes 30] [--verdicts 0] [--ahead] [-v]
 """
 
@@ -60,7 +61,7 @@ def main() -> None:
     parser.add_argument("--verdicts", type=int, default=0)
     parser.add_argument("-v", action="store_true", help="list every statement")
     parser.add_argument("--ahead", action="store_true",
-                        help="take each next pair ahead while the rater reads, as the page "
+                        help="read each next pair ahead while the rater reads, as the page "
                              "does (rating.take_ahead), and submit with it")
     args = parser.parse_args()
 

@@ -94,7 +94,7 @@ def install(path: str) -> None:
 
 def _log_services() -> None:
     """The pair page's service calls, timed in whichever thread runs them (the vote may be
-    stored beside the script that draws the next pair, and the next pair taken ahead)."""
+    stored beside the script that draws the next pair, and the next pair read ahead)."""
     try:
         from judge_app.services import rating
     except ImportError:  # the floor app: no judge_app services

@@ -162,6 +162,23 @@ def test_a_vote_that_fails_while_the_next_pair_is_drawn_shows_its_pair_again(
     assert queue.progress(db, "ann", "t1").done == 1
 
 
+def test_an_undo_forgets_the_pair_read_ahead(page: tuple[AppTest, Database]) -> None:
+    """What was read ahead counted the vote an undo takes back: after the undo, the next vote
+    shows the progress as it is (in a task that reveals models the pair on screen stays)."""
+    at, db = page
+    for _ in range(2):
+        _button(at, "out_left_").click().run()
+        _button(at, "submit_").click().run()
+        _ahead_done(at)
+    _button(at, "undo_").click().run()
+    _ahead_done(at)
+    _button(at, "out_left_").click().run()
+    _button(at, "submit_").click().run()
+    assert not at.exception
+    expected = queue.progress(db, "ann", "t1")
+    assert f"{expected.done} / {expected.total} done" in at.get("progress")[0].proto.text
+
+
 @pytest.mark.parametrize("done", range(40))
 @pytest.mark.parametrize("rates", [(0.0, 0.0), (0.1, 0.0), (0.0, 0.3), (0.2, 0.2)])
 def test_skipped_candidate_lookups_never_change_the_draw(
