@@ -110,8 +110,7 @@ def task_lock(task_id: str) -> threading.Lock:
 
 
 def take_next(db: Database, config: TaskConfig, rater_id: str | None, task_id: str, *,
-              session_id: str | None = None, besides: str | None = None,
-              ) -> tuple[dict[str, Any] | None, Progress]:
+              session_id: str | None = None) -> tuple[dict[str, Any] | None, Progress]:
     """Under the task's lock: the rater's open assignment, else a new one (None when nothing
     is left), and their progress counted in the same queries.
 
@@ -124,7 +123,7 @@ def take_next(db: Database, config: TaskConfig, rater_id: str | None, task_id: s
                 raise PermissionDenied("this session belongs to another rater")
             rater_id = owner
         assert rater_id is not None
-        return take_next_in(cur, config, rater_id, task_id, db.key, besides)
+        return take_next_in(cur, config, rater_id, task_id, db.key)
 
 
 def take_next_in(cur: Any, config: TaskConfig, rater_id: str, task_id: str, db_key: str,
@@ -212,12 +211,11 @@ def _new_assignment(cur: Any, config: TaskConfig, rater_id: str, task_id: str, d
 
 @dataclass(frozen=True)
 class Peek:
-    """The assignment a vote on ``after`` will give next, read while the rater reads
-    ``after``: one they already hold, or a new one not stored yet (``new``)."""
+    """The assignment a vote on the pair on screen will give next, read while the rater
+    reads it: one they already hold, or a new one not stored yet (``new``)."""
 
-    after: str
-    row: dict[str, Any] | None  # None: nothing left after ``after``
-    progress: Progress  # as it will be once ``after`` has its verdict
+    row: dict[str, Any] | None  # None: nothing left after the pair on screen
+    progress: Progress  # as it will be once the pair on screen has its verdict
     new: bool
 
 
@@ -230,15 +228,15 @@ def peek_next(db: Database, config: TaskConfig, task_id: str, session_id: str,
         rater_id = sessions.check(cur, session_id, task_id)["rater_id"]
         row, now = take_next_in(cur, config, rater_id, task_id, db.key, after, store=False)
     new = row is not None and "created_at" not in row  # rows read back carry created_at
-    return Peek(after, row, Progress(now.done + 1, max(0, now.remaining - 1)), new)
+    return Peek(row, Progress(now.done + 1, max(0, now.remaining - 1)), new)
 
 
 def confirm_in(cur: Any, config: TaskConfig, rater_id: str, task_id: str,
                peek: Peek) -> bool:
-    """Inside the vote's transaction (task_lock held, the vote on ``peek.after`` written):
-    whether the peeked assignment is still the rater's next, storing it when new. False
-    (nothing written) when anything changed meanwhile; the caller then takes the next pair
-    the whole way (take_next_in)."""
+    """Inside the vote's transaction (task_lock held, the vote just written): whether the
+    peeked assignment is still the rater's next, storing it when new. False (nothing
+    written) when anything changed meanwhile; the caller then takes the next pair the whole
+    way (take_next_in)."""
     if peek.row is None:
         return False
     queue.lock_task(cur, task_id)

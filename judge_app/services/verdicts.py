@@ -164,7 +164,7 @@ def record_and_next(db: Database, session_id: str, v: VerdictInput, *,
     taken when it still holds (confirm_in), else the next is taken the whole way."""
     taken: list[tuple[dict[str, Any] | None, Progress]] = []
 
-    def take_next(cur: Any) -> None:  # a retried transaction takes it again
+    def take(cur: Any) -> None:  # a retried transaction takes it again
         if peek is not None and confirm_in(cur, config, rater_id, task_id, peek):
             taken[:] = [(peek.row, peek.progress)]
         else:
@@ -173,7 +173,7 @@ def record_and_next(db: Database, session_id: str, v: VerdictInput, *,
     assignment = _assignment(db, v.assignment_id)
     rater_id, task_id = assignment["rater_id"], assignment["task_id"]
     config = load_task_config(db, task_id)
-    recorded, new = _record(db, session_id, v, assignment, config, then=take_next)
+    recorded, new = _record(db, session_id, v, assignment, config, then=take)
     revealed = None
     if config.reveal_models:
         if not new:  # a repeat: the row found may since have been taken back; ask the database

@@ -1,13 +1,13 @@
 """The rater's next pair, read while they read the one on screen (services.rating.take_ahead).
 
-A vote then stores its verdict and takes that pair while it is being drawn. The work starts a moment
-after the pair is sent (``DELAY_S``): started at once, it competed for the CPU with sending
-the pair and with the browser drawing it, and the vote's wait did not shrink (measured in
-benchmarks/README.md, the rater's wait). A rater reads for seconds; a vote that comes sooner
-starts the work at once and waits for it (it is what the vote would do itself). The result
-waits in the tab's session state, tied to the assignment it follows; any failure leaves the
-vote to take its next pair itself, as without this. Nothing is written ahead: a rater who
-leaves holds no pair but the one on screen.
+A vote then stores its verdict and takes that pair while it is being drawn. The work starts
+a moment after the pair is sent (``DELAY_S``): started at once, it competed for the CPU with
+sending the pair and with the browser drawing it, and the vote's wait did not shrink
+(measured in benchmarks/README.md, the rater's wait). A rater reads for seconds; a vote that
+comes sooner starts the work at once and waits for it (it is what the vote would do itself).
+The result waits in the tab's session state, tied to the assignment it follows; any failure
+leaves the vote to take its next pair itself, as without this. Nothing is written ahead: a
+rater who leaves holds no pair but the one on screen.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from judge_app.services.database import Database
 from judge_app.services.rating import Ahead, RatingView
 
 KEY = "taken_ahead"  # session state: the _Reading of the assignment on screen
-DELAY_S = 0.25  # after the pair is sent, before the next is taken
+DELAY_S = 0.25  # after the pair is sent, before the next is read
 WAIT_S = 10.0  # a vote waits at most this long for the pair read ahead
 THREAD_NAME = "judge-app-ahead"
 VOTE_THREAD_NAME = "judge-app-vote"
@@ -42,10 +42,10 @@ class _Reading:
         self.assignment_id = shown.pair.assignment_id
         self.ahead: Future[Ahead] = Future()
         self._now = threading.Event()
-        threading.Thread(target=self._take, args=(db, session_id, shown), name=THREAD_NAME,
+        threading.Thread(target=self._read, args=(db, session_id, shown), name=THREAD_NAME,
                          daemon=True).start()
 
-    def _take(self, db: Database, session_id: str, shown: RatingView) -> None:
+    def _read(self, db: Database, session_id: str, shown: RatingView) -> None:
         self._now.wait(DELAY_S)
         self.ahead.set_running_or_notify_cancel()
         try:
