@@ -168,10 +168,14 @@ def write_section(rows: list[str]) -> None:
         "What bounds it, and the interleaved comparison with the code before the shared "
         "group commit: see the notes under this table in benchmarks/README.md.", "",
     ])
+    # Only the lead and the first table are this script's: the notes under them stay.
     text = README.read_text()
-    pattern = re.compile(r"## Generation\n.*?(?=\n## |\Z)", re.DOTALL)
-    text = pattern.sub(section.rstrip("\n") + "\n", text) if pattern.search(text) else (
-        text.rstrip("\n") + "\n\n" + section)
+    pattern = re.compile(r"## Generation\n.*?\n(?:\|[^\n]*\n)+(?:\nWhat bounds it, and the "
+                         r"interleaved [^\n]*\n)?", re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section.rstrip("\n") + "\n", text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
     README.write_text(text.rstrip("\n") + "\n")
 
 
