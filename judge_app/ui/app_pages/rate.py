@@ -45,7 +45,7 @@ def pair_area(db: Database, sid: str, task_id: str) -> None:
     title, instructions and sidebar do not change between pairs. Every write and read here
     checks the session itself (services.sessions), since a fragment run skips app.py."""
     state, key = st.session_state, shown_key(task_id)
-    # A submit in this run left the next view (services.rating.submit, or the pair taken
+    # A submit in this run left the next view (services.rating.submit, or the pair read
     # ahead while its vote is stored: settle_vote); otherwise the view
     # drawn last is reused while its pair is still the open one (a click on an outcome), and
     # after a skip the next pair is taken at once.
@@ -82,7 +82,7 @@ def pair_area(db: Database, sid: str, task_id: str) -> None:
     with messages:
         show_messages()
     show_controls(db, sid, config, pair.assignment_id, hints=False)
-    lookahead.prepare(db, sid, view)  # the next pair, taken while the rater reads this one
+    lookahead.prepare(db, sid, view)  # the next pair, read while the rater reads this one
 
 
 config = task_settings(db, task_id)
