@@ -81,6 +81,53 @@ def test_a_pair_read_ahead_and_given_to_another_rater_meanwhile_is_not_taken(
     assert _count(db, "SELECT count(*) FROM assignments WHERE pair_id = ?", pair_id) == 1
 
 
+def test_a_human_verdict_imported_on_the_pair_read_ahead_keeps_its_overlap(
+        db: Database) -> None:
+    """An import that fills the overlap of the pair read ahead, while the rater reads: the
+    vote takes another pair (the pair's imported rows are among what the draw rests on)."""
+    import_bundle(db, make_bundle("t1", n_prompts=4, overlap=1))
+    ann = signed_in(db, "ann", tasks=["t1"])
+    shown = rating.rating_view(db, ann, "t1")
+    ahead = rating.take_ahead(db, ann, shown)
+    pair_id = _pair_of(db, ahead)
+    with db.transaction() as cur:
+        cur.execute("INSERT INTO verdicts (verdict_id, task_id, pair_id, prompt_id, rater_id, "
+                    "source, output_a, output_b, model_a, model_b, outcome) "
+                    "SELECT 'imported-1', task_id, pair_id, prompt_id, 'crowd-1', 'human', "
+                    "output_a, output_b, model_a, model_b, 'a' FROM pairs WHERE pair_id = ?",
+                    [pair_id])
+    after = _vote(db, ann, shown, ahead)
+    assert after.pair is not None and after.pair != ahead.view.pair
+    assert _count(db, "SELECT count(*) FROM assignments WHERE pair_id = ?", pair_id) == 0
+
+
+def test_work_in_another_tab_while_reading_comes_before_the_pair_read_ahead(
+        db: Database) -> None:
+    """An undo, or a pair taken, in the rater's other tab after this tab read ahead: the
+    vote here gives the pair that other tab left open, not the one read ahead."""
+    import_bundle(db, make_bundle("t1", n_prompts=5, overlap=1))
+    ann = signed_in(db, "ann", tasks=["t1"])
+    first = rating.rating_view(db, ann, "t1")
+    second = _vote(db, ann, first, None)
+    ahead = rating.take_ahead(db, ann, second)
+    assert ahead.peek.new and first.pair is not None
+    assert verdicts.undo_last(db, ann, "t1") is not None  # the other tab takes back `first`
+    after = _vote(db, ann, second, ahead)
+    assert after.pair is not None and after.pair.assignment_id == first.pair.assignment_id
+    assert _count(db, "SELECT count(*) FROM assignments WHERE pair_id = ?",
+                  _pair_of(db, ahead)) == 0
+
+    ahead = rating.take_ahead(db, ann, after)
+    assert after.pair is not None
+    verdicts.skip(db, ann, after.pair.assignment_id)  # the other tab skips it, takes the next
+    other_tab = rating.rating_view(db, ann, "t1", after_vote=True)
+    assert other_tab.pair is not None and other_tab.pair != after.pair
+    shown = _vote(db, ann, after, ahead)  # a repeat here: the skip stands
+    assert shown.pair is not None
+    assert shown.pair.assignment_id == other_tab.pair.assignment_id
+    assert _open(db, "ann") == 1
+
+
 def _pair_of(db: Database, ahead: rating.Ahead) -> str:
     assert ahead.peek.row is not None
     return str(ahead.peek.row["pair_id"])

@@ -217,6 +217,7 @@ class Peek:
     row: dict[str, Any] | None  # None: nothing left after the pair on screen
     progress: Progress  # as it will be once the pair on screen has its verdict
     new: bool
+    marks: tuple[int, int, int] | None = None  # a new row's storage.queue.draw_marks
 
 
 def peek_next(db: Database, config: TaskConfig, task_id: str, session_id: str,
@@ -227,24 +228,30 @@ def peek_next(db: Database, config: TaskConfig, task_id: str, session_id: str,
     with db.transaction() as cur:  # one snapshot, no write
         rater_id = sessions.check(cur, session_id, task_id)["rater_id"]
         row, now = take_next_in(cur, config, rater_id, task_id, db.key, after, store=False)
-    new = row is not None and "created_at" not in row  # rows read back carry created_at
-    return Peek(row, Progress(now.done + 1, max(0, now.remaining - 1)), new)
+        new = row is not None and "created_at" not in row  # rows read back carry created_at
+        marks = queue.draw_marks(cur, row) if row is not None and new else None
+    return Peek(row, Progress(now.done + 1, max(0, now.remaining - 1)), new, marks)
 
 
-def confirm_in(cur: Any, config: TaskConfig, rater_id: str, task_id: str,
-               peek: Peek) -> bool:
-    """Inside the vote's transaction (task_lock held, the vote just written): whether the
+def confirm_in(cur: Any, rater_id: str, task_id: str, peek: Peek) -> bool:
+    """Inside the vote's transaction (task_lock held, the vote just stored): whether the
     peeked assignment is still the rater's next, storing it when new. False (nothing
     written) when anything changed meanwhile; the caller then takes the next pair the whole
-    way (take_next_in)."""
+    way (take_next_in).
+
+    A new one still holds when the rows its draw was decided on are the same but for one,
+    the vote's own or its twin from another tab (storage.queue.draw_marks): the rater holds
+    nothing else open and never had the pair, and the pair's coverage is what it was."""
     if peek.row is None:
         return False
     queue.lock_task(cur, task_id)
     if not peek.new:  # one the rater held: still their oldest open one?
         held, _, _ = queue.rater_state(cur, rater_id, task_id)
         return held is not None and held["assignment_id"] == peek.row["assignment_id"]
-    if not queue.may_still_take(cur, peek.row, config.overlap):
-        return False  # e.g. others filled the pair's overlap meanwhile
+    assert peek.marks is not None
+    their_rows, *pair_rows = peek.marks
+    if queue.draw_marks(cur, peek.row) != (their_rows + 1, *pair_rows):
+        return False  # e.g. others took the pair meanwhile, or an undo in another tab
     queue.insert_assignment(cur, peek.row)
     return True
 

@@ -165,7 +165,7 @@ def record_and_next(db: Database, session_id: str, v: VerdictInput, *,
     taken: list[tuple[dict[str, Any] | None, Progress]] = []
 
     def take(cur: Any) -> None:  # a retried transaction takes it again
-        if peek is not None and confirm_in(cur, config, rater_id, task_id, peek):
+        if peek is not None and confirm_in(cur, rater_id, task_id, peek):
             taken[:] = [(peek.row, peek.progress)]
         else:
             taken[:] = [take_next_in(cur, config, rater_id, task_id, db.key)]

@@ -9,7 +9,7 @@ import pandas as pd
 
 from judge_app.storage.dialect import dialect_of
 from judge_app.storage.frames import insert_new_rows, registered
-from judge_app.storage.rows import one_row
+from judge_app.storage.rows import all_rows, one_row
 
 VERDICT_COLUMNS = [
     "verdict_id", "task_id", "pair_id", "prompt_id", "assignment_id", "rater_id",
@@ -63,22 +63,26 @@ def already_recorded(
 ) -> dict[str, Any] | None:
     """The row with this id, else the assignment's standing verdict or skip.
 
-    One statement of two branches, not an OR of both conditions: the OR cannot use the primary
-    key and scans every verdict (16 ms at 1M rows); each branch keeps its own filter.
+    One plain statement, the two lookups side by side (an OR of both conditions cannot use
+    the primary key and scans every verdict: 16 ms at 1M rows), and the standing row picked
+    here: an assignment has a few rows, and the same choice made in SQL (retractions
+    matched, newest first) cost 5 ms of planning on every vote.
     """
     if assignment_id is None:
         return get_verdict(cur, verdict_id)
-    return _one(  # _ALL is this module's column list
-        cur,
-        "WITH rows AS (SELECT * FROM verdicts WHERE assignment_id = $assignment), "  # noqa: S608
-        f"standing AS (SELECT 1 AS rank, {_ALL} FROM rows WHERE retracts IS NULL "
-        "AND verdict_id NOT IN (SELECT retracts FROM rows WHERE retracts IS NOT NULL) "
-        "ORDER BY created_at DESC LIMIT 1) "
-        f"SELECT {_ALL} FROM (SELECT 0 AS rank, {_ALL} FROM verdicts "
-        "WHERE verdict_id = $id UNION ALL SELECT * FROM standing) AS found "
-        "ORDER BY rank LIMIT 1",
+    cur.execute(
+        f"SELECT 0 AS by_id, {_ALL} FROM verdicts WHERE verdict_id = $id UNION ALL "  # noqa: S608
+        f"SELECT 1 AS by_id, {_ALL} FROM verdicts WHERE assignment_id = $assignment",
         {"id": verdict_id, "assignment": assignment_id},
     )
+    rows = all_rows(cur)
+    same_id = [row for row in rows if row.pop("by_id") == 0]
+    if same_id:
+        return same_id[0]
+    taken_back = {row["retracts"] for row in rows if row["retracts"] is not None}
+    standing = [row for row in rows
+                if row["retracts"] is None and row["verdict_id"] not in taken_back]
+    return max(standing, key=lambda row: (row["created_at"], row["verdict_id"]), default=None)
 
 
 def standing_verdict_for_assignment(
