@@ -216,8 +216,11 @@ class Peek:
 
     row: dict[str, Any] | None  # None: nothing left after the pair on screen
     progress: Progress  # as it will be once the pair on screen has its verdict
-    new: bool
-    marks: tuple[int, int, int] | None = None  # a new row's storage.queue.draw_marks
+    marks: tuple[int, int, int] | None  # a new row's storage.queue.draw_marks, else None
+
+    @property
+    def new(self) -> bool:
+        return self.marks is not None
 
 
 def peek_next(db: Database, config: TaskConfig, task_id: str, session_id: str,
@@ -228,9 +231,10 @@ def peek_next(db: Database, config: TaskConfig, task_id: str, session_id: str,
     with db.transaction() as cur:  # one snapshot, no write
         rater_id = sessions.check(cur, session_id, task_id)["rater_id"]
         row, now = take_next_in(cur, config, rater_id, task_id, db.key, after, store=False)
-        new = row is not None and "created_at" not in row  # rows read back carry created_at
+        # A row read back (one the rater holds) carries created_at; a new one is not stored.
+        new = row is not None and "created_at" not in row
         marks = queue.draw_marks(cur, row) if row is not None and new else None
-    return Peek(row, Progress(now.done + 1, max(0, now.remaining - 1)), new, marks)
+    return Peek(row, Progress(now.done + 1, max(0, now.remaining - 1)), marks)
 
 
 def confirm_in(cur: Any, rater_id: str, task_id: str, peek: Peek) -> bool:
@@ -245,10 +249,9 @@ def confirm_in(cur: Any, rater_id: str, task_id: str, peek: Peek) -> bool:
     if peek.row is None:
         return False
     queue.lock_task(cur, task_id)
-    if not peek.new:  # one the rater held: still their oldest open one?
+    if peek.marks is None:  # one the rater held: still their oldest open one?
         held, _, _ = queue.rater_state(cur, rater_id, task_id)
         return held is not None and held["assignment_id"] == peek.row["assignment_id"]
-    assert peek.marks is not None
     their_rows, *pair_rows = peek.marks
     if queue.draw_marks(cur, peek.row) != (their_rows + 1, *pair_rows):
         return False  # e.g. others took the pair meanwhile, or an undo in another tab

@@ -77,12 +77,7 @@ def already_recorded(
     )
     rows = all_rows(cur)
     same_id = [row for row in rows if row.pop("by_id") == 0]
-    if same_id:
-        return same_id[0]
-    taken_back = {row["retracts"] for row in rows if row["retracts"] is not None}
-    standing = [row for row in rows
-                if row["retracts"] is None and row["verdict_id"] not in taken_back]
-    return max(standing, key=lambda row: (row["created_at"], row["verdict_id"]), default=None)
+    return same_id[0] if same_id else _standing(rows)
 
 
 def standing_verdict_for_assignment(
@@ -90,14 +85,16 @@ def standing_verdict_for_assignment(
 ) -> dict[str, Any] | None:
     # Not the standing_verdicts view: its retraction check scans every verdict. An undo row
     # carries the assignment id of the row it takes back, so the assignment's rows suffice.
-    return _one(
-        cur,
-        "WITH rows AS (SELECT * FROM verdicts WHERE assignment_id = ?) "
-        "SELECT * FROM rows WHERE retracts IS NULL "
-        "AND verdict_id NOT IN (SELECT retracts FROM rows WHERE retracts IS NOT NULL) "
-        "ORDER BY created_at DESC LIMIT 1",
-        [assignment_id],
-    )
+    cur.execute("SELECT * FROM verdicts WHERE assignment_id = ?", [assignment_id])
+    return _standing(all_rows(cur))
+
+
+def _standing(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The newest of one assignment's rows that is no retraction and not taken back."""
+    taken_back = {row["retracts"] for row in rows if row["retracts"] is not None}
+    standing = [row for row in rows
+                if row["retracts"] is None and row["verdict_id"] not in taken_back]
+    return max(standing, key=lambda row: (row["created_at"], row["verdict_id"]), default=None)
 
 
 def last_standing_verdict(
