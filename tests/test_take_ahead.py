@@ -12,6 +12,7 @@ import pytest
 from judge_app.services import queue, rating, verdicts
 from judge_app.services.imports import import_bundle
 from judge_app.services.verdicts import VerdictInput
+from judge_app.storage import queue as store_queue
 from judge_app.storage.db import Database
 from tests.conftest import make_bundle, signed_in
 
@@ -99,6 +100,33 @@ def test_a_human_verdict_imported_on_the_pair_read_ahead_keeps_its_overlap(
     after = _vote(db, ann, shown, ahead)
     assert after.pair is not None and after.pair != ahead.view.pair
     assert _count(db, "SELECT count(*) FROM assignments WHERE pair_id = ?", pair_id) == 0
+
+
+def test_a_pair_taken_by_another_rater_while_the_read_ahead_draws_is_not_taken(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bob is given the pair between the read ahead's draw and its count of the pair's rows:
+    the counts must be of the rows the draw saw (one snapshot, also on PostgreSQL, whose
+    default isolation reads each statement anew), or the vote takes a pair already full."""
+    import_bundle(db, make_bundle("t1", n_prompts=4, overlap=1))
+    ann = signed_in(db, "ann", tasks=["t1"])
+    shown = rating.rating_view(db, ann, "t1")
+    counted = store_queue.draw_marks
+
+    def bob_first(cur: object, row: dict[str, object]) -> tuple[int, int, int]:
+        with db.transaction() as other:
+            other.execute("INSERT INTO assignments (assignment_id, task_id, pair_id, rater_id, "
+                          "left_side, purpose) VALUES ('bob-1', 't1', ?, 'bob', 'a', 'normal')",
+                          [row["pair_id"]])
+        monkeypatch.setattr(store_queue, "draw_marks", counted)
+        return counted(cur, row)
+
+    monkeypatch.setattr(store_queue, "draw_marks", bob_first)
+    ahead = rating.take_ahead(db, ann, shown)
+    pair_id = _pair_of(db, ahead)
+    assert _count(db, "SELECT count(*) FROM assignments WHERE rater_id = 'bob'") == 1
+    after = _vote(db, ann, shown, ahead)
+    assert after.pair is not None and after.pair != ahead.view.pair
+    assert _count(db, "SELECT count(*) FROM assignments WHERE pair_id = ?", pair_id) == 1
 
 
 def test_work_in_another_tab_while_reading_comes_before_the_pair_read_ahead(

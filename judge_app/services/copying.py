@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from judge_app.errors import JudgeAppError, ValidationError
 from judge_app.storage import copy as store
 from judge_app.storage.db import resolve_db_target
+from judge_app.storage.dialect import dialect_of
 from judge_app.storage.schema import open_database
 
 
@@ -40,7 +41,7 @@ def copy_database(source: str, target: str, *, progress_bar: bool = False) -> Co
                 "copy into a new database (a copy moves a deployment, `judge-app import` merges)",
                 field="to")
         with src.transaction() as s:
-            store.read_snapshot(s)
+            dialect_of(s).read_one_snapshot(s)
             expected = store.row_counts(s)
             bar = None
             if progress_bar:

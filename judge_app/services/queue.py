@@ -20,6 +20,7 @@ from judge_app.services import sessions
 from judge_app.services.lookup import task_not_found
 from judge_app.storage import catalog, judges, queue, raters, verdicts
 from judge_app.storage.db import Database
+from judge_app.storage.dialect import dialect_of
 
 _task_locks: dict[str, threading.Lock] = {}
 _task_locks_guard = threading.Lock()
@@ -228,7 +229,9 @@ def peek_next(db: Database, config: TaskConfig, task_id: str, session_id: str,
     """What take_next will give once ``after`` has its verdict, without taking it: nothing
     is written, so a rater who leaves holds only the pair on screen and others may still be
     given the pair peeked (the vote then takes another: confirm_in)."""
-    with db.transaction() as cur:  # one snapshot, no write
+    with db.transaction() as cur:
+        # One snapshot, no write: the marks must count the very rows the draw saw.
+        dialect_of(cur).read_one_snapshot(cur)
         rater_id = sessions.check(cur, session_id, task_id)["rater_id"]
         row, now = take_next_in(cur, config, rater_id, task_id, db.key, after, store=False)
         # A row read back (one the rater holds) carries created_at; a new one is not stored.

@@ -94,13 +94,3 @@ def copy_rows(source: duckdb.DuckDBPyConnection, target: duckdb.DuckDBPyConnecti
                 on_rows(table, len(rows))
         copied[table] = n
     return copied
-
-
-def read_snapshot(cur: duckdb.DuckDBPyConnection) -> None:
-    """Make the caller's (just begun) transaction read one snapshot of the source, so rows
-    written meanwhile by others never make the copy half new: DuckDB's transactions do
-    already; PostgreSQL's default (read committed) takes a snapshot per statement."""
-    from judge_app.storage.dialect import dialect_of
-
-    if dialect_of(cur).is_postgres:
-        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

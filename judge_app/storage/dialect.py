@@ -46,6 +46,13 @@ class Dialect:
         pairs = ", ".join(f"'{name}': {expr}" for name, expr in fields)
         return f"list({{{pairs}}} ORDER BY {order})"
 
+    def read_one_snapshot(self, cur: Any) -> None:
+        """Make the caller's just begun transaction read one snapshot throughout, so rows
+        others write meanwhile never mix into what it reads: DuckDB's transactions do
+        already; PostgreSQL's default (read committed) takes a snapshot per statement."""
+        if self.is_postgres:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
     def lock(self, cur: Any, *keys: str) -> None:
         """Serialise this transaction with every other one taking the same keys, across
         processes, until it ends. DuckDB has one owner process (storage/owner.py) whose
