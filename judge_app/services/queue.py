@@ -235,8 +235,8 @@ def peek_next(db: Database, config: TaskConfig, task_id: str, session_id: str,
         rater_id = sessions.check(cur, session_id, task_id)["rater_id"]
         row, now = take_next_in(cur, config, rater_id, task_id, db.key, after, store=False)
         # A row read back (one the rater holds) carries created_at; a new one is not stored.
-        new = row is not None and "created_at" not in row
-        marks = queue.draw_marks(cur, row) if row is not None and new else None
+        marks = (queue.draw_marks(cur, row)
+                 if row is not None and "created_at" not in row else None)
     return Peek(row, Progress(now.done + 1, max(0, now.remaining - 1)), marks)
 
 
