@@ -13,14 +13,18 @@ instead of markdown; BENCH_FLOOR_EXTRA=N adds N captions to the fragment (cost p
 BENCH_FLOOR_DROP=criteria+rationale+... leaves parts out (progress, answers, outcomes,
 criteria, rationale, flag, actions); BENCH_FLOOR_STABLE=none|values|all says which widget keys
 stay from one pair to the next (values, the default, as the pair page; Submit's key, which the
-benchmark watches, always carries the pair's id).
+benchmark watches, always carries the pair's id). BENCH_FLOOR_WRITE=PATH stores each vote as
+one row in the DuckDB file PATH, a file of its own (one transaction: insert, commit), before
+the next pair is drawn: the least a vote stored before its next pair can cost.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -36,9 +40,32 @@ DROP = set(os.environ.get("BENCH_FLOOR_DROP", "").split("+"))
 # rationale, flag: as the pair page does since 2026-12-02), "all" (the buttons too, but
 # Submit) or "none" (every key carries the pair's id, as the pair page did before).
 STABLE = os.environ.get("BENCH_FLOOR_STABLE", "values")
+WRITE = os.environ.get("BENCH_FLOOR_WRITE", "")
+
+
+@st.cache_resource
+def _votes_file() -> Any:
+    import duckdb
+
+    con = duckdb.connect(WRITE)
+    con.execute("CREATE TABLE IF NOT EXISTS votes (vote_id VARCHAR PRIMARY KEY, n INTEGER, "
+                "stored_at TIMESTAMP DEFAULT current_timestamp)")
+    return con
+
+
+def _store_vote(n: int) -> None:
+    cur = _votes_file().cursor()
+    try:
+        cur.execute("BEGIN TRANSACTION")
+        cur.execute("INSERT INTO votes (vote_id, n) VALUES (?, ?)", [uuid.uuid4().hex, n])
+        cur.execute("COMMIT")
+    finally:
+        cur.close()
 
 
 def _next() -> None:
+    if WRITE:
+        _store_vote(st.session_state.get("n", 0))
     st.session_state["n"] = st.session_state.get("n", 0) + 1
     if STABLE != "none":
         for name in ("accuracy", "clarity"):
