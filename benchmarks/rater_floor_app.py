@@ -64,9 +64,10 @@ def _store_vote(n: int) -> None:
 
 
 def _next() -> None:
+    n = st.session_state.get("n", 0)
     if WRITE:
-        _store_vote(st.session_state.get("n", 0))
-    st.session_state["n"] = st.session_state.get("n", 0) + 1
+        _store_vote(n)
+    st.session_state["n"] = n + 1
     if STABLE != "none":
         for name in ("accuracy", "clarity"):
             st.session_state[f"crit_{name}"] = None
